@@ -1,0 +1,1 @@
+"""MNIST on disk: the IDX format, checksums, download, splits, normalisation and batching."""

@@ -1,0 +1,64 @@
+"""Backends that run an exported model folder on normalised inputs and return probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lenet5.errors import UserError
+from lenet5.infer.export import MODEL_PREFIX, read_meta, resolve_model_folder
+from lenet5.runtime import import_paddle
+
+
+class Backend(Protocol):
+    meta: dict[str, Any]
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray: ...
+
+
+class PaddleInferenceBackend:
+    """Paddle Inference predictor (`paddle.inference`), the deployment runtime."""
+
+    name = "paddle"
+
+    def __init__(self, path: str | Path) -> None:
+        folder = resolve_model_folder(path)
+        self.meta = read_meta(folder)
+        json_path, params_path = folder / f"{MODEL_PREFIX}.json", folder / f"{MODEL_PREFIX}.pdiparams"
+        for required in (json_path, params_path):
+            if not required.is_file():
+                raise UserError(f"{required}: missing from model folder")
+        inference = import_paddle().inference
+        config = inference.Config(str(json_path), str(params_path))
+        config.disable_gpu()
+        config.disable_glog_info()
+        try:
+            self._predictor = inference.create_predictor(config)
+        except Exception as exc:  # Paddle raises bare RuntimeErrors/ValueErrors for bad files
+            raise UserError(f"{folder}: Paddle Inference cannot load the model ({type(exc).__name__})") from None
+        self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+        self._input.reshape(list(inputs.shape))
+        self._input.copy_from_cpu(inputs)
+        self._predictor.run()
+        return self._output.copy_to_cpu()
+
+
+BACKENDS = {"paddle": PaddleInferenceBackend}
+
+
+def load_backend(path: str | Path, backend: str = "paddle") -> Backend:
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: choose from {', '.join(BACKENDS)}")
+    return BACKENDS[backend](path)
+
+
+def predict_batched(backend: Backend, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    return np.concatenate(
+        [backend.probabilities(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
+    )

@@ -1,0 +1,55 @@
+"""A small name -> model registry, so the CLI, exports and reports all say `--model NAME`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lenet5.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    normalization: str  # a key of lenet5.data.normalize.NORMALIZATIONS
+    description: str
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+# Modules that register models when imported; importing lazily keeps `--help` free of Paddle.
+_MODEL_MODULES = ("lenet5.models.seed",)
+
+
+def register_model(name: str, normalization: str, description: str) -> Callable[[Any], Any]:
+    def decorate(builder: Any) -> Any:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, builder, normalization, description)
+        return builder
+
+    return decorate
+
+
+def _load_all() -> None:
+    for module in _MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def list_models() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_all()
+    if name not in _REGISTRY:
+        raise UserError(f"unknown model {name!r}; choose from {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **kwargs: Any) -> Any:
+    """Build a freshly initialised model by registry name."""
+    return get_spec(name).builder(**kwargs)

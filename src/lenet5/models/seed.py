@@ -1,0 +1,49 @@
+"""The article's network ("seed"): the modern LeNet variant its Part 2 trains on MNIST.
+
+    input 1@28x28 (normalised p/255*2-1)
+    conv 20@5x5 -> ReLU -> max-pool 2/2      20@12x12
+    batch-norm                               (after the pool, as the notebook has it)
+    conv 50@5x5 -> ReLU -> max-pool 2/2      50@4x4
+    fully connected 800 -> 10                logits; softmax lives in the loss / prediction
+
+Recipe (lenet5.recipes.SEED): Adam 1e-3, batch 128, 10 epochs, cross-entropy.
+"""
+
+from __future__ import annotations
+
+from lenet5.models.registry import register_model
+from lenet5.runtime import import_paddle
+
+paddle = import_paddle()
+nn = paddle.nn
+F = paddle.nn.functional
+
+
+class SeedNet(nn.Layer):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2D(1, 20, kernel_size=5)
+        self.norm1 = nn.BatchNorm2D(20)
+        self.conv2 = nn.Conv2D(20, 50, kernel_size=5)
+        self.fc = nn.Linear(50 * 4 * 4, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), kernel_size=2, stride=2)
+        x = self.norm1(x)
+        x = F.max_pool2d(F.relu(self.conv2(x)), kernel_size=2, stride=2)
+        return self.fc(paddle.flatten(x, start_axis=1))
+
+    def probabilities(self, outputs):
+        return F.softmax(outputs, axis=-1)
+
+    def predictions(self, outputs):
+        return paddle.argmax(outputs, axis=-1)
+
+    def feature_layers(self) -> dict[str, object]:
+        """The layers whose outputs reports show as feature maps."""
+        return {"conv1": self.conv1, "conv2": self.conv2}
+
+
+@register_model("seed", normalization="seed", description="the article's conv20-pool-BN-conv50-pool-fc10 net")
+def seed(num_classes: int = 10) -> SeedNet:
+    return SeedNet(num_classes)

@@ -1,0 +1,23 @@
+"""Matplotlib set-up shared by every plot: a headless backend and atomic PNG output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from lenet5 import atomic
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+__all__ = ["plt", "save_figure"]

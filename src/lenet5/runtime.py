@@ -1,0 +1,42 @@
+"""Importing Paddle quietly and choosing where it runs."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+
+from lenet5.errors import UserError
+
+
+def import_paddle() -> ModuleType:
+    """Import paddle with its start-up noise silenced (glog chatter, ccache and BN warnings)."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    warnings.filterwarnings("ignore", message="No ccache found")
+    warnings.filterwarnings("ignore", message="When training, we now always track global mean")
+    import paddle
+
+    return paddle
+
+
+def set_device(device: str) -> str:
+    """Select 'cpu' or 'gpu'; a GPU request on a CPU-only build is a user error, not a crash."""
+    paddle = import_paddle()
+    if device == "gpu":
+        if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() == 0:
+            raise UserError("--device gpu: this Paddle build has no usable GPU (install paddlepaddle-gpu)")
+        paddle.set_device("gpu")
+        return "gpu"
+    if device != "cpu":
+        raise UserError(f"--device {device}: expected 'cpu' or 'gpu'")
+    paddle.set_device("cpu")
+    return "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Paddle and numpy's global generator (Paddle's samplers draw from the latter)."""
+    import numpy as np
+
+    paddle = import_paddle()
+    paddle.seed(seed)
+    np.random.seed(seed % 2**32)

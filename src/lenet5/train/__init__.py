@@ -1,0 +1,1 @@
+"""Training: the epoch loop, losses, checkpoints and the run directory."""

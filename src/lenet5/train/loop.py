@@ -1,0 +1,320 @@
+"""The training loop, top to bottom: data, model, epochs, checkpoints, selection, export.
+
+Honesty rules it enforces:
+- costs and accuracies are sample-weighted over whole sets, never means of batch means;
+- the epoch kept is chosen on the validation split; the test split is only reported;
+- the exported model is that chosen epoch, not the last one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import lenet5
+from lenet5 import atomic
+from lenet5.data import mnist
+from lenet5.data.batches import batches, epoch_rng, num_batches
+from lenet5.data.normalize import NORMALIZATIONS
+from lenet5.data.splits import make_splits
+from lenet5.errors import TrainingInterrupted, UserError
+from lenet5.infer.export import save_model_folder
+from lenet5.models import create_model, get_spec
+from lenet5.recipes import SEED
+from lenet5.runtime import import_paddle, seed_everything, set_device
+from lenet5.train import checkpoint
+from lenet5.train.evaluation import evaluate
+from lenet5.train.losses import get_loss
+from lenet5.train.optimizers import build_optimizer
+from lenet5.train.run_dir import RunDir
+
+paddle = import_paddle()
+
+# Values that differ between otherwise identical runs; everything else in summary.json
+# must match bit for bit between a resumed run and an uninterrupted one.
+TIMING_KEYS = ("train_seconds", "wall_seconds", "images_per_second", "run_dir")
+
+
+@dataclass
+class TrainConfig:
+    model: str = SEED.model
+    optimizer: str = SEED.optimizer
+    lr: float = SEED.lr
+    batch_size: int = SEED.batch_size
+    epochs: int = SEED.epochs
+    loss: str = SEED.loss
+    seed: int = 0
+    val_size: int = 5000
+    train_limit: int | None = None
+    test_limit: int | None = None
+    select_by: str = "cost"
+    device: str = "cpu"
+    data_dir: str | None = None
+    download: bool = False
+    eval_batch_size: int = 1000
+    log_every: int = 100
+
+    def validate(self) -> None:
+        get_spec(self.model)
+        get_loss(self.loss)
+        for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
+            if value < 1:
+                raise UserError(f"{flag} {value}: must be at least 1")
+        if self.select_by not in ("cost", "accuracy"):
+            raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    # Paddle's own generator is re-seeded per epoch for the same reason as epoch_rng.
+    return int(np.random.SeedSequence([seed, epoch, 1]).generate_state(1)[0])
+
+
+def _is_better(row: dict[str, Any], best: dict[str, Any] | None, select_by: str) -> bool:
+    if best is None:
+        return True
+    if select_by == "accuracy":
+        key = (-row["val_accuracy"], row["val_cost"])
+        return key < (-best["val_accuracy"], best["val_cost"])
+    return row["val_cost"] < best["val_cost"]
+
+
+def _versions() -> dict[str, str]:
+    import matplotlib
+
+    return {
+        "lenet5": lenet5.__version__,
+        "paddle": paddle.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    echo: Callable[[str], None] = print,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train (or continue) a run in `out`; return its summary."""
+    cfg.validate()
+    run = RunDir(Path(out))
+    set_device(cfg.device)
+    seed_everything(cfg.seed)
+
+    data = mnist.load(cfg.data_dir, allow_download=cfg.download)
+    splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
+    normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
+    x_train, y_train = normalize(splits.train.images), splits.train.labels
+    x_val, y_val = normalize(splits.val.images), splits.val.labels
+    x_test, y_test = normalize(splits.test.images), splits.test.labels
+
+    model = create_model(cfg.model)
+    optimizer = build_optimizer(cfg.optimizer, cfg.lr, model)
+    loss_fn = get_loss(cfg.loss)
+
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    wall_before = 0.0
+    if resume and run.last_checkpoint.exists():
+        meta = checkpoint.load(run.last_checkpoint, model, optimizer)
+        history, best, wall_before = meta["history"], meta["best"], meta["wall_seconds"]
+        echo(f"Resuming {run.root} after epoch {len(history) - 1}")
+    elif resume:
+        echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
+    else:
+        if run.config.exists():
+            raise UserError(f"{run.root}: already holds a run; use --resume {run.root} or another --out")
+        atomic.write_json(
+            run.config,
+            {
+                "train": dataclasses.asdict(cfg),
+                "normalization": normalize.to_dict(),
+                "splits": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
+                "versions": _versions(),
+                "command": sys.argv,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+
+    started = time.perf_counter()
+    step = sum(row["steps"] for row in history)
+    steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
+    for epoch in range(len(history), cfg.epochs):
+        try:
+            paddle.seed(_epoch_seed(cfg.seed, epoch))
+            train_cost, train_acc, train_seconds = _train_epoch(
+                model, optimizer, loss_fn, x_train, y_train, cfg, epoch, step, echo, progress
+            )
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(run.root, len(history)) from None
+        step += steps_per_epoch
+        eval_started = time.perf_counter()
+        val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size)
+        test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size)
+        row = {
+            "epoch": epoch,
+            "steps": steps_per_epoch,
+            "train_cost": train_cost,
+            "train_accuracy": train_acc,
+            "val_cost": val.cost,
+            "val_accuracy": val.accuracy,
+            "test_cost": test.cost,
+            "test_accuracy": test.accuracy,
+            "train_seconds": train_seconds,
+            "eval_seconds": time.perf_counter() - eval_started,
+            "images_per_second": len(y_train) / train_seconds,
+        }
+        history.append(row)
+        echo(f"Validation with Epoch {epoch}, avg_cost: {val.cost:.6f}, acc: {val.accuracy:.4f}")
+        echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
+        # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
+        # (deterministically) and rewrites best.npz, so the pair is never inconsistent.
+        if _is_better(row, best, cfg.select_by):
+            best = {k: row[k] for k in ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")}
+            checkpoint.save(run.best_checkpoint, model, None, {"epoch": epoch, "config": dataclasses.asdict(cfg)})
+        wall = wall_before + time.perf_counter() - started
+        checkpoint.save(
+            run.last_checkpoint,
+            model,
+            optimizer,
+            {"history": history, "best": best, "wall_seconds": wall, "config": dataclasses.asdict(cfg)},
+        )
+        run.write_metrics(history)
+        _plot_curves(history, run.curves, best["epoch"] if best else None)
+
+    return _finish(run, cfg, history, best, wall_before + time.perf_counter() - started, echo)
+
+
+def _plot_curves(history: list[dict[str, Any]], path: Path, best_epoch: int | None) -> None:
+    from lenet5.report.curves import plot_curves
+
+    plot_curves(history, path, best_epoch)
+
+
+def _train_epoch(
+    model: Any,
+    optimizer: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    cfg: TrainConfig,
+    epoch: int,
+    first_step: int,
+    echo: Callable[[str], None],
+    progress: bool | None,
+) -> tuple[float, float, float]:
+    model.train()
+    n = len(y_train)
+    # Running sums stay on the device; reading them back every step would add a sync per step.
+    loss_sum = paddle.zeros([], dtype="float32")
+    correct = paddle.zeros([], dtype="int64")
+    seen = 0
+    bar = tqdm(
+        total=num_batches(n, cfg.batch_size),
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        unit="batch",
+        disable=None if progress is None else not progress,
+        leave=False,
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    for i, (x, y) in enumerate(batches(x_train, y_train, cfg.batch_size, epoch_rng(cfg.seed, epoch))):
+        xt, yt = paddle.to_tensor(x), paddle.to_tensor(y)
+        outputs = model(xt)
+        per_sample = loss_fn(outputs, yt)
+        loss = per_sample.mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        with paddle.no_grad():
+            loss_sum += per_sample.sum().detach()
+            correct += (model.predictions(outputs) == yt).astype("int64").sum()
+        seen += len(y)
+        step = first_step + i
+        if cfg.log_every and step % cfg.log_every == 0:
+            message = f"Step {step}, Epoch {epoch}, Cost {loss.item():.6f}"
+            bar.write(message, file=sys.stdout) if not bar.disable else echo(message)
+        bar.update(1)
+        if not bar.disable and i % 20 == 0:
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}")
+    seconds = time.perf_counter() - started
+    bar.close()
+    return loss_sum.item() / n, correct.item() / n, seconds
+
+
+def _finish(
+    run: RunDir,
+    cfg: TrainConfig,
+    history: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    wall_seconds: float,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    if best is None:
+        raise UserError(f"{run.root}: no completed epoch to summarise")
+    best_model = create_model(cfg.model)
+    meta = checkpoint.load(run.best_checkpoint, best_model)
+    if meta["epoch"] != best["epoch"]:
+        raise UserError(f"{run.best_checkpoint}: holds epoch {meta['epoch']}, expected {best['epoch']}")
+    train_seconds = sum(row["train_seconds"] for row in history)
+    images = sum(row["images_per_second"] * row["train_seconds"] for row in history)
+    summary = {
+        "model": cfg.model,
+        "selected_by": f"val_{cfg.select_by}",
+        "best_epoch": best["epoch"],
+        "val_cost": best["val_cost"],
+        "val_accuracy": best["val_accuracy"],
+        "test_cost": best["test_cost"],
+        "test_accuracy": best["test_accuracy"],
+        "epochs": len(history),
+        "final_train_cost": history[-1]["train_cost"],
+        "final_train_accuracy": history[-1]["train_accuracy"],
+        "train_seconds": train_seconds,
+        "wall_seconds": wall_seconds,
+        "images_per_second": images / train_seconds,
+        "run_dir": str(run.root),
+    }
+    save_model_folder(
+        best_model,
+        cfg.model,
+        run.model,
+        {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"], "val_accuracy": best["val_accuracy"]},
+    )
+    atomic.write_json(run.summary, summary)
+    echo(
+        f"Best epoch {best['epoch']} (validation cost {best['val_cost']:.6f}), "
+        f"test accuracy {100 * best['test_accuracy']:.2f}%"
+    )
+    echo(f"Run directory: {run.root}")
+    return summary
+
+
+def config_from_run(run_root: str | Path) -> TrainConfig:
+    saved = RunDir(Path(run_root)).read_config()
+    try:
+        return TrainConfig(**saved["train"])
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"{Path(run_root) / 'config.json'}: not a lenet5 training config ({exc})") from None
+
+
+def summary_metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """The part of a summary that must be reproducible bit for bit."""
+    return {k: v for k, v in summary.items() if k not in TIMING_KEYS}
+
+
+def dump(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2)
