@@ -104,6 +104,41 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--mirror", action="append", metavar="URL", help="base URL to try (repeatable)")
     _add_data_dir(fetch)
 
+    predict = commands.add_parser(
+        "predict",
+        help="read digits in your own images",
+        description="Predict the digit in each image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size or mode). "
+        "Images get MNIST's own preprocessing first: grayscale, ink made bright, cropped to the ink, longer "
+        "side 20 px, centred by centre of mass in 28x28. Directories are walked recursively. A bad file "
+        "prints `error: FILE: reason` and the rest are still processed; the exit status is 1 if any failed.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
+    predict.add_argument("--model", required=True, metavar="PATH", help="run directory or exported model folder")
+    predict.add_argument("--top-k", type=_positive_int, default=3, metavar="K", help="alternatives to show (default 3)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--backend", choices=["paddle", "onnx"], default="paddle", help="runtime (default paddle)")
+    predict.add_argument("--csv", metavar="FILE", help="also write all results to a CSV file")
+    predict.add_argument("--save-input", metavar="DIR", help="save the 28x28 image the model saw for each file")
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained model for Paddle Inference or ONNX Runtime",
+        description="Write a self-contained model folder (with a README.md model card) for one runtime.",
+    )
+    export.add_argument("run", metavar="RUN", help="run directory or model folder")
+    export.add_argument("--format", choices=["paddle", "onnx"], default="paddle", help="target runtime")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+
+    report = commands.add_parser(
+        "report",
+        help="write an HTML report with plots for a run",
+        description="Write RUN/report/index.html with learning curves, confusion matrix, per-class scores, "
+        "the most confident mistakes, first-layer filters and feature maps. Opens from disk, no server.",
+    )
+    report.add_argument("run", metavar="RUN", help="run directory")
+    report.add_argument("--digit", type=int, default=0, metavar="I", help="test digit whose feature maps to show")
+    _add_data_dir(report)
+
     commands.add_parser("models", help="list the registered networks")
     return parser
 
@@ -184,6 +219,45 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.predict import expand_inputs, predict_files, write_csv
+
+    backend = load_backend(args.model, args.backend)
+    save_input = Path(args.save_input) if args.save_input else None
+    results, failures = [], 0
+    for result in predict_files(backend, expand_inputs(args.inputs), args.top_k, save_input):
+        if isinstance(result, UserError):
+            failures += 1
+            print(f"error: {result}", file=sys.stderr)
+            continue
+        results.append(result)
+        if args.json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            others = ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k)
+            print(f"{result.file}: {result.digit} ({100 * result.probability:.1f}%)  top-{args.top_k}: {others}")
+    if args.csv:
+        write_csv(Path(args.csv), results)
+    return 1 if failures else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from lenet5.infer.export import export_folder
+
+    out = export_folder(args.run, args.format, args.out)
+    print(f"Exported {args.format} model to {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lenet5.report.html_report import build_report
+
+    out = build_report(args.run, args.data_dir, args.digit)
+    print(f"Report: {out / 'index.html'}")
+    return 0
+
+
 def cmd_models(_args: argparse.Namespace) -> int:
     from lenet5.models import get_spec, list_models
 
@@ -193,7 +267,15 @@ def cmd_models(_args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "data": cmd_data, "models": cmd_models}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "export": cmd_export,
+    "report": cmd_report,
+    "data": cmd_data,
+    "models": cmd_models,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

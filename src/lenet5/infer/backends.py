@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lenet5.errors import UserError
-from lenet5.infer.export import MODEL_PREFIX, read_meta, resolve_model_folder
+from lenet5.infer.export import MODEL_PREFIX, ONNX_FILE, convert_to_onnx, read_meta, resolve_model_folder
 from lenet5.runtime import import_paddle
 
 
@@ -49,7 +49,34 @@ class PaddleInferenceBackend:
         return self._output.copy_to_cpu()
 
 
-BACKENDS = {"paddle": PaddleInferenceBackend}
+class OnnxRuntimeBackend:
+    """ONNX Runtime on the folder's `model.onnx`, or on a conversion made in memory."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path) -> None:
+        folder = resolve_model_folder(path)
+        self.meta = read_meta(folder)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UserError("--backend onnx needs onnxruntime: pip install 'lenet5[onnx]'") from None
+        onnx_file = folder / ONNX_FILE
+        model = onnx_file.read_bytes() if onnx_file.is_file() else convert_to_onnx(folder)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # unused-initializer notices from converted graphs are noise
+        options.intra_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise UserError(f"{folder}: ONNX Runtime cannot load the model ({type(exc).__name__})") from None
+        self._input = self._session.get_inputs()[0].name
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
+
+
+BACKENDS = {"paddle": PaddleInferenceBackend, "onnx": OnnxRuntimeBackend}
 
 
 def load_backend(path: str | Path, backend: str = "paddle") -> Backend:

@@ -8,7 +8,11 @@ the same thing whatever the network's own output (logits or RBF penalties).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,8 @@ paddle = import_paddle()
 
 MODEL_PREFIX = "inference"
 META_FILE = "lenet5.json"
+ONNX_FILE = "model.onnx"
+ONNX_OPSET = 11
 
 
 class ProbabilityModel(paddle.nn.Layer):
@@ -74,3 +80,76 @@ def read_meta(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{folder / META_FILE}: unreadable model description ({type(exc).__name__})") from None
     return meta
+
+
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """paddle2onnx's C++ core prints progress straight to file descriptors 1 and 2, which
+    would corrupt `--json` output; point both at /dev/null for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+def convert_to_onnx(folder: Path) -> bytes:
+    """Convert a Paddle model folder to ONNX bytes with paddle2onnx, fully offline.
+
+    paddle2onnx's default post-optimiser (polygraphy) tries to install packages at run time,
+    so it is switched off; the graph is small and ONNX Runtime optimises it on load anyway.
+    """
+    try:
+        import paddle2onnx
+    except ImportError:
+        raise UserError("ONNX export needs paddle2onnx: pip install 'lenet5[onnx]'") from None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, _native_output_silenced():
+        target = Path(tmp) / ONNX_FILE
+        try:
+            paddle2onnx.export(
+                str(folder / f"{MODEL_PREFIX}.json"),
+                str(folder / f"{MODEL_PREFIX}.pdiparams"),
+                str(target),
+                opset_version=ONNX_OPSET,
+                optimize_tool="None",
+                verbose=False,
+            )
+        except Exception as exc:  # paddle2onnx surfaces C++ failures as generic exceptions
+            raise UserError(f"{folder}: ONNX conversion failed ({type(exc).__name__}: {exc})") from None
+        return target.read_bytes()
+
+
+def export_folder(source: str | Path, fmt: str, out: str | Path) -> Path:
+    """`lenet5 export`: a self-contained folder for one backend, with its model card."""
+    import shutil
+
+    from lenet5.infer.model_card import model_card
+
+    folder = resolve_model_folder(source)
+    run_dir = folder.parent if (folder.parent / "summary.json").is_file() else None
+    meta = json.loads((folder / META_FILE).read_text())
+    if fmt not in ("paddle", "onnx"):
+        raise UserError(f"--format {fmt}: choose 'paddle' or 'onnx'")
+    onnx_bytes = convert_to_onnx(folder) if fmt == "onnx" else None
+    out = Path(out)
+    with atomic.atomic_dir(out) as tmp:
+        if onnx_bytes is None:
+            for suffix in (".json", ".pdiparams"):
+                shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", tmp / f"{MODEL_PREFIX}{suffix}")
+        else:
+            (tmp / ONNX_FILE).write_bytes(onnx_bytes)
+        (tmp / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
+        (tmp / "README.md").write_text(model_card(meta, run_dir, fmt))
+    return out

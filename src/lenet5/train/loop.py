@@ -30,6 +30,7 @@ from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.data.splits import make_splits
 from lenet5.errors import TrainingInterrupted, UserError
 from lenet5.infer.export import save_model_folder
+from lenet5.infer.model_card import model_card
 from lenet5.models import create_model, get_spec
 from lenet5.recipes import SEED
 from lenet5.runtime import import_paddle, seed_everything, set_device
@@ -295,6 +296,8 @@ def _finish(
         {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"], "val_accuracy": best["val_accuracy"]},
     )
     atomic.write_json(run.summary, summary)
+    model_meta = json.loads((run.model / "lenet5.json").read_text())
+    atomic.write_text(run.model / "README.md", model_card(model_meta, run.root, "paddle"))
     echo(
         f"Best epoch {best['epoch']} (validation cost {best['val_cost']:.6f}), "
         f"test accuracy {100 * best['test_accuracy']:.2f}%"

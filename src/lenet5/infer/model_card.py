@@ -1,0 +1,91 @@
+"""The README.md written beside every exported model: what it is and how to use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lenet5.models import get_spec
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
+    model = meta["model"]
+    norm = meta["normalization"]
+    size = norm["size"]
+    config = _read_json(run_dir / "config.json").get("train", {}) if run_dir else {}
+    summary = _read_json(run_dir / "summary.json") if run_dir else {}
+    lines = [
+        f"# LeNet-5 digit recognizer: `{model}`",
+        "",
+        f"{get_spec(model).description}. Exported by `lenet5 export` for the **{backend}** backend.",
+        "",
+        "## Input and output",
+        f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
+        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} + {norm['offset']}` with p in 0..255,"
+        " 0 = background, 255 = ink (white ink on black, as MNIST)."
+        + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
+        "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1).",
+        "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
+        " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.infer.preprocess` do this.",
+        "",
+        "## Training",
+    ]
+    if config:
+        lines += [
+            f"- Recipe: optimizer {config.get('optimizer')}, learning rate {config.get('lr')}, batch"
+            f" {config.get('batch_size')}, {config.get('epochs')} epochs, loss {config.get('loss')}, seed"
+            f" {config.get('seed')}.",
+            f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
+            + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
+            + "; the epoch kept is the best on validation.",
+        ]
+    if summary:
+        lines.append(
+            f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%);"
+            f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits"
+            f" ({'first ' + str(config['test_limit']) if config.get('test_limit') else 'all 10,000'})."
+        )
+    elif "test_accuracy" in meta:
+        lines.append(f"- Test accuracy at export: {100 * meta['test_accuracy']:.2f}%.")
+    lines += [
+        "",
+        "## Loading",
+        "",
+        "With the lenet5 CLI:",
+        "```sh",
+        "lenet5 predict digit.png --model THIS_FOLDER",
+        "```",
+    ]
+    if backend == "paddle":
+        lines += [
+            "",
+            "Paddle Inference:",
+            "```python",
+            "from paddle import inference",
+            'config = inference.Config("inference.json", "inference.pdiparams")',
+            "predictor = inference.create_predictor(config)",
+            "handle = predictor.get_input_handle(predictor.get_input_names()[0])",
+            "handle.reshape(batch.shape); handle.copy_from_cpu(batch)  # batch: float32 [N, 1, H, W]",
+            "predictor.run()",
+            "probs = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()",
+            "```",
+        ]
+    else:
+        lines += [
+            "",
+            "ONNX Runtime:",
+            "```python",
+            "import onnxruntime as ort",
+            'session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])',
+            'probs = session.run(None, {"image": batch})[0]  # batch: float32 [N, 1, H, W]',
+            "```",
+        ]
+    return "\n".join(lines) + "\n"

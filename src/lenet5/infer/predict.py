@@ -1,0 +1,85 @@
+"""Predicting digits in people's own image files, one result (or one error) per file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lenet5 import atomic
+from lenet5.errors import UserError
+from lenet5.infer.backends import Backend
+from lenet5.infer.preprocess import load_digit
+
+
+@dataclass(frozen=True)
+class Prediction:
+    file: str
+    digit: int
+    probability: float
+    top_k: list[tuple[int, float]]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "digit": self.digit,
+            "probability": self.probability,
+            "top_k": [list(p) for p in self.top_k],
+        }
+
+
+def expand_inputs(paths: Sequence[str]) -> list[Path]:
+    """Files as given; directories walked recursively (hidden entries skipped), sorted."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)
+            )
+        else:
+            files.append(path)  # a missing file is reported when it is read
+    return files
+
+
+def rank(probabilities: np.ndarray, top_k: int) -> list[tuple[int, float]]:
+    order = np.argsort(-probabilities, kind="stable")[:top_k]
+    return [(int(d), float(probabilities[d])) for d in order]
+
+
+def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 3) -> Prediction:
+    """A preprocessed uint8 28x28 digit -> prediction."""
+    probabilities = backend.probabilities(backend.meta["normalization"](digit[None]))[0]
+    ranked = rank(probabilities, top_k)
+    return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked)
+
+
+def predict_files(
+    backend: Backend, files: Sequence[Path], top_k: int = 3, save_input: Path | None = None
+) -> Iterator[Prediction | UserError]:
+    """Yield a Prediction or the UserError for each file; one bad file never stops the rest."""
+    for path in files:
+        try:
+            digit = load_digit(path, str(path))
+        except UserError as exc:
+            yield exc
+            continue
+        if save_input is not None:
+            buffer = io.BytesIO()
+            Image.fromarray(digit).save(buffer, format="PNG")
+            atomic.write_bytes(save_input / f"{path.stem}.28x28.png", buffer.getvalue())
+        yield predict_digit(backend, digit, str(path), top_k)
+
+
+def write_csv(path: Path, predictions: Sequence[Prediction]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["file", "digit", "probability", "top_k"])
+    for p in predictions:
+        writer.writerow([p.file, p.digit, f"{p.probability:.6f}", " ".join(f"{d}:{q:.6f}" for d, q in p.top_k)])
+    atomic.write_text(path, buffer.getvalue())

@@ -1,0 +1,141 @@
+"""`lenet5 report RUN`: one self-contained folder (index.html + PNGs) that opens from disk."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet5 import atomic
+from lenet5.data import mnist
+from lenet5.data.normalize import NORMALIZATIONS
+from lenet5.errors import UserError
+from lenet5.infer.evaluate import evaluate_model
+from lenet5.report import figures
+from lenet5.report.confusion import plot_confusion
+from lenet5.report.curves import plot_curves
+from lenet5.train.run_dir import RunDir
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:1.6em}
+"""
+
+
+def _load_eager_model(run: RunDir, model_name: str) -> Any:
+    from lenet5.models import create_model
+    from lenet5.train import checkpoint
+
+    net = create_model(model_name)
+    checkpoint.load(run.best_checkpoint, net)
+    net.eval()
+    return net
+
+
+def _feature_maps(net: Any, image: np.ndarray, normalization: str) -> dict[str, np.ndarray]:
+    """Outputs of the model's feature layers for one digit, captured with forward hooks."""
+    import paddle
+
+    captured: dict[str, np.ndarray] = {}
+    hooks = []
+    for name, layer in net.feature_layers().items():
+        hooks.append(layer.register_forward_post_hook(lambda _l, _i, out, n=name: captured.__setitem__(n, out.numpy())))
+    with paddle.no_grad():
+        net(paddle.to_tensor(NORMALIZATIONS[normalization](image[None])))
+    for hook in hooks:
+        hook.remove()
+    return {name: maps[0] for name, maps in captured.items()}
+
+
+def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit_index: int = 0) -> Path:
+    run = RunDir(Path(run_path))
+    config = run.read_config()
+    summary = run.read_summary()
+    model_name = config["train"]["model"]
+    history = [json.loads(line) for line in run.metrics.read_text().splitlines()]
+    data = mnist.load(data_dir or config["train"].get("data_dir"))
+    if not 0 <= digit_index < len(data.test_labels):
+        raise UserError(f"--digit {digit_index}: must be between 0 and {len(data.test_labels) - 1}")
+    result = evaluate_model(run.root, data_dir or config["train"].get("data_dir"))
+    net = _load_eager_model(run, model_name)
+    normalization = config["normalization"]["name"]
+
+    out = run.root / "report"
+    with atomic.atomic_dir(out) as tmp:
+        sections: list[str] = []
+        plot_curves(history, tmp / "curves.png", summary["best_epoch"])
+        sections.append(
+            "<h2>Learning curves</h2><p>Cost and error rate per epoch; the dashed line is the epoch kept"
+            " (best on validation).</p><img src='curves.png' alt='learning curves'>"
+        )
+        plot_confusion(result.confusion, tmp / "confusion.png", f"Test accuracy {100 * result.accuracy:.2f}%")
+        sections.append("<h2>Confusion matrix</h2><img src='confusion.png' alt='confusion matrix'>")
+        scores = figures.precision_recall_f1(result.confusion)
+        figures.plot_class_scores(scores, tmp / "per_class.png")
+        rows = [
+            [
+                d,
+                f"{100 * scores['precision'][d]:.2f}",
+                f"{100 * scores['recall'][d]:.2f}",
+                f"{100 * scores['f1'][d]:.2f}",
+            ]
+            for d in range(10)
+        ]
+        sections.append(
+            "<h2>Per-class precision, recall, F1 (%)</h2><img src='per_class.png' alt='per-class scores'>"
+            + figures.table_html(["digit", "precision", "recall", "F1"], rows)
+        )
+        _, shown = figures.plot_confident_mistakes(
+            data.test_images, data.test_labels, result.probabilities, tmp / "mistakes.png"
+        )
+        sections.append(
+            f"<h2>Most confident mistakes</h2><p>{shown} of {int((result.predictions != data.test_labels).sum())}"
+            " test errors, most confident first.</p><img src='mistakes.png' alt='confident mistakes'>"
+        )
+        layers = net.feature_layers()
+        first_name, first_layer = next(iter(layers.items()))
+        weights = first_layer.weight.numpy()
+        figures.plot_maps(weights[:, 0], tmp / "filters.png", f"First-layer filters ({first_name}, 5x5)", cmap="RdBu")
+        sections.append(f"<h2>First-layer filters</h2><img src='filters.png' alt='{first_name} filters'>")
+        image = data.test_images[digit_index]
+        figures.plot_input(image, tmp / "digit.png", f"test #{digit_index} (label {data.test_labels[digit_index]})")
+        maps_html = "<img src='digit.png' alt='input digit'>"
+        for name, maps in _feature_maps(net, image, normalization).items():
+            if maps.ndim == 3:
+                figures.plot_maps(
+                    maps, tmp / f"maps_{name}.png", f"{name} feature maps ({maps.shape[1]}x{maps.shape[2]})"
+                )
+                maps_html += f"<img src='maps_{name}.png' alt='{name} feature maps'>"
+        sections.append(f"<h2>Feature maps of one test digit</h2>{maps_html}")
+        extra = getattr(net, "report_figures", None)
+        if extra is not None:
+            sections += extra(tmp, image, normalization)
+
+        title = f"lenet5 report: {html.escape(run.root.name)}"
+        facts = figures.table_html(
+            ["model", "epochs", "best epoch (val)", "val accuracy", "test accuracy", "train images/s"],
+            [
+                [
+                    model_name,
+                    summary["epochs"],
+                    summary["best_epoch"],
+                    f"{100 * summary['val_accuracy']:.2f}%",
+                    f"{100 * result.accuracy:.2f}%",
+                    f"{summary['images_per_second']:.0f}",
+                ]
+            ],
+        )
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_STYLE}</style></head>"
+            f"<body><h1>{title}</h1>{facts}{''.join(sections)}</body></html>\n"
+        )
+        (tmp / "index.html").write_text(page)
+    shutil.rmtree(out / "__pycache__", ignore_errors=True)
+    return out

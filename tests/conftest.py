@@ -1,0 +1,51 @@
+"""Shared fixtures. Training fixtures use small slices of the real bundled MNIST."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO / "data" / "mnist"
+
+# Small but real: enough digits that a few epochs clearly beat chance, few enough to be quick.
+TINY = {"train_limit": 2000, "val_size": 1000, "test_limit": 500, "epochs": 2, "batch_size": 64}
+
+
+def tiny_config(**overrides: object):
+    from lenet5.train.loop import TrainConfig
+
+    return TrainConfig(**{**TINY, "data_dir": str(DATA_DIR), **overrides})
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny finished seed run, shared by the tests that only read it."""
+    from lenet5.train.loop import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(), out, echo=quiet, progress=False)
+    return out
+
+
+def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lenet5 ...` in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "lenet5", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO,
+        env=env,
+    )

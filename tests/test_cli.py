@@ -1,0 +1,120 @@
+"""The command line as a user meets it: help, clean one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA_DIR, run_cli
+from lenet5.cli import main
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["data", "verify"], ["data", "download"]])
+def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: lenet5" in capsys.readouterr().out
+
+
+def test_missing_data_dir_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("train", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr)
+    assert str(tmp_path / "nowhere") in line and "does not exist" in line
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epochs", "0"], "must be at least 1"),
+        (["train", "--batch-size", "abc"], "expected a whole number"),
+        (["train", "--lr", "-1"], "must be positive"),
+        (["train", "--optimizer", "rmsprop"], "invalid choice"),
+        (["train", "--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_flags(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unknown_model_and_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--model", "resnet", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown model 'resnet'" in _one_error_line(capsys.readouterr().err)
+    assert main(["train", "--recipe", "nope", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown recipe 'nope'" in _one_error_line(capsys.readouterr().err)
+
+
+def test_evaluate_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(tmp_path / "none")]) == 2
+    assert "no such run directory" in _one_error_line(capsys.readouterr().err)
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a run directory or model folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_resume_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory (no config.json)" in _one_error_line(capsys.readouterr().err)
+
+
+def test_resume_corrupt_checkpoint(tmp_path: Path, trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    (run / "summary.json").unlink()
+    last = run / "checkpoints" / "last.npz"
+    last.write_bytes(last.read_bytes()[:200])
+    assert main(["train", "--resume", str(run)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert str(last) in line and "not a readable lenet5 checkpoint" in line
+
+
+def test_checkpoint_is_not_a_pickle(trained_run: Path) -> None:
+    with zipfile.ZipFile(trained_run / "checkpoints" / "last.npz") as archive:
+        for name in archive.namelist():
+            assert archive.read(name)[:6] == b"\x93NUMPY"  # plain .npy members, loaded with allow_pickle=False
+
+
+def test_evaluate_json_matches_training_report(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(trained_run), "--json", "--limit", "500", "--data-dir", str(DATA_DIR)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert report["n"] == 500 and len(report["per_class"]) == 10
+    # The exported inference model scores exactly what the eager model scored at that epoch.
+    assert report["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-12)
+    assert sum(map(sum, report["confusion"])) == 500
+    assert (trained_run / "confusion.png").stat().st_size > 1000
+
+
+def test_evaluate_text(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(trained_run), "--limit", "200"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Test accuracy: ") and "Per class: 0:" in out
+
+
+def test_data_verify_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "verify", "--json", "--data-dir", str(DATA_DIR)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and len(report["files"]) == 4
+
+
+def test_models_lists_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.startswith("seed")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DATA_DIR, run_cli
+from lenet5.data import mnist
+from lenet5.data.idx import encode_idx
+from lenet5.errors import UserError
+
+
+def test_bundled_files_verify() -> None:
+    data = mnist.load(DATA_DIR)
+    assert data.train_images.shape == (60000, 28, 28) and data.train_images.dtype == np.uint8
+    assert data.test_images.shape == (10000, 28, 28)
+    assert np.bincount(data.train_labels).tolist()[:2] == [5923, 6742]  # MNIST's class sizes
+    assert set(np.unique(data.test_labels)) == set(range(10))
+
+
+def _copy_data(tmp_path: Path) -> Path:
+    target = tmp_path / "mnist"
+    shutil.copytree(DATA_DIR, target)
+    for path in target.iterdir():
+        path.chmod(0o644)
+    return target
+
+
+def test_tampered_content_fails_checksum(tmp_path: Path) -> None:
+    data_dir = _copy_data(tmp_path)
+    labels = data_dir / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[100] = (raw[100] + 1) % 10  # still a well-formed IDX file, just not MNIST
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(UserError, match=r"t10k-labels-idx1-ubyte\.gz: checksum mismatch"):
+        mnist.load(data_dir)
+
+
+def test_missing_files_without_download(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="pass --download"):
+        mnist.load(tmp_path / "absent")
+
+
+def test_verify_reports_each_file(tmp_path: Path) -> None:
+    data_dir = _copy_data(tmp_path)
+    (data_dir / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(encode_idx(np.zeros(5, np.uint8))))
+    rows = {Path(str(r["file"])).name: r for r in mnist.verify(data_dir)}
+    assert rows["train-labels-idx1-ubyte.gz"]["ok"] is False
+    assert "checksum mismatch" in str(rows["train-labels-idx1-ubyte.gz"]["detail"])
+    assert all(rows[name]["ok"] for name in rows if name != "train-labels-idx1-ubyte.gz")
+
+
+def test_cli_verify_corrupt_file_one_line_error(tmp_path: Path) -> None:
+    data_dir = _copy_data(tmp_path)
+    (data_dir / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+    result = run_cli("data", "verify", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "t10k-images-idx3-ubyte.gz" in errors[0]
+
+
+def test_data_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LENET5_DATA", str(tmp_path))
+    assert mnist.default_data_dir() == tmp_path
+    monkeypatch.delenv("LENET5_DATA")
+    assert mnist.default_data_dir() == DATA_DIR

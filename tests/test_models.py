@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lenet5.errors import UserError
+from lenet5.models import create_model, get_spec
+from lenet5.runtime import import_paddle
+from lenet5.train import checkpoint
+
+paddle = import_paddle()
+
+
+def test_seed_network_shapes_and_parameter_count() -> None:
+    net = create_model("seed")
+    out = net(paddle.zeros([3, 1, 28, 28]))
+    assert out.shape == [3, 10]
+    trainable = sum(int(np.prod(p.shape)) for p in net.parameters() if not p.stop_gradient)
+    # conv1 20*(25+1) + bn 2*20 + conv2 50*(20*25+1) + fc 800*10+10
+    assert trainable == 520 + 40 + 25050 + 8010
+    assert get_spec("seed").normalization == "seed"
+
+
+def test_unknown_model() -> None:
+    with pytest.raises(UserError, match="unknown model"):
+        create_model("vgg")
+
+
+def test_checkpoint_restores_optimizer_into_differently_named_parameters(tmp_path) -> None:
+    """Paddle keys optimizer state by internal names that change with each model built in a process."""
+    paddle.seed(0)
+    first = create_model("seed")
+    opt_first = paddle.optimizer.Adam(1e-3, parameters=first.parameters())
+    x, y = paddle.randn([8, 1, 28, 28]), paddle.randint(0, 10, [8])
+    for _ in range(2):
+        paddle.nn.functional.cross_entropy(first(x), y).backward()
+        opt_first.step()
+        opt_first.clear_grad()
+    checkpoint.save(tmp_path / "c.npz", first, opt_first, {"note": "x"})
+
+    second = create_model("seed")
+    assert [p.name for p in second.parameters()] != [p.name for p in first.parameters()]
+    opt_second = paddle.optimizer.Adam(1e-3, parameters=second.parameters())
+    assert checkpoint.load(tmp_path / "c.npz", second, opt_second)["note"] == "x"
+    for net, opt in ((first, opt_first), (second, opt_second)):
+        paddle.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+        opt.clear_grad()
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_checkpoint_for_another_model_is_rejected(tmp_path) -> None:
+    net = create_model("seed")
+    checkpoint.save(tmp_path / "c.npz", net, None, {})
+    other = paddle.nn.Linear(3, 3)
+    with pytest.raises(UserError, match="does not match"):
+        checkpoint.load(tmp_path / "c.npz", other)

@@ -1,0 +1,181 @@
+"""Training behaviour: learning, determinism, resume equivalence, run directory contents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, quiet, tiny_config
+from lenet5.errors import TrainingInterrupted, UserError
+from lenet5.train import loop
+from lenet5.train.loop import summary_metrics, train
+
+TIMING = ("train_seconds", "eval_seconds", "images_per_second")
+
+
+def _metrics(run: Path) -> list[dict[str, float]]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def test_run_directory_contents_and_learning(trained_run: Path) -> None:
+    for name in ("config.json", "metrics.jsonl", "curves.png", "summary.json"):
+        assert (trained_run / name).is_file(), name
+    for name in ("checkpoints/last.npz", "checkpoints/best.npz", "model/inference.json", "model/inference.pdiparams"):
+        assert (trained_run / name).is_file(), name
+    summary = json.loads((trained_run / "summary.json").read_text())
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["train"]["seed"] == 0 and config["versions"]["paddle"].startswith("3.3")
+    assert config["splits"] == {"train": 2000, "val": 1000, "test": 500}
+    rows = _metrics(trained_run)
+    assert [r["epoch"] for r in rows] == [0, 1]
+    # 2,000 digits, 2 epochs: far above the 10% of chance on held-out digits.
+    assert summary["val_accuracy"] > 0.8 and summary["test_accuracy"] > 0.8
+    best = min(rows, key=lambda r: r["val_cost"])
+    assert summary["best_epoch"] == best["epoch"] and summary["test_accuracy"] == best["test_accuracy"]
+    assert summary["images_per_second"] > 0
+
+
+def test_evaluation_is_sample_weighted_not_mean_of_batch_means() -> None:
+    from conftest import DATA_DIR
+    from lenet5.data import mnist
+    from lenet5.data.normalize import NORMALIZATIONS
+    from lenet5.models import create_model
+    from lenet5.train.evaluation import evaluate
+    from lenet5.train.losses import cross_entropy
+
+    data = mnist.load(DATA_DIR)
+    x, y = NORMALIZATIONS["seed"](data.test_images[:500]), data.test_labels[:500]
+    loop.paddle.seed(3)
+    net = create_model("seed")
+    net.eval()
+    whole = evaluate(net, cross_entropy, x, y, batch_size=500)
+    uneven = evaluate(net, cross_entropy, x, y, batch_size=300)  # batches of 300 and 200
+    logits = net(loop.paddle.to_tensor(x)).numpy()
+    assert whole.accuracy == uneven.accuracy == float((logits.argmax(1) == y).mean())
+    assert uneven.cost == pytest.approx(whole.cost, rel=1e-5)
+    assert net.training is False
+
+
+def test_same_seed_same_metrics_other_seed_differs(tmp_path: Path, trained_run: Path) -> None:
+    train(tiny_config(), tmp_path / "again", echo=quiet, progress=False)
+    assert _metrics(tmp_path / "again") == _metrics(trained_run)
+    train(tiny_config(seed=1), tmp_path / "other", echo=quiet, progress=False)
+    assert _metrics(tmp_path / "other") != _metrics(trained_run)
+
+
+def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rig validation so the best epoch by validation is not the best by test; the summary must follow validation."""
+    real_evaluate = loop.evaluate
+    calls = {"n": 0}
+
+    def rigged(model, loss_fn, inputs, labels, batch_size=1000):
+        result = real_evaluate(model, loss_fn, inputs, labels, batch_size)
+        calls["n"] += 1
+        is_val, epoch = calls["n"] % 2 == 1, (calls["n"] - 1) // 2
+        if is_val:  # validation claims epoch 0 was best, whatever happened
+            return type(result)(cost=1.0 + epoch, accuracy=result.accuracy, n=result.n)
+        return result
+
+    monkeypatch.setattr(loop, "evaluate", rigged)
+    summary = train(tiny_config(epochs=3), tmp_path / "run", echo=quiet, progress=False)
+    rows = _metrics(tmp_path / "run")
+    assert summary["best_epoch"] == 0
+    assert summary["test_accuracy"] == rows[0]["test_accuracy"]
+    meta = json.loads((tmp_path / "run" / "model" / "lenet5.json").read_text())
+    assert meta["epoch"] == 0  # the exported model is the selected epoch, not the last
+
+
+def test_interrupt_then_resume_matches_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = train(tiny_config(epochs=3), tmp_path / "straight", echo=quiet, progress=False)
+
+    real_epoch = loop._train_epoch
+
+    def interrupt_in_epoch_two(*args, **kwargs):
+        if args[6] == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", interrupt_in_epoch_two)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(tiny_config(epochs=3), tmp_path / "broken", echo=quiet, progress=False)
+    assert info.value.completed_epochs == 2
+    monkeypatch.setattr(loop, "_train_epoch", real_epoch)
+    resumed = train(loop.config_from_run(tmp_path / "broken"), tmp_path / "broken", resume=True, echo=quiet)
+    assert summary_metrics({**resumed, "run_dir": None}) == summary_metrics({**reference, "run_dir": None})
+    assert _metrics(tmp_path / "broken") == _metrics(tmp_path / "straight")
+
+
+def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
+    """A real SIGKILL mid-run, from the command line; the resumed run must end identically."""
+    args = ["--train-limit", "2000", "--val-size", "1000", "--test-limit", "500", "--batch-size", "64"]
+    args += ["--epochs", "4", "--data-dir", str(REPO / "data" / "mnist"), "--no-progress"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lenet5", "train", *args, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        metrics = killed / "metrics.jsonl"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "lenet5", "train", "--resume", str(killed), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    reference = train(tiny_config(epochs=4), tmp_path / "straight", echo=quiet, progress=False)
+    got = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary_metrics({**got, "run_dir": None}) == summary_metrics({**reference, "run_dir": None})
+
+
+def test_crash_while_checkpointing_keeps_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train(tiny_config(epochs=1), tmp_path / "run", echo=quiet, progress=False)
+    before = (tmp_path / "run" / "checkpoints" / "last.npz").read_bytes()
+
+    def exploding_savez(handle, **arrays):
+        handle.write(b"PK partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", exploding_savez)
+    cfg = loop.config_from_run(tmp_path / "run")
+    cfg.epochs = 2
+    with pytest.raises(OSError, match="disk full"):
+        loop.train(cfg, tmp_path / "run", resume=True, echo=quiet)
+    assert (tmp_path / "run" / "checkpoints" / "last.npz").read_bytes() == before
+    leftovers = [p.name for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_refuses_to_overwrite_a_run(trained_run: Path) -> None:
+    with pytest.raises(UserError, match="already holds a run"):
+        train(tiny_config(), trained_run, echo=quiet)
+
+
+def test_log_lines_follow_the_article(tmp_path: Path) -> None:
+    lines: list[str] = []
+    train(tiny_config(epochs=1, log_every=5), tmp_path / "run", echo=lines.append, progress=False)
+    steps = [line for line in lines if line.startswith("Step ")]
+    assert steps[0].startswith("Step 0, Epoch 0, Cost ") and steps[1].startswith("Step 5, Epoch 0, Cost ")
+    assert any(line.startswith("Test with Epoch 0, avg_cost: ") and ", acc: " in line for line in lines)
+    assert lines[-2].startswith("Best epoch 0 (validation cost ") and "test accuracy" in lines[-2]
