@@ -25,11 +25,12 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
     lines = [
         f"# LeNet-5 digit recognizer: `{model}`",
         "",
-        f"{get_spec(model).description}. Exported by `lenet5 export` for the **{backend}** backend.",
+        f"{get_spec(model).description.capitalize()}. Exported by `lenet5 export` for the **{backend}** backend.",
         "",
         "## Input and output",
         f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
-        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} + {norm['offset']}` with p in 0..255,"
+        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} {'-' if norm['offset'] < 0 else '+'}"
+        f" {abs(norm['offset'])}` with p in 0..255,"
         " 0 = background, 255 = ink (white ink on black, as MNIST)."
         + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
         "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1).",

@@ -1,0 +1,65 @@
+"""In-process single-image prediction latency (preprocessing + model) for each backend.
+
+python bench/predict_latency.py --model runs/NAME [--repeats 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import percentiles, write_result
+
+from lenet5.data.synthetic_photos import photo_set
+from lenet5.infer.backends import load_backend
+from lenet5.infer.predict import predict_digit
+from lenet5.infer.preprocess import load_digit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--backends", default="paddle,onnx")
+    args = parser.parse_args()
+    pngs = []
+    for _, image in photo_set(50, seed=3):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    results = {}
+    for name in args.backends.split(","):
+        backend = load_backend(args.model, name)
+        for png in pngs[:10]:  # warm-up
+            predict_digit(backend, load_digit(png), "x")
+        total, preprocess, model = [], [], []
+        for i in range(args.repeats):
+            png = pngs[i % len(pngs)]
+            t0 = time.perf_counter()
+            digit = load_digit(png)
+            t1 = time.perf_counter()
+            predict_digit(backend, digit, "x")
+            t2 = time.perf_counter()
+            total.append(1000 * (t2 - t0))
+            preprocess.append(1000 * (t1 - t0))
+            model.append(1000 * (t2 - t1))
+        results[name] = {
+            "total": percentiles(total),
+            "preprocess": percentiles(preprocess),
+            "model": percentiles(model),
+        }
+        t = results[name]
+        print(
+            f"{name:7} total p50 {t['total']['p50_ms']:.3f} ms p99 {t['total']['p99_ms']:.3f} ms | "
+            f"preprocess p50 {t['preprocess']['p50_ms']:.3f} ms | model p50 {t['model']['p50_ms']:.3f} ms"
+        )
+    print(f"wrote {write_result('predict_latency', {'model': args.model, 'repeats': args.repeats, **results})}")
+
+
+if __name__ == "__main__":
+    main()
