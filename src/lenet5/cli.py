@@ -139,6 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--digit", type=int, default=0, metavar="I", help="test digit whose feature maps to show")
     _add_data_dir(report)
 
+    serve = commands.add_parser(
+        "serve",
+        help="browser demo and HTTP API",
+        description="Serve the drawing page at / and the API (POST /api/predict, GET /api/model, GET /healthz; "
+        "OpenAPI docs at /docs). Binds to 127.0.0.1 unless told otherwise.",
+    )
+    serve.add_argument("--model", required=True, metavar="PATH", help="run directory or exported model folder")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--backend", choices=["paddle", "onnx"], default="paddle", help="runtime (default paddle)")
+    serve.add_argument(
+        "--max-bytes", type=_positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
+    )
+
+    summary = commands.add_parser(
+        "summary",
+        help="print a model's layer table (maps, parameters, connections)",
+        description="The layer table computed from the model itself: feature-map shapes from a forward "
+        "pass, trainable parameters (masked C3 weights excluded), connections from shapes and kernels.",
+    )
+    summary.add_argument("--model", default="lenet5", help="network name (default lenet5)")
+    summary.add_argument("--json", action="store_true", help="print one JSON object")
+
     commands.add_parser("models", help="list the registered networks")
     return parser
 
@@ -258,6 +281,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from lenet5.serve.app import create_app
+
+    app = create_app(args.model, args.backend, args.max_bytes)
+    print(f"Serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from lenet5.models import create_model
+    from lenet5.models.summary import format_table, layer_table
+
+    table = layer_table(create_model(args.model), args.model)
+    print(json.dumps(table) if args.json else format_table(table))
+    return 0
+
+
 def cmd_models(_args: argparse.Namespace) -> int:
     from lenet5.models import get_spec, list_models
 
@@ -273,6 +316,8 @@ COMMANDS = {
     "predict": cmd_predict,
     "export": cmd_export,
     "report": cmd_report,
+    "summary": cmd_summary,
+    "serve": cmd_serve,
     "data": cmd_data,
     "models": cmd_models,
 }

@@ -60,7 +60,7 @@ class OnnxRuntimeBackend:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise UserError("--backend onnx needs onnxruntime: pip install 'lenet5[onnx]'") from None
+            raise UserError("--backend onnx needs onnxruntime: pip install onnxruntime") from None
         onnx_file = folder / ONNX_FILE
         model = onnx_file.read_bytes() if onnx_file.is_file() else convert_to_onnx(folder)
         options = ort.SessionOptions()

@@ -112,7 +112,7 @@ def convert_to_onnx(folder: Path) -> bytes:
     try:
         import paddle2onnx
     except ImportError:
-        raise UserError("ONNX export needs paddle2onnx: pip install 'lenet5[onnx]'") from None
+        raise UserError("ONNX export needs paddle2onnx: pip install paddle2onnx==2.1.0") from None
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp, _native_output_silenced():

@@ -20,7 +20,7 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 # Modules that register models when imported; importing lazily keeps `--help` free of Paddle.
-_MODEL_MODULES = ("lenet5.models.seed",)
+_MODEL_MODULES = ("lenet5.models.seed", "lenet5.models.lenet1998")
 
 
 def register_model(name: str, normalization: str, description: str) -> Callable[[Any], Any]:

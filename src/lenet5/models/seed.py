@@ -23,14 +23,15 @@ class SeedNet(nn.Layer):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2D(1, 20, kernel_size=5)
+        self.pool1 = nn.MaxPool2D(kernel_size=2, stride=2)
         self.norm1 = nn.BatchNorm2D(20)
         self.conv2 = nn.Conv2D(20, 50, kernel_size=5)
+        self.pool2 = nn.MaxPool2D(kernel_size=2, stride=2)
         self.fc = nn.Linear(50 * 4 * 4, num_classes)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), kernel_size=2, stride=2)
-        x = self.norm1(x)
-        x = F.max_pool2d(F.relu(self.conv2(x)), kernel_size=2, stride=2)
+        x = self.norm1(self.pool1(F.relu(self.conv1(x))))
+        x = self.pool2(F.relu(self.conv2(x)))
         return self.fc(paddle.flatten(x, start_axis=1))
 
     def probabilities(self, outputs):
@@ -42,6 +43,12 @@ class SeedNet(nn.Layer):
     def feature_layers(self) -> dict[str, object]:
         """The layers whose outputs reports show as feature maps."""
         return {"conv1": self.conv1, "conv2": self.conv2}
+
+    def summary_layers(self) -> dict[str, object]:
+        return {
+            "conv1": self.conv1, "pool1": self.pool1, "norm1": self.norm1,
+            "conv2": self.conv2, "pool2": self.pool2, "fc": self.fc,
+        }  # fmt: skip
 
 
 @register_model("seed", normalization="seed", description="the article's conv20-pool-BN-conv50-pool-fc10 net")

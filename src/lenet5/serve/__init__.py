@@ -1,0 +1,1 @@
+"""The HTTP API and the browser demo (`lenet5 serve`)."""
