@@ -56,12 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--model seed, Adam 1e-3, batch 128, 10 epochs. The epoch kept is chosen on a validation "
         "split held out from the training digits; the test set is only reported.",
     )
-    train.add_argument("--model", default="seed", help="network name (see `lenet5 models`; default: seed)")
-    train.add_argument("--recipe", help="hyper-parameter set to start from (default: the model's own)")
+    train.add_argument("--model", help="network name: seed or lenet5 (default: the recipe's, seed)")
+    train.add_argument(
+        "--recipe", help="hyper-parameter set: seed (the article) or paper (1998, for lenet5); default: the model's own"
+    )
+    train.add_argument("--distort", action="store_true", help="random affine distortions of the training digits")
+    train.add_argument(
+        "--init",
+        choices=["paper", "sqrt"],
+        default="paper",
+        help="lenet5 weight initialisation: uniform +/-2.4/F (paper, default) or +/-2.4/sqrt(F)",
+    )
     train.add_argument("--epochs", type=_positive_int, help="passes over the training digits (recipe: 10)")
     train.add_argument("--batch-size", type=_positive_int, help="digits per update (recipe: 128)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (recipe: 1e-3)")
-    train.add_argument("--optimizer", choices=["adam", "sgd"], help="optimizer (recipe: adam)")
+    train.add_argument("--optimizer", choices=["adam", "sgd", "sdlm"], help="optimizer (recipe: adam)")
     train.add_argument("--loss", help="training criterion (recipe: cross_entropy)")
     train.add_argument("--seed", type=int, default=0, help="random seed for initialisation and shuffling (default 0)")
     train.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/MODEL-TIMESTAMP)")
@@ -176,12 +185,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = config_from_run(args.resume)
         out = Path(args.resume)
     else:
-        recipe_name = args.recipe or (args.model if args.model in RECIPES else "seed")
+        recipe_name = args.recipe or {"lenet5": "paper"}.get(args.model, "seed")
         if recipe_name not in RECIPES:
             raise UserError(f"unknown recipe {recipe_name!r}; choose from {', '.join(RECIPES)}")
         recipe = RECIPES[recipe_name]
+        model = args.model or recipe.model
         cfg = TrainConfig(
-            model=args.model,
+            model=model,
             optimizer=args.optimizer or recipe.optimizer,
             lr=args.lr or recipe.lr,
             batch_size=args.batch_size or recipe.batch_size,
@@ -195,8 +205,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             data_dir=args.data_dir,
             download=args.download,
+            distort=args.distort,
+            init=args.init,
         )
-        out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     echo = (lambda _msg: None) if args.json else print
     summary = train(cfg, out, resume=bool(args.resume), echo=echo, progress=False if args.no_progress else None)
     if args.json:

@@ -1,5 +1,7 @@
 """Training recipes: every hyper-parameter of a published result, in one place.
 
+`PAPER` (below) is the 1998 paper's recipe for the faithful `lenet5` network.
+
 `SEED` is the article's notebook (Paddle实现LeNet-5, Part 2): Adam at 1e-3, batch 128,
 10 epochs, cross-entropy on the seed network. The CLI's defaults are this recipe.
 """
@@ -25,4 +27,9 @@ class Recipe:
 
 SEED = Recipe(name="seed", model="seed", optimizer="adam", lr=1e-3, batch_size=128, epochs=10, loss="cross_entropy")
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED,)}
+# LeCun et al. 1998 (Section III-C, Appendix C): LeNet-5, SDLM with mu = 0.02 and h_kk
+# re-estimated on 500 patterns before each pass, eta 0.0005 for passes 1-2 then the schedule
+# in lenet5.train.sdlm.PAPER_ETA_SCHEDULE, one pattern per update, 20 passes, MAP criterion.
+PAPER = Recipe(name="paper", model="lenet5", optimizer="sdlm", lr=5e-4, batch_size=1, epochs=20, loss="map")
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED, PAPER)}

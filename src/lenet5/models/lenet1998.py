@@ -10,7 +10,10 @@
     OUTPUT 10         Euclidean RBF: y_i = sum_j (x_j - w_ij)^2, w_i = fixed 7x12 bitmap of digit i
 
 squash f(a) = 1.7159 tanh(2a/3) (so f(1) = 1), weights and biases drawn uniform in
-+/-2.4/F with F the fan-in of the unit. The prediction is the class with the *smallest*
++/-2.4/F with F the fan-in of the unit (`init="paper"`). With that range every layer's
+weighted sums are ~1/sqrt(F) the size of its inputs, so activations shrink layer by layer;
+`init="sqrt"` draws in +/-2.4/sqrt(F) instead, which keeps them at the same scale
+(see docs/results.md for what each does under SDLM). The prediction is the class with the *smallest*
 penalty y_i; probabilities are shown as softmax(-y).
 """
 
@@ -62,8 +65,18 @@ def load_rbf_bitmaps(path: Path = RBF_BITMAPS_FILE) -> np.ndarray:
     return bitmaps
 
 
-def _uniform_fan_in(fan_in: float) -> paddle.nn.initializer.Initializer:
-    bound = 2.4 / fan_in
+INITS = ("paper", "sqrt")
+
+
+def init_bound(fan_in: float, init: str = "paper") -> float:
+    """Half-width of the uniform initialisation: 2.4/F (the paper) or 2.4/sqrt(F)."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, not {init!r}")
+    return 2.4 / fan_in if init == "paper" else 2.4 / float(np.sqrt(fan_in))
+
+
+def _uniform_fan_in(fan_in: float, init: str = "paper") -> paddle.nn.initializer.Initializer:
+    bound = init_bound(fan_in, init)
     return paddle.nn.initializer.Uniform(-bound, bound)
 
 
@@ -71,12 +84,12 @@ class Subsampling(nn.Layer):
     """S2/S4: each non-overlapping 2x2 block summed, times a trainable coefficient, plus a
     trainable bias, one pair per map. The squash is applied by the caller."""
 
-    def __init__(self, channels: int, window: int = 2) -> None:
+    def __init__(self, channels: int, window: int = 2, init: str = "paper") -> None:
         super().__init__()
         self.window = window
-        init = _uniform_fan_in(window * window)
-        self.coefficient = self.create_parameter([channels], default_initializer=init)
-        self.bias = self.create_parameter([channels], default_initializer=init)
+        initializer = _uniform_fan_in(window * window, init)
+        self.coefficient = self.create_parameter([channels], default_initializer=initializer)
+        self.bias = self.create_parameter([channels], default_initializer=initializer)
 
     def forward(self, x):
         summed = F.avg_pool2d(x, self.window, self.window) * float(self.window * self.window)
@@ -91,7 +104,9 @@ class MaskedConv2D(nn.Layer):
     output map is initialised with its own fan-in (25 x number of inputs it reads).
     """
 
-    def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int = 5) -> None:
+    def __init__(
+        self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int = 5, init: str = "paper"
+    ) -> None:
         super().__init__()
         out_channels = len(table)
         mask = np.zeros((out_channels, in_channels, kernel_size, kernel_size), dtype=np.float32)
@@ -102,7 +117,7 @@ class MaskedConv2D(nn.Layer):
         bias = np.zeros(out_channels, dtype=np.float32)
         rng = np.random.default_rng(int(paddle.randint(0, 2**31 - 1, [1]).item()))  # draws follow paddle.seed
         for k, inputs in enumerate(table):
-            bound = 2.4 / (kernel_size * kernel_size * len(inputs))
+            bound = init_bound(kernel_size * kernel_size * len(inputs), init)
             weight[k] = rng.uniform(-bound, bound, weight[k].shape) * mask[k]
             bias[k] = rng.uniform(-bound, bound)
         self.weight = self.create_parameter(
@@ -129,14 +144,14 @@ class EuclideanRBF(nn.Layer):
 
 
 class LeNet5(nn.Layer):
-    def __init__(self) -> None:
+    def __init__(self, init: str = "paper") -> None:
         super().__init__()
-        self.c1 = nn.Conv2D(1, 6, 5, weight_attr=_uniform_fan_in(25), bias_attr=_uniform_fan_in(25))
-        self.s2 = Subsampling(6)
-        self.c3 = MaskedConv2D(6, C3_TABLE)
-        self.s4 = Subsampling(16)
-        self.c5 = nn.Conv2D(16, 120, 5, weight_attr=_uniform_fan_in(400), bias_attr=_uniform_fan_in(400))
-        self.f6 = nn.Linear(120, 84, weight_attr=_uniform_fan_in(120), bias_attr=_uniform_fan_in(120))
+        self.c1 = nn.Conv2D(1, 6, 5, weight_attr=_uniform_fan_in(25, init), bias_attr=_uniform_fan_in(25, init))
+        self.s2 = Subsampling(6, init=init)
+        self.c3 = MaskedConv2D(6, C3_TABLE, init=init)
+        self.s4 = Subsampling(16, init=init)
+        self.c5 = nn.Conv2D(16, 120, 5, weight_attr=_uniform_fan_in(400, init), bias_attr=_uniform_fan_in(400, init))
+        self.f6 = nn.Linear(120, 84, weight_attr=_uniform_fan_in(120, init), bias_attr=_uniform_fan_in(120, init))
         self.output = EuclideanRBF(load_rbf_bitmaps())
 
     def features(self, x):
@@ -160,6 +175,10 @@ class LeNet5(nn.Layer):
     def feature_layers(self) -> dict[str, object]:
         return {"c1": self.c1, "c3": self.c3}
 
+    def squashed_layers(self) -> list[object]:
+        """C1..F6 in order; each is followed by the squash (SDLM's second-derivative pass)."""
+        return [self.c1, self.s2, self.c3, self.s4, self.c5, self.f6]
+
     def summary_layers(self) -> dict[str, object]:
         return {
             "C1": self.c1, "S2": self.s2, "C3": self.c3, "S4": self.s4,
@@ -168,5 +187,5 @@ class LeNet5(nn.Layer):
 
 
 @register_model("lenet5", normalization="paper", description="LeNet-5 as published in 1998 (C3 table, RBF output)")
-def lenet5() -> LeNet5:
-    return LeNet5()
+def lenet5(init: str = "paper") -> LeNet5:
+    return LeNet5(init)

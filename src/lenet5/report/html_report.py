@@ -28,11 +28,11 @@ h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:1.6em}
 """
 
 
-def _load_eager_model(run: RunDir, model_name: str) -> Any:
-    from lenet5.models import create_model
+def _load_eager_model(run: RunDir) -> Any:
     from lenet5.train import checkpoint
+    from lenet5.train.loop import config_from_run
 
-    net = create_model(model_name)
+    net = config_from_run(run.root).build_model()
     checkpoint.load(run.best_checkpoint, net)
     net.eval()
     return net
@@ -63,7 +63,7 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     if not 0 <= digit_index < len(data.test_labels):
         raise UserError(f"--digit {digit_index}: must be between 0 and {len(data.test_labels) - 1}")
     result = evaluate_model(run.root, data_dir or config["train"].get("data_dir"))
-    net = _load_eager_model(run, model_name)
+    net = _load_eager_model(run)
     normalization = config["normalization"]["name"]
 
     out = run.root / "report"

@@ -65,6 +65,11 @@ class TrainConfig:
     download: bool = False
     eval_batch_size: int = 1000
     log_every: int = 100
+    distort: bool = False
+    init: str = "paper"  # lenet5 only: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
+
+    def build_model(self) -> Any:
+        return create_model(self.model, init=self.init) if self.model == "lenet5" else create_model(self.model)
 
     def validate(self) -> None:
         get_spec(self.model)
@@ -72,6 +77,8 @@ class TrainConfig:
         for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
             if value < 1:
                 raise UserError(f"{flag} {value}: must be at least 1")
+        if self.init != "paper" and self.model != "lenet5":
+            raise UserError(f"--init {self.init}: only the lenet5 model has initialisation choices")
         if self.select_by not in ("cost", "accuracy"):
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
@@ -123,8 +130,8 @@ def train(
     x_val, y_val = normalize(splits.val.images), splits.val.labels
     x_test, y_test = normalize(splits.test.images), splits.test.labels
 
-    model = create_model(cfg.model)
-    optimizer = build_optimizer(cfg.optimizer, cfg.lr, model)
+    model = cfg.build_model()
+    optimizer = build_optimizer(cfg.optimizer, cfg.lr, model, cfg.batch_size)
     loss_fn = get_loss(cfg.loss)
 
     history: list[dict[str, Any]] = []
@@ -157,8 +164,9 @@ def train(
     for epoch in range(len(history), cfg.epochs):
         try:
             paddle.seed(_epoch_seed(cfg.seed, epoch))
+            x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
             train_cost, train_acc, train_seconds = _train_epoch(
-                model, optimizer, loss_fn, x_train, y_train, cfg, epoch, step, echo, progress
+                model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress
             )
         except KeyboardInterrupt:
             raise TrainingInterrupted(run.root, len(history)) from None
@@ -198,6 +206,27 @@ def train(
         _plot_curves(history, run.curves, best["epoch"] if best else None)
 
     return _finish(run, cfg, history, best, wall_before + time.perf_counter() - started, echo)
+
+
+def _prepare_pass(
+    model: Any, optimizer: Any, x_train: np.ndarray, raw_train: np.ndarray, normalize: Any, cfg: TrainConfig, epoch: int
+) -> np.ndarray:
+    """Per-pass work before the updates: fresh distortions, SDLM's curvature estimate.
+
+    Both draw from generators derived from (seed, epoch), so a resumed run redoes them exactly.
+    """
+    x_epoch = x_train
+    if cfg.distort:
+        from lenet5.data.distort import distort_batch
+
+        x_epoch = normalize(distort_batch(raw_train, np.random.default_rng([cfg.seed, epoch, 3])))
+    if hasattr(optimizer, "begin_pass"):
+        from lenet5.train.sdlm import HESSIAN_SAMPLES
+
+        rng = np.random.default_rng([cfg.seed, epoch, 2])
+        sample = x_epoch[rng.choice(len(x_epoch), min(HESSIAN_SAMPLES, len(x_epoch)), replace=False)]
+        optimizer.begin_pass(epoch, model, sample)
+    return x_epoch
 
 
 def _plot_curves(history: list[dict[str, Any]], path: Path, best_epoch: int | None) -> None:
@@ -267,7 +296,7 @@ def _finish(
 ) -> dict[str, Any]:
     if best is None:
         raise UserError(f"{run.root}: no completed epoch to summarise")
-    best_model = create_model(cfg.model)
+    best_model = cfg.build_model()
     meta = checkpoint.load(run.best_checkpoint, best_model)
     if meta["epoch"] != best["epoch"]:
         raise UserError(f"{run.best_checkpoint}: holds epoch {meta['epoch']}, expected {best['epoch']}")

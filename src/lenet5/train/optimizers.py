@@ -9,12 +9,20 @@ from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "sdlm")
 
 
-def build_optimizer(name: str, lr: float, model: Any) -> Any:
+def build_optimizer(name: str, lr: float, model: Any, batch_size: int = 1) -> Any:
+    """`lr` is the learning rate; for SDLM it is the first pass's eta (the paper: 0.0005) and
+    later passes keep the paper's schedule scaled by the same factor."""
     if lr <= 0:
         raise UserError(f"--lr {lr}: must be positive")
+    if name == "sdlm":
+        from lenet5.train.sdlm import PAPER_ETA_SCHEDULE, SDLM
+
+        if not hasattr(model, "features"):
+            raise UserError("--optimizer sdlm needs a model with an RBF output (--model lenet5)")
+        return SDLM(model.parameters(), eta_scale=lr / PAPER_ETA_SCHEDULE[0][1], batch_size=batch_size)
     if name == "adam":
         return paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
     if name == "sgd":

@@ -1,0 +1,75 @@
+"""Random affine distortions of digits, as in the paper's distorted training set (Section III-C):
+horizontal and vertical translation, scaling, squeezing (one axis compressed while the other
+is stretched) and horizontal shearing, drawn fresh for every pattern on every pass.
+
+The paper names the kinds of distortion but not their ranges; ours are below. All of it
+is vectorised numpy (inverse mapping + bilinear interpolation), seeded by the caller's
+generator, so a pass's distorted set is the same every time it is regenerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DistortionRanges:
+    translate: float = 2.0  # pixels, each axis, uniform in +/-
+    scale: float = 0.10  # overall size factor in 1 +/- scale
+    squeeze: float = 0.15  # x *= q, y /= q with q in 1 +/- squeeze
+    shear: float = 0.15  # x += shear * y (horizontal shear), uniform in +/-
+
+
+DEFAULT_RANGES = DistortionRanges()
+
+
+def random_affines(n: int, rng: np.random.Generator, ranges: DistortionRanges = DEFAULT_RANGES) -> np.ndarray:
+    """[n, 2, 3] forward maps (x, y) -> A @ (x, y) + t, about the image centre."""
+    s = 1 + rng.uniform(-ranges.scale, ranges.scale, n)
+    q = 1 + rng.uniform(-ranges.squeeze, ranges.squeeze, n)
+    h = rng.uniform(-ranges.shear, ranges.shear, n)
+    t = rng.uniform(-ranges.translate, ranges.translate, (n, 2))
+    sx, sy = s * q, s / q
+    affines = np.zeros((n, 2, 3))
+    affines[:, 0, 0], affines[:, 0, 1], affines[:, 1, 1] = sx, h * sy, sy
+    affines[:, :, 2] = t
+    return affines
+
+
+def warp(images: np.ndarray, affines: np.ndarray) -> np.ndarray:
+    """Apply per-image affine maps to [n, H, W] images (0 = background) by inverse mapping."""
+    n, height, width = images.shape
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    ys, xs = np.mgrid[0:height, 0:width]
+    out_xy = np.stack([xs.ravel() - cx, ys.ravel() - cy])  # [2, H*W], centred
+    linear, shift = affines[:, :, :2], affines[:, :, 2]
+    inverse = np.linalg.inv(linear)  # [n, 2, 2]
+    src = np.einsum("nij,njp->nip", inverse, out_xy[None] - shift[:, :, None])  # [n, 2, H*W]
+    sx, sy = src[:, 0] + cx, src[:, 1] + cy
+    x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
+    fx, fy = sx - x0, sy - y0
+    flat = images.reshape(n, -1).astype(np.float32)
+    rows = np.arange(n)[:, None]
+
+    def tap(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        inside = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+        index = np.clip(yy, 0, height - 1) * width + np.clip(xx, 0, width - 1)
+        return np.where(inside, flat[rows, index], 0.0)
+
+    value = (
+        tap(y0, x0) * (1 - fx) * (1 - fy)
+        + tap(y0, x0 + 1) * fx * (1 - fy)
+        + tap(y0 + 1, x0) * (1 - fx) * fy
+        + tap(y0 + 1, x0 + 1) * fx * fy
+    )
+    return value.reshape(n, height, width).astype(np.float32)
+
+
+def distort_batch(
+    images: np.ndarray, rng: np.random.Generator, ranges: DistortionRanges = DEFAULT_RANGES, chunk: int = 4096
+) -> np.ndarray:
+    """Distorted copies (float32, 0..255) of uint8 [n, 28, 28] digits, processed in chunks."""
+    affines = random_affines(len(images), rng, ranges)
+    return np.concatenate([warp(images[i : i + chunk], affines[i : i + chunk]) for i in range(0, len(images), chunk)])

@@ -1,0 +1,117 @@
+"""The drawing page in a real browser: Playwright driving Debian's Chromium against `lenet5 serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA_DIR
+
+CHROMIUM = "/usr/bin/chromium"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("LENET5_REQUIRE_BROWSER"):
+        pytest.fail(f"{CHROMIUM} is missing; `make test` installs Debian's chromium", pytrace=False)
+    pytest.skip(f"{CHROMIUM} not installed (make test installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_run: Path) -> Iterator[str]:
+    import uvicorn
+
+    from lenet5.serve.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(trained_run), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not instance.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        tab = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-size screen
+        tab.goto(server + "/")
+        yield tab
+        browser.close()
+
+
+def _stroke(page, points: list[tuple[float, float]]) -> None:
+    box = page.locator("#pad").bounding_box()
+    to_page = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+    page.mouse.move(*to_page[0])
+    page.mouse.down()
+    for x, y in to_page[1:]:
+        page.mouse.move(x, y, steps=3)
+    page.mouse.up()
+
+
+def _wait_for_digit(page, expected: str) -> None:
+    page.wait_for_function(
+        "expected => document.getElementById('digit').textContent === expected", arg=expected, timeout=15000
+    )
+
+
+def test_draw_one_then_zero_then_upload(page, tmp_path: Path) -> None:
+    assert page.locator("#pad").bounding_box()["width"] <= 390  # fits the phone-size viewport
+    _stroke(page, [(0.5, 0.15 + 0.7 * t / 20) for t in range(21)])
+    _wait_for_digit(page, "1")
+    assert page.locator("#bars li").count() == 10
+    assert page.locator("#seen").get_attribute("src").startswith("data:image/png;base64,")
+    page.screenshot(path=str(tmp_path / "one.png"))
+
+    page.click("#clear")
+    _wait_for_digit(page, "?")
+    angles = np.linspace(0, 2 * np.pi, 40)
+    _stroke(page, [(0.5 + 0.22 * np.sin(a), 0.5 - 0.33 * np.cos(a)) for a in angles])
+    _wait_for_digit(page, "0")
+    page.screenshot(path=str(tmp_path / "zero.png"))
+
+    from lenet5.data import mnist
+
+    data = mnist.load(DATA_DIR)
+    index = int(np.flatnonzero(data.test_labels == 7)[0])
+    photo = Image.new("L", (300, 220), 250)
+    photo.paste(Image.fromarray(255 - data.test_images[index]).resize((140, 140)), (90, 40))
+    photo.save(tmp_path / "seven.png")
+    page.set_input_files("#file", str(tmp_path / "seven.png"))
+    _wait_for_digit(page, "7")
+    page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
+    assert (tmp_path / "upload.png").stat().st_size > 5000
