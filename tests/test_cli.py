@@ -20,7 +20,22 @@ def _one_error_line(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["data", "verify"], ["data", "download"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["train"],
+        ["evaluate"],
+        ["predict"],
+        ["export"],
+        ["report"],
+        ["serve"],
+        ["summary"],
+        ["distort-preview"],
+        ["data", "verify"],
+        ["data", "download"],
+    ],
+)
 def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([*command, "--help"])
@@ -115,6 +130,7 @@ def test_data_verify_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["ok"] is True and len(report["files"]) == 4
 
 
-def test_models_lists_seed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_lists_both_networks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.startswith("seed")
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == ["lenet5", "seed"]

@@ -162,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-bytes", type=_positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
     )
 
+    preview = commands.add_parser(
+        "distort-preview",
+        help="picture of training digits and random distortions of them",
+        description="Write a PNG grid: the first row holds training digits, the rows below random affine "
+        "distortions of each (translation, scaling, squeezing, horizontal shearing), as `train --distort` makes.",
+    )
+    preview.add_argument("--out", default="distortions.png", metavar="FILE", help="PNG to write")
+    preview.add_argument("--n", type=_positive_int, default=10, help="digits per row (default 10)")
+    preview.add_argument("--rows", type=_positive_int, default=4, help="rows of distortions (default 4)")
+    preview.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_data_dir(preview)
+
     summary = commands.add_parser(
         "summary",
         help="print a model's layer table (maps, parameters, connections)",
@@ -304,6 +316,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distort_preview(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from lenet5.data import mnist
+    from lenet5.data.distort import distort_batch
+    from lenet5.report.plotting import plt, save_figure
+
+    digits = mnist.load(args.data_dir).train_images[: args.n]
+    rng = np.random.default_rng(args.seed)
+    rows = [digits.astype(np.float32)] + [distort_batch(digits, rng) for _ in range(args.rows)]
+    fig, axes = plt.subplots(len(rows), args.n, figsize=(args.n * 0.9, len(rows) * 0.95 + 0.5), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            axes[r][c].imshow(image, cmap="gray", vmin=0, vmax=255)
+            axes[r][c].set_xticks([])
+            axes[r][c].set_yticks([])
+        axes[r][0].set_ylabel("original" if r == 0 else f"distorted {r}", fontsize=7)
+    fig.suptitle("Training digits and random affine distortions (train --distort)")
+    save_figure(fig, args.out)
+    print(f"Wrote {args.out}")
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from lenet5.models import create_model
     from lenet5.models.summary import format_table, layer_table
@@ -329,6 +364,7 @@ COMMANDS = {
     "export": cmd_export,
     "report": cmd_report,
     "summary": cmd_summary,
+    "distort-preview": cmd_distort_preview,
     "serve": cmd_serve,
     "data": cmd_data,
     "models": cmd_models,

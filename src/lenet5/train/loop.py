@@ -39,6 +39,7 @@ from lenet5.train.evaluation import evaluate
 from lenet5.train.losses import get_loss
 from lenet5.train.optimizers import build_optimizer
 from lenet5.train.run_dir import RunDir
+from lenet5.train.step import train_step
 
 paddle = import_paddle()
 
@@ -263,20 +264,14 @@ def _train_epoch(
     )
     started = time.perf_counter()
     for i, (x, y) in enumerate(batches(x_train, y_train, cfg.batch_size, epoch_rng(cfg.seed, epoch))):
-        xt, yt = paddle.to_tensor(x), paddle.to_tensor(y)
-        outputs = model(xt)
-        per_sample = loss_fn(outputs, yt)
-        loss = per_sample.mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
+        per_sample, outputs, yt = train_step(model, optimizer, loss_fn, x, y)
         with paddle.no_grad():
             loss_sum += per_sample.sum().detach()
             correct += (model.predictions(outputs) == yt).astype("int64").sum()
         seen += len(y)
         step = first_step + i
         if cfg.log_every and step % cfg.log_every == 0:
-            message = f"Step {step}, Epoch {epoch}, Cost {loss.item():.6f}"
+            message = f"Step {step}, Epoch {epoch}, Cost {per_sample.mean().item():.6f}"
             bar.write(message, file=sys.stdout) if not bar.disable else echo(message)
         bar.update(1)
         if not bar.disable and i % 20 == 0:

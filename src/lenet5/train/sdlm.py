@@ -175,5 +175,6 @@ class SDLM:
     def set_state_dict(self, state: dict[str, Any]) -> None:
         self.eta = float(state["eta"])
         for p in self._params:
-            self.hessian[p.name] = paddle.to_tensor(state[f"{p.name}_hkk_0"])
+            value = state[f"{p.name}_hkk_0"]
+            self.hessian[p.name] = value.clone() if isinstance(value, paddle.Tensor) else paddle.to_tensor(value)
         self._refresh_steps()

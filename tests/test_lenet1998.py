@@ -1,0 +1,254 @@
+"""The faithful LeNet-5: layer table against the article, C3 table, RBF output, squash,
+SDLM's second derivatives, the eta schedule, distortions, and a short training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import quiet, tiny_config
+from lenet5.cli import main
+from lenet5.data.distort import DistortionRanges, distort_batch
+from lenet5.models import create_model
+from lenet5.models.lenet1998 import C3_TABLE, SQUASH_A, load_rbf_bitmaps, squash
+from lenet5.runtime import import_paddle
+from lenet5.train.losses import rbf_map, rbf_mse
+from lenet5.train.sdlm import SDLM, diagonal_hessian, eta_for_pass
+
+paddle = import_paddle()
+
+ARTICLE = {  # Part 1 of the article / Section II-B of the paper
+    "maps": [(6, "28x28"), (6, "14x14"), (16, "10x10"), (16, "5x5"), (120, "1x1"), (84, None), (10, None)],
+    "params": [156, 12, 1516, 32, 48120, 10164, 0],
+    "connections": [122304, 5880, 151600, 2000, 48120, 10164, 840],
+}
+
+
+def test_summary_json_matches_the_article(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "--model", "lenet5", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    layers = table["layers"]
+    assert [row["name"] for row in layers] == ["C1", "S2", "C3", "S4", "C5", "F6", "OUTPUT"]
+    assert [(row["maps"], row["size"]) for row in layers] == ARTICLE["maps"]
+    assert [row["params"] for row in layers] == ARTICLE["params"]
+    assert [row["connections"] for row in layers] == ARTICLE["connections"]
+    assert layers[-1]["fixed_params"] == 840
+    assert table["trainable_params"] == 60000
+    assert table["connections"] == 340908
+
+
+def test_summary_text_for_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "--model", "seed"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1" in out and "20@24x24" in out and "33,620" in out
+
+
+def test_c3_table_is_table_one() -> None:
+    sizes = [len(inputs) for inputs in C3_TABLE]
+    assert sizes == [3] * 6 + [4] * 9 + [6]
+    assert C3_TABLE[0] == (0, 1, 2) and C3_TABLE[9] == (0, 3, 4, 5) and C3_TABLE[15] == tuple(range(6))
+    mask = create_model("lenet5").c3.mask.numpy()
+    for k, inputs in enumerate(C3_TABLE):
+        assert sorted(np.flatnonzero(mask[k].sum(axis=(1, 2)))) == list(inputs)
+
+
+def test_masked_weights_never_train() -> None:
+    paddle.seed(0)
+    net = create_model("lenet5")
+    mask = net.c3.mask.numpy()
+    before = net.c3.weight.numpy().copy()
+    optimizer = paddle.optimizer.SGD(0.01, parameters=net.parameters())
+    x = paddle.randn([8, 1, 32, 32])
+    y = paddle.to_tensor(np.arange(8) % 10)
+    for _ in range(3):
+        loss = rbf_map(net(x), y).mean()
+        loss.backward()
+        grad = net.c3.weight.grad.numpy()
+        assert np.all(grad[mask == 0] == 0.0)  # exactly zero, not small
+        assert np.any(grad[mask == 1] != 0.0)
+        optimizer.step()
+        optimizer.clear_grad()
+    after = net.c3.weight.numpy()
+    assert np.array_equal(after[mask == 0], before[mask == 0])
+    assert not np.array_equal(after[mask == 1], before[mask == 1])
+
+
+def test_rbf_weights_are_fixed_bitmaps() -> None:
+    bitmaps = load_rbf_bitmaps()
+    assert bitmaps.shape == (10, 84) and set(np.unique(bitmaps)) == {-1.0, 1.0}
+    assert len({row.tobytes() for row in bitmaps}) == 10
+    net = create_model("lenet5")
+    assert all("prototypes" not in name for name, _ in net.named_parameters())
+    np.testing.assert_array_equal(net.output.prototypes.numpy(), bitmaps)
+    features = paddle.to_tensor(bitmaps[[3, 7]])
+    penalties = net.output(features).numpy()
+    assert penalties[0, 3] == 0 and penalties[1, 7] == 0  # a perfect bitmap has zero penalty
+    expected = ((bitmaps[3][None] - bitmaps) ** 2).sum(axis=1)
+    np.testing.assert_allclose(penalties[0], expected, rtol=1e-6)
+
+
+def test_squash_constants() -> None:
+    values = squash(paddle.to_tensor([1.0, -1.0, 0.0, 50.0])).numpy()
+    assert values[0] == pytest.approx(1.0, abs=1e-4) and values[1] == pytest.approx(-1.0, abs=1e-4)
+    assert values[2] == 0.0 and values[3] == pytest.approx(SQUASH_A)
+
+
+def test_initialisation_ranges() -> None:
+    paddle.seed(0)
+    net = create_model("lenet5")
+    for layer, fan_in in ((net.c1, 25), (net.c5, 400), (net.f6, 120)):
+        assert np.abs(layer.weight.numpy()).max() <= 2.4 / fan_in
+        assert np.abs(layer.weight.numpy()).max() > 0.8 * 2.4 / fan_in
+    weights, mask = net.c3.weight.numpy(), net.c3.mask.numpy()
+    for k, inputs in enumerate(C3_TABLE):
+        assert np.abs(weights[k]).max() <= 2.4 / (25 * len(inputs))
+    assert np.all(weights[mask == 0] == 0)
+    wide = create_model("lenet5", init="sqrt")
+    assert np.abs(wide.c5.weight.numpy()).max() > 2.4 / 400 * 10
+
+
+def test_criteria() -> None:
+    penalties = paddle.to_tensor([[0.5, 3.0, 9.0], [4.0, 1.0, 2.0]])
+    labels = paddle.to_tensor([0, 2])
+    np.testing.assert_allclose(rbf_mse(penalties, labels).numpy(), [0.5, 2.0])
+    j = 10.0
+    expected = [
+        0.5 + np.log(np.exp(-j) + np.exp(-0.5) + np.exp(-3.0) + np.exp(-9.0)),
+        2.0 + np.log(np.exp(-j) + np.exp(-4.0) + np.exp(-1.0) + np.exp(-2.0)),
+    ]
+    np.testing.assert_allclose(rbf_map(penalties, labels, j=j).numpy(), expected, rtol=1e-6)
+
+
+def test_eta_schedule_by_pass() -> None:
+    etas = [eta_for_pass(p) for p in range(20)]
+    assert etas[:2] == [5e-4] * 2 and etas[2:5] == [2e-4] * 3 and etas[5:8] == [1e-4] * 3
+    assert etas[8:12] == [5e-5] * 4 and etas[12:20] == [1e-5] * 8
+
+
+class _ScalarChain(paddle.nn.Layer):
+    """3 inputs -> 1 squashed unit -> 2 squashed outputs: a net with one path per weight, where
+    the paper's diagonal second-derivative pass is the exact Gauss-Newton diagonal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = paddle.nn.Linear(3, 1)
+        self.b = paddle.nn.Linear(1, 2)
+
+    def squashed_layers(self) -> list[object]:
+        return [self.a, self.b]
+
+    def features(self, x):
+        return squash(self.b(squash(self.a(x))))
+
+
+def test_sdlm_second_derivatives_match_finite_differences() -> None:
+    """h_kk against a numerical second derivative of E(theta) = mean_p |x_p(theta) - x_p(theta0)|^2
+    at theta0, where the residual is zero and the second derivative is exactly 2 J^T J."""
+    paddle.seed(1)
+    net = _ScalarChain()
+    inputs = np.random.default_rng(0).normal(0, 1, (6, 3)).astype(np.float32)
+    h = diagonal_hessian(net, inputs)
+    x = paddle.to_tensor(inputs)
+    with paddle.no_grad():
+        target = net.features(x).numpy()
+
+    def energy() -> float:
+        with paddle.no_grad():
+            return float(((net.features(x).numpy() - target) ** 2).sum(axis=1).mean())
+
+    eps = 1e-2
+    for param in net.parameters():
+        flat = param.numpy().ravel()
+        for k in range(flat.size):
+            values = []
+            for delta in (eps, -eps):
+                shifted = flat.copy()
+                shifted[k] += delta
+                param.set_value(shifted.reshape(param.shape))
+                values.append(energy())
+            param.set_value(flat.reshape(param.shape))
+            numeric = (values[0] + values[1] - 2 * energy()) / eps**2
+            assert h[param.name].numpy().ravel()[k] == pytest.approx(numeric, rel=2e-2, abs=1e-6)
+
+
+def test_sdlm_steps_follow_curvature_and_skip_masked_weights() -> None:
+    paddle.seed(0)
+    net = create_model("lenet5")
+    sample = np.random.default_rng(0).normal(0, 0.5, (20, 1, 32, 32)).astype(np.float32)
+    optimizer = SDLM(net.parameters())
+    optimizer.begin_pass(3, net, sample)
+    assert optimizer.eta == eta_for_pass(3)
+    h = optimizer.hessian[net.c3.weight.name].numpy()
+    assert np.all(h >= 0) and np.all(h[net.c3.mask.numpy() == 0] == 0)
+    before = {p.name: p.numpy().copy() for p in net.parameters()}
+    rbf_map(net(paddle.to_tensor(sample[:1])), paddle.to_tensor([4])).mean().backward()
+    grads = {p.name: p.grad.numpy().copy() for p in net.parameters()}
+    optimizer.step()
+    for p in net.parameters():
+        expected = before[p.name] - optimizer.eta / (0.02 + optimizer.hessian[p.name].numpy()) * grads[p.name]
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_sdlm_state_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
+    from lenet5.train import checkpoint
+
+    paddle.seed(0)
+    net = create_model("lenet5")
+    optimizer = SDLM(net.parameters())
+    optimizer.begin_pass(5, net, np.zeros((4, 1, 32, 32), dtype=np.float32) + 0.3)
+    checkpoint.save(tmp_path / "c.npz", net, optimizer, {})
+    other = create_model("lenet5")
+    restored = SDLM(other.parameters())
+    checkpoint.load(tmp_path / "c.npz", other, restored)
+    assert restored.eta == optimizer.eta
+    for a, b in zip(net.parameters(), other.parameters(), strict=True):
+        np.testing.assert_array_equal(optimizer.hessian[a.name].numpy(), restored.hessian[b.name].numpy())
+
+
+def test_distortions_are_seeded_and_vectorised() -> None:
+    digits = np.zeros((5, 28, 28), dtype=np.uint8)
+    digits[:, 8:20, 12:16] = 255
+    a = distort_batch(digits, np.random.default_rng(7))
+    b = distort_batch(digits, np.random.default_rng(7))
+    c = distort_batch(digits, np.random.default_rng(8))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == digits.shape and a.dtype == np.float32
+    assert not np.array_equal(a[0], a[1])  # each digit gets its own transform
+    none = distort_batch(digits, np.random.default_rng(7), DistortionRanges(0, 0, 0, 0))
+    np.testing.assert_array_equal(none, digits)
+    shifted = distort_batch(digits[:1], np.random.default_rng(0), DistortionRanges(2, 0, 0, 0))
+    assert abs(shifted.sum() - digits[:1].sum(dtype=np.float64)) / digits[:1].sum() < 0.05  # ink is moved, not lost
+
+
+def test_distort_preview(tmp_path: Path) -> None:
+    from conftest import DATA_DIR
+
+    out = tmp_path / "d.png"
+    assert main(["distort-preview", "--out", str(out), "--n", "4", "--rows", "2", "--data-dir", str(DATA_DIR)]) == 0
+    assert out.stat().st_size > 2000
+
+
+def test_short_paper_recipe_training_beats_chance(tmp_path: Path) -> None:
+    """SDLM, one pattern per update, MAP criterion, with distortions: 1,500 digits x 2 passes."""
+    cfg = tiny_config(
+        model="lenet5",
+        optimizer="sdlm",
+        loss="map",
+        lr=1.5e-4,
+        init="sqrt",
+        batch_size=1,
+        train_limit=1500,
+        distort=True,
+        log_every=0,
+    )
+    summary = loop_train(cfg, tmp_path / "run")
+    assert summary["val_accuracy"] > 0.6 and summary["test_accuracy"] > 0.6  # chance is 0.1
+
+
+def loop_train(cfg, out: Path) -> dict:
+    from lenet5.train.loop import train
+
+    return train(cfg, out, echo=quiet, progress=False)
