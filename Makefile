@@ -19,6 +19,13 @@ $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.stamp-run
 
+$(VENV)/.stamp-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.stamp-dev $(VENV)/.stamp-run
+
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python bench/run_all.py
+
 run: $(VENV)/.stamp-run
 	$(BIN)/lenet5 train $(RUN_ARGS)
 

@@ -26,7 +26,10 @@ def machine() -> dict[str, Any]:
     except OSError:
         commit = "unknown"
     import numpy
-    import paddle
+
+    from lenet5.runtime import import_paddle
+
+    paddle = import_paddle()
 
     return {
         "cpu": cpu,

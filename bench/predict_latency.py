@@ -58,7 +58,49 @@ def main() -> None:
             f"{name:7} total p50 {t['total']['p50_ms']:.3f} ms p99 {t['total']['p99_ms']:.3f} ms | "
             f"preprocess p50 {t['preprocess']['p50_ms']:.3f} ms | model p50 {t['model']['p50_ms']:.3f} ms"
         )
+    results["batch_1000_images_per_s"] = batch_throughput(args.model, args.backends.split(","))
     print(f"wrote {write_result('predict_latency', {'model': args.model, 'repeats': args.repeats, **results})}")
+
+
+def batch_throughput(model: str, backends: list[str]) -> dict[str, float]:
+    """Images/s scoring 1,000 normalised test digits in one call: eager Paddle and each backend."""
+    import numpy as np
+
+    from lenet5.data import mnist
+    from lenet5.runtime import import_paddle
+    from lenet5.train import checkpoint
+    from lenet5.train.loop import config_from_run
+
+    paddle = import_paddle()
+    data = mnist.load()
+    rates = {}
+    runners = {name: load_backend(model, name) for name in backends}
+    x = next(iter(runners.values())).meta["normalization"](data.test_images[:1000])
+    run_dir = Path(model)
+    if (run_dir / "checkpoints" / "best.npz").is_file():
+        net = config_from_run(run_dir).build_model()
+        checkpoint.load(run_dir / "checkpoints" / "best.npz", net)
+        net.eval()
+
+        def eager() -> None:
+            with paddle.no_grad():
+                net.probabilities(net(paddle.to_tensor(x))).numpy()
+
+        runners_calls = {"eager_paddle": eager}
+    else:
+        runners_calls = {}
+    for name, runner in runners.items():
+        runners_calls[name] = lambda r=runner: r.probabilities(x)
+    for name, call in runners_calls.items():
+        call()
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        rates[name] = 1000 / float(np.median(times))
+        print(f"batch of 1000: {name:13} {rates[name]:9.0f} images/s")
+    return rates
 
 
 if __name__ == "__main__":

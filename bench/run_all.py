@@ -1,0 +1,99 @@
+"""`make bench`: every benchmark, on a fresh clone, into bench/results/*.json and a table.
+
+1. training throughput, Paddle vs PyTorch side by side (train_throughput.py);
+2. whole process: `lenet5 train --epochs 1` wall time (this run's model feeds the rest);
+3. whole process: `lenet5 predict` cold start on one PNG (median of 3);
+4. single-image latency and batch-1000 throughput per backend (predict_latency.py);
+5. HTTP load: 8 clients for 30 s (serve_load.py).
+The table is written to bench/results/summary.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PYTHON = sys.executable
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def run(*args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(list(args), check=True, env=ENV)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    run(PYTHON, str(HERE / "train_throughput.py"))
+    model = RESULTS / "runs" / "epoch1"
+    shutil.rmtree(model, ignore_errors=True)
+    train_wall = run(PYTHON, "-m", "lenet5", "train", "--epochs", "1", "--out", str(model), "--no-progress")
+    from PIL import Image
+
+    from lenet5.data import mnist
+
+    digit = RESULTS / "runs" / "digit.png"
+    Image.fromarray(255 - mnist.load().test_images[0]).resize((200, 200)).save(digit)
+    cold = [run(PYTHON, "-m", "lenet5", "predict", str(digit), "--model", str(model)) for _ in range(3)]
+    run(PYTHON, str(HERE / "predict_latency.py"), "--model", str(model))
+    run(PYTHON, str(HERE / "serve_load.py"), "--model", str(model), "--seconds", "30")
+    sys.path.insert(0, str(HERE))
+    from common import write_result
+
+    write_result(
+        "whole_process", {"train_epochs_1_wall_s": train_wall, "predict_cold_start_s": statistics.median(cold)}
+    )
+    write_summary(train_wall, statistics.median(cold))
+
+
+def write_summary(train_wall: float, cold: float) -> None:
+    train = json.loads((RESULTS / "train_throughput.json").read_text())
+    latency = json.loads((RESULTS / "predict_latency.json").read_text())
+    load = json.loads((RESULTS / "serve_load_paddle.json").read_text())
+    machine = train["machine"]
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; Paddle {machine['paddle']}, "
+        f"PyTorch {train.get('torch')} ({train.get('torch_threads')} threads); commit {machine['commit']}.",
+        "",
+        "| training case | Paddle images/s | PyTorch images/s | Paddle / PyTorch |",
+        "| --- | --- | --- | --- |",
+    ]
+    for case in train["cases"]:
+        torch_rate = case.get("torch_images_per_s")
+        lines.append(
+            f"| {case['model']} batch {case['batch']} {case['optimizer']} | {case['paddle_images_per_s']:.0f} | "
+            + (f"{torch_rate:.0f} | {case['ratio_paddle_over_torch']:.2f}x |" if torch_rate else "- | - |")
+        )
+    lines += ["", "| inference | p50 | p99 |", "| --- | --- | --- |"]
+    for name in ("paddle", "onnx"):
+        if name in latency:
+            total = latency[name]["total"]
+            lines.append(
+                f"| single image, {name} (decode + preprocess + model) | {total['p50_ms']:.2f} ms | "
+                f"{total['p99_ms']:.2f} ms |"
+            )
+    lines += ["", "| batch of 1000 | images/s |", "| --- | --- |"]
+    for name, rate in latency.get("batch_1000_images_per_s", {}).items():
+        lines.append(f"| {name} | {rate:.0f} |")
+    lines += [
+        "",
+        f"- `lenet5 train --epochs 1` whole process: {train_wall:.1f} s",
+        f"- `lenet5 predict` cold start (one PNG): {cold:.2f} s",
+        f"- HTTP: {load['clients']} clients, {load['seconds']:.0f} s: {load['requests_per_s']:.0f} req/s, "
+        f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['errors']} errors",
+    ]
+    (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
