@@ -91,13 +91,21 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32)
 
 
+def _percentile_of_levels(values: np.ndarray, q: float) -> float:
+    """Percentile of values in -255..255, read off a histogram of whole grey levels: linear
+    time, where np.percentile partitions the whole image (a third of the preprocessing)."""
+    counts = np.bincount((np.clip(values, -255, 255) + 255).astype(np.int64).ravel(), minlength=511)
+    rank = np.searchsorted(np.cumsum(counts), q / 100 * values.size)
+    return float(rank - 255)
+
+
 def ink_map(gray: np.ndarray, label: str = "image") -> np.ndarray:
     """Ink strength 0..1 (0 = background), whatever the polarity of the picture."""
     rim = max(1, min(gray.shape) // 20)
     border = np.concatenate([gray[:rim].ravel(), gray[-rim:].ravel(), gray[:, :rim].ravel(), gray[:, -rim:].ravel()])
     background = float(np.median(border))
     ink = gray - background if background < 128 else background - gray
-    peak = float(np.percentile(ink, 99.9))
+    peak = _percentile_of_levels(ink, 99.9)
     if peak < MIN_CONTRAST:
         raise NoInkError(f"{label}: no ink found (blank or near-uniform image)")
     ink = np.clip(ink / peak, 0.0, 1.0)
@@ -108,8 +116,8 @@ def ink_map(gray: np.ndarray, label: str = "image") -> np.ndarray:
 def mnist_digit(image: Image.Image, label: str = "image") -> np.ndarray:
     """uint8 [28, 28], MNIST conventions (0 = background, 255 = ink)."""
     ink = ink_map(to_grayscale(image), label)
-    rows, cols = np.nonzero(ink)
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = crop.shape
     scale = BOX / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
