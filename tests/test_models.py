@@ -56,3 +56,46 @@ def test_checkpoint_for_another_model_is_rejected(tmp_path) -> None:
     other = paddle.nn.Linear(3, 3)
     with pytest.raises(UserError, match="does not match"):
         checkpoint.load(tmp_path / "c.npz", other)
+
+
+def test_fused_seed_forward_equals_textbook_order_and_trains_the_same() -> None:
+    """The fast path (bias and ReLU after the pool) is the same function, and its training
+    trajectory matches the textbook order step for step on real digits."""
+    import copy
+
+    from conftest import DATA_DIR
+    from lenet5.data import mnist
+    from lenet5.data.normalize import NORMALIZATIONS
+    from lenet5.models.registry import reference_path
+    from lenet5.train.losses import cross_entropy
+    from lenet5.train.step import train_step
+
+    data = mnist.load(DATA_DIR)
+    x, y = NORMALIZATIONS["seed"](data.train_images[:640]), data.train_labels[:640]
+    paddle.seed(0)
+    fused = create_model("seed")
+    plain = copy.deepcopy(fused)
+    plain.fused = False
+    assert fused.fused is True
+    with paddle.no_grad():
+        fused.eval()
+        a = fused(paddle.to_tensor(x[:64])).numpy()
+        with reference_path(fused):
+            b = fused(paddle.to_tensor(x[:64])).numpy()
+    np.testing.assert_array_equal(a, b)
+    fused.train()
+    plain.train()
+    opt_fused = paddle.optimizer.Adam(1e-3, parameters=fused.parameters())
+    opt_plain = paddle.optimizer.Adam(1e-3, parameters=plain.parameters())
+    losses = []
+    for i in range(0, 640, 64):
+        pair = []
+        for net, opt in ((fused, opt_fused), (plain, opt_plain)):
+            per_sample, _, _ = train_step(net, opt, cross_entropy, x[i : i + 64], y[i : i + 64])
+            pair.append(per_sample.mean().item())
+        losses.append(pair)
+    losses = np.array(losses)
+    assert losses[-1, 0] < losses[0, 0]  # it is learning
+    np.testing.assert_allclose(losses[:, 0], losses[:, 1], rtol=1e-4)
+    for p, q in zip(fused.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-3, atol=1e-5)

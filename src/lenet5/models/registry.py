@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,19 @@ def get_spec(name: str) -> ModelSpec:
     if name not in _REGISTRY:
         raise UserError(f"unknown model {name!r}; choose from {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+@contextlib.contextmanager
+def reference_path(model: Any) -> Iterator[Any]:
+    """Run a model through its textbook layer order (see SeedNet.fused) inside the block."""
+    fused = getattr(model, "fused", None)
+    if fused is not None:
+        model.fused = False
+    try:
+        yield model
+    finally:
+        if fused is not None:
+            model.fused = fused
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lenet5.data.normalize import NORMALIZATIONS
-from lenet5.models.registry import get_spec
+from lenet5.models.registry import get_spec, reference_path
 from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
@@ -71,7 +71,7 @@ def layer_table(model: Any, model_name: str) -> dict[str, Any]:
     ]
     was_training = model.training
     model.eval()
-    with paddle.no_grad():
+    with paddle.no_grad(), reference_path(model):
         model(paddle.zeros([1, 1, size, size]))
     if was_training:
         model.train()

@@ -15,6 +15,7 @@ from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.errors import UserError
 from lenet5.infer.evaluate import evaluate_model
+from lenet5.models.registry import reference_path
 from lenet5.report import figures
 from lenet5.report.confusion import plot_confusion
 from lenet5.report.curves import plot_curves
@@ -46,7 +47,7 @@ def _feature_maps(net: Any, image: np.ndarray, normalization: str) -> dict[str, 
     hooks = []
     for name, layer in net.feature_layers().items():
         hooks.append(layer.register_forward_post_hook(lambda _l, _i, out, n=name: captured.__setitem__(n, out.numpy())))
-    with paddle.no_grad():
+    with paddle.no_grad(), reference_path(net):
         net(paddle.to_tensor(NORMALIZATIONS[normalization](image[None])))
     for hook in hooks:
         hook.remove()
