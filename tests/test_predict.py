@@ -262,3 +262,19 @@ def test_synthetic_photos_are_reproducible() -> None:
     a, b = photo_set(5, seed=9), photo_set(5, seed=9)
     assert all(np.array_equal(np.asarray(x[1]), np.asarray(y[1])) for x, y in zip(a, b, strict=True))
     assert [d for d, _ in a] == [0, 1, 2, 3, 4]
+
+
+def test_large_photo_is_shrunk_first_and_still_read(test_digits: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
+    """A phone-sized JPEG (3000x2400) gives the same digit as a small picture of it."""
+    import time
+
+    digit = test_digits[0][2]
+    big = Image.new("L", (3000, 2400), 235)
+    big.paste(Image.fromarray(255 - digit).resize((1200, 1200), Image.Resampling.BICUBIC), (900, 500))
+    path = tmp_path / "phone.jpg"
+    big.save(path, quality=90)
+    started = time.perf_counter()
+    seen = load_digit(path)
+    assert time.perf_counter() - started < 1.0
+    small = load_digit(_to_bytes(_photo(digit)))
+    assert np.abs(seen.astype(float) - small).mean() < 12

@@ -30,6 +30,7 @@ BOX = 20  # MNIST's size-normalisation box
 FIELD = 28
 NOISE_FLOOR = 0.2  # fraction of full ink contrast below which a pixel counts as background
 MIN_CONTRAST = 24.0  # grey levels between background and ink; less than this is a blank page
+WORKING_SIZE = 512  # larger pictures are shrunk to this first: the digit ends up 20 px tall anyway
 
 
 class NoInkError(UserError):
@@ -61,6 +62,8 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise UserError(f"{label}: image too large ({width}x{height}, limit {MAX_PIXELS:,} pixels)")
+            if image.format == "JPEG" and max(width, height) > 2 * WORKING_SIZE:
+                image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode a phone photo at 1/2..1/8 scale
             image.load()
     except UserError:
         raise
@@ -78,6 +81,9 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """float32 gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK."""
     image = ImageOps.exif_transpose(image) or image
+    if max(image.size) > WORKING_SIZE:
+        image = image.copy()
+        image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode in ("RGB", "L") and "transparency" in image.info):
