@@ -78,7 +78,7 @@ def test_not_gzip(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="file not found"):
+    with pytest.raises(UserError, match="no such file"):
         read_idx(tmp_path / "nope.gz")
     with pytest.raises(UserError, match="is a directory"):
         read_idx(tmp_path)

@@ -1,8 +1,28 @@
 """The one exception type the CLI turns into a one-line message instead of a traceback."""
 
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
 
 class UserError(Exception):
     """Bad input from the user: a file, a flag, a directory. The message is shown as is."""
+
+
+@contextlib.contextmanager
+def file_errors(label: object) -> Iterator[None]:
+    """Inside the block, the OS's file errors become one-line UserErrors naming the file."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise UserError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{label}: is a directory, not a file") from None
+    except PermissionError:
+        raise UserError(f"{label}: permission denied") from None
+    except OSError as exc:
+        raise UserError(f"{label}: cannot read ({exc.strerror or exc})") from None
 
 
 class TrainingInterrupted(Exception):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet5 import atomic
-from lenet5.errors import UserError
+from lenet5.errors import UserError, file_errors
 
 # Type byte -> numpy dtype (big-endian where it matters), from the IDX specification.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -75,14 +75,8 @@ def encode_idx(array: np.ndarray) -> bytes:
 
 def read_raw(path: Path) -> bytes:
     """The file's bytes, gunzipped if the name ends in .gz."""
-    try:
+    with file_errors(path):
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, expected an IDX file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     if path.suffix != ".gz":
         return data
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lenet5.errors import UserError
+from lenet5.errors import UserError, file_errors
 
 MAX_PIXELS = 50_000_000  # ~7000x7000: far above any photo of a digit, far below a decompression bomb
 BOX = 20  # MNIST's size-normalisation box
@@ -46,15 +46,12 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
         handle: io.BytesIO | Path = io.BytesIO(source)
     else:
         handle = Path(source)
-        try:
-            if handle.stat().st_size == 0:
-                raise UserError(f"{label}: empty file")
-        except FileNotFoundError:
-            raise UserError(f"{label}: no such file") from None
-        except PermissionError:
-            raise UserError(f"{label}: permission denied") from None
-        except OSError as exc:
-            raise UserError(f"{label}: cannot read ({exc.strerror})") from None
+        with file_errors(label):
+            with handle.open("rb"):  # fails here, with the OS's reason, if it cannot be read
+                pass
+            size = handle.stat().st_size
+        if size == 0:
+            raise UserError(f"{label}: empty file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
