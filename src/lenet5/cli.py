@@ -64,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--init",
         choices=["paper", "sqrt"],
-        default="paper",
-        help="lenet5 weight initialisation: uniform +/-2.4/F (paper, default) or +/-2.4/sqrt(F)",
+        help="lenet5 weight range: uniform +/-2.4/F (paper) or +/-2.4/sqrt(F) (recipe paper: sqrt)",
     )
     train.add_argument("--epochs", type=_positive_int, help="passes over the training digits (recipe: 10)")
     train.add_argument("--batch-size", type=_positive_int, help="digits per update (recipe: 128)")
@@ -218,7 +217,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             download=args.download,
             distort=args.distort,
-            init=args.init,
+            init=args.init or (recipe.init if model == "lenet5" else "paper"),
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     echo = (lambda _msg: None) if args.json else print

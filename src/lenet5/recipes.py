@@ -20,6 +20,7 @@ class Recipe:
     batch_size: int
     epochs: int
     loss: str
+    init: str = "paper"  # lenet5's weight range: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -28,8 +29,15 @@ class Recipe:
 SEED = Recipe(name="seed", model="seed", optimizer="adam", lr=1e-3, batch_size=128, epochs=10, loss="cross_entropy")
 
 # LeCun et al. 1998 (Section III-C, Appendix C): LeNet-5, SDLM with mu = 0.02 and h_kk
-# re-estimated on 500 patterns before each pass, eta 0.0005 for passes 1-2 then the schedule
-# in lenet5.train.sdlm.PAPER_ETA_SCHEDULE, one pattern per update, 20 passes, MAP criterion.
-PAPER = Recipe(name="paper", model="lenet5", optimizer="sdlm", lr=5e-4, batch_size=1, epochs=20, loss="map")
+# re-estimated on 500 patterns before each pass, the eta schedule of
+# lenet5.train.sdlm.PAPER_ETA_SCHEDULE, one pattern per update, 20 passes, MAP criterion.
+# Two changes, both measured in docs/results.md: the paper's literal start (weights in
+# +/-2.4/F, first eta 0.0005) diverges within the first thousand updates, so the weights
+# are drawn in +/-2.4/sqrt(F) and the whole eta schedule is scaled by 0.3 (first eta
+# 0.00015). With them the 20 passes reach 0.91% test error (the paper: 0.95%).
+# `--init paper --lr 5e-4` restores the literal settings.
+PAPER = Recipe(
+    name="paper", model="lenet5", optimizer="sdlm", lr=1.5e-4, batch_size=1, epochs=20, loss="map", init="sqrt"
+)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED, PAPER)}
