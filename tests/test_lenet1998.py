@@ -246,6 +246,11 @@ def test_short_paper_recipe_training_beats_chance(tmp_path: Path) -> None:
     )
     summary = loop_train(cfg, tmp_path / "run")
     assert summary["val_accuracy"] > 0.6 and summary["test_accuracy"] > 0.6  # chance is 0.1
+    # The report of a lenet5 run adds F6 against the RBF bitmaps.
+    assert main(["report", str(tmp_path / "run"), "--digit", "3"]) == 0
+    page = (tmp_path / "run" / "report" / "index.html").read_text()
+    assert "src='rbf.png'" in page and (tmp_path / "run" / "report" / "rbf.png").stat().st_size > 2000
+    assert "maps_c1.png" in page and "maps_c3.png" in page
 
 
 def loop_train(cfg, out: Path) -> dict:

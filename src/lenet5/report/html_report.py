@@ -54,6 +54,40 @@ def _feature_maps(net: Any, image: np.ndarray, normalization: str) -> dict[str, 
     return {name: maps[0] for name, maps in captured.items()}
 
 
+def _rbf_section(net: Any, image: np.ndarray, label: int, normalization: str, folder: Path) -> str:
+    """LeNet-5's F6 output for one digit, drawn as the 7x12 picture the RBF layer compares
+    with each bitmap, beside the bitmap of the true digit and the penalties of all ten."""
+    import paddle
+
+    from lenet5.report.plotting import plt, save_figure
+
+    with paddle.no_grad():
+        features = net.features(paddle.to_tensor(NORMALIZATIONS[normalization](image[None])))
+        penalties = net.output(features).numpy()[0]
+    bitmaps = net.output.prototypes.numpy()
+    fig, axes = plt.subplots(1, 3, figsize=(8.5, 3.2), gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    axes[0].imshow(features.numpy()[0].reshape(12, 7), cmap="gray_r", vmin=-1.7159, vmax=1.7159)
+    axes[0].set_title("F6 output (84 as 12x7)", fontsize=9)
+    axes[1].imshow(bitmaps[label].reshape(12, 7), cmap="gray_r", vmin=-1, vmax=1)
+    axes[1].set_title(f"RBF bitmap of {label}", fontsize=9)
+    for ax in axes[:2]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    colors = ["tab:green" if d == int(penalties.argmin()) else "tab:gray" for d in range(10)]
+    axes[2].bar(range(10), penalties, color=colors)
+    axes[2].set_xticks(range(10))
+    axes[2].set_xlabel("digit")
+    axes[2].set_ylabel("penalty y_i (lower wins)")
+    axes[2].set_title("RBF penalties", fontsize=9)
+    fig.subplots_adjust(wspace=0.5)
+    save_figure(fig, folder / "rbf.png")
+    return (
+        "<h2>F6 against the RBF bitmaps</h2><p>The 84 F6 outputs of the digit above, drawn as 12x7, next to"
+        " the fixed bitmap of its true class; each output unit's penalty is the squared distance to its"
+        " bitmap.</p><img src='rbf.png' alt='F6 output and RBF bitmap'>"
+    )
+
+
 def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit_index: int = 0) -> Path:
     run = RunDir(Path(run_path))
     config = run.read_config()
@@ -114,9 +148,8 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
                 )
                 maps_html += f"<img src='maps_{name}.png' alt='{name} feature maps'>"
         sections.append(f"<h2>Feature maps of one test digit</h2>{maps_html}")
-        extra = getattr(net, "report_figures", None)
-        if extra is not None:
-            sections += extra(tmp, image, normalization)
+        if hasattr(net, "features") and hasattr(net, "output"):
+            sections.append(_rbf_section(net, image, int(data.test_labels[digit_index]), normalization, tmp))
 
         title = f"lenet5 report: {html.escape(run.root.name)}"
         facts = figures.table_html(
