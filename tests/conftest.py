@@ -49,3 +49,25 @@ def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subpro
         cwd=cwd or REPO,
         env=env,
     )
+
+
+def interrupt_then_resume(cfg, out: Path, stop_epoch: int, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict]:
+    """Train `cfg` into `out` with a Ctrl-C during epoch `stop_epoch`, then `--resume` it.
+
+    Returns (epochs completed before the interrupt, summary of the resumed run)."""
+    from lenet5.errors import TrainingInterrupted
+    from lenet5.train import loop
+
+    real_epoch = loop._train_epoch
+
+    def interrupted(*args, **kwargs):
+        if args[6] == stop_epoch:  # _train_epoch's `epoch` argument
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    with pytest.raises(TrainingInterrupted) as info:
+        loop.train(cfg, out, echo=quiet, progress=False)
+    monkeypatch.setattr(loop, "_train_epoch", real_epoch)
+    resumed = loop.train(loop.config_from_run(out), out, resume=True, echo=quiet, progress=False)
+    return info.value.completed_epochs, resumed

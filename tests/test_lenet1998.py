@@ -261,7 +261,7 @@ def loop_train(cfg, out: Path) -> dict:
 
 def test_sdlm_distorted_run_resumes_bit_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Per-pass distortions and SDLM's per-pass curvature are regenerated on resume, exactly."""
-    from lenet5.errors import TrainingInterrupted
+    from conftest import interrupt_then_resume
     from lenet5.train import loop
 
     cfg = dict(
@@ -269,16 +269,6 @@ def test_sdlm_distorted_run_resumes_bit_identically(tmp_path: Path, monkeypatch:
         train_limit=300, distort=True, epochs=2, log_every=0,
     )  # fmt: skip
     straight = loop_train(tiny_config(**cfg), tmp_path / "straight")
-    real_epoch = loop._train_epoch
-
-    def stop_in_second_pass(*args, **kwargs):
-        if args[6] == 1:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_train_epoch", stop_in_second_pass)
-    with pytest.raises(TrainingInterrupted):
-        loop_train(tiny_config(**cfg), tmp_path / "broken")
-    monkeypatch.setattr(loop, "_train_epoch", real_epoch)
-    resumed = loop.train(loop.config_from_run(tmp_path / "broken"), tmp_path / "broken", resume=True, echo=quiet)
+    completed, resumed = interrupt_then_resume(tiny_config(**cfg), tmp_path / "broken", 1, monkeypatch)
+    assert completed == 1
     assert loop.summary_metrics({**resumed, "run_dir": None}) == loop.summary_metrics({**straight, "run_dir": None})

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, quiet, tiny_config
-from lenet5.errors import TrainingInterrupted, UserError
+from conftest import REPO, interrupt_then_resume, quiet, tiny_config
+from lenet5.errors import UserError
 from lenet5.train import loop
 from lenet5.train.loop import summary_metrics, train
 
@@ -96,20 +96,8 @@ def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_interrupt_then_resume_matches_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reference = train(tiny_config(epochs=3), tmp_path / "straight", echo=quiet, progress=False)
-
-    real_epoch = loop._train_epoch
-
-    def interrupt_in_epoch_two(*args, **kwargs):
-        if args[6] == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_train_epoch", interrupt_in_epoch_two)
-    with pytest.raises(TrainingInterrupted) as info:
-        train(tiny_config(epochs=3), tmp_path / "broken", echo=quiet, progress=False)
-    assert info.value.completed_epochs == 2
-    monkeypatch.setattr(loop, "_train_epoch", real_epoch)
-    resumed = train(loop.config_from_run(tmp_path / "broken"), tmp_path / "broken", resume=True, echo=quiet)
+    completed, resumed = interrupt_then_resume(tiny_config(epochs=3), tmp_path / "broken", 2, monkeypatch)
+    assert completed == 2
     assert summary_metrics({**resumed, "run_dir": None}) == summary_metrics({**reference, "run_dir": None})
     assert _metrics(tmp_path / "broken") == _metrics(tmp_path / "straight")
 
