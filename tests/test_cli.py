@@ -76,6 +76,17 @@ def test_unknown_model_and_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "unknown recipe 'nope'" in _one_error_line(capsys.readouterr().err)
 
 
+def test_options_that_need_lenet5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for flags, message in (
+        (["--loss", "map"], "only with --model lenet5"),
+        (["--init", "sqrt"], "only the lenet5 model"),
+        (["--optimizer", "sdlm"], "needs a model with an RBF output"),
+    ):
+        assert main(["train", "--model", "seed", *flags, "--out", str(tmp_path / "r")]) == 2
+        assert message in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "r").exists()
+
+
 def test_evaluate_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(tmp_path / "none")]) == 2
     assert "no such run directory" in _one_error_line(capsys.readouterr().err)

@@ -78,6 +78,8 @@ class TrainConfig:
         for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
             if value < 1:
                 raise UserError(f"{flag} {value}: must be at least 1")
+        if self.loss in ("map", "mse") and self.model != "lenet5":
+            raise UserError(f"--loss {self.loss}: works on RBF penalties, so only with --model lenet5")
         if self.init != "paper" and self.model != "lenet5":
             raise UserError(f"--init {self.init}: only the lenet5 model has initialisation choices")
         if self.select_by not in ("cost", "accuracy"):
