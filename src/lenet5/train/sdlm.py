@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lenet5.models.lenet1998 import SQUASH_A, SQUASH_S, MaskedConv2D, Subsampling, squash
 from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
@@ -54,16 +55,12 @@ def eta_for_pass(epoch: int, schedule: Sequence[tuple[int, float]] = PAPER_ETA_S
 
 
 def _squash_derivative(a: Any) -> Any:
-    from lenet5.models.lenet1998 import SQUASH_A, SQUASH_S
-
     t = paddle.tanh(SQUASH_S * a)
     return SQUASH_A * SQUASH_S * (1 - t * t)
 
 
 def _with_squared_weights(layer: Any, z: Any) -> Any:
     """The layer's linear map with every weight squared and no bias (d2E/dx propagation)."""
-    from lenet5.models.lenet1998 import MaskedConv2D, Subsampling
-
     F = paddle.nn.functional
     if isinstance(layer, MaskedConv2D):
         weight = layer.weight * layer.mask
@@ -94,30 +91,25 @@ def diagonal_hessian(model: Any, inputs: np.ndarray) -> dict[str, Any]:
             units_in.append(x)
             a = layer(x)
             pre.append(a)
-            x = model_squash(a)
+            x = squash(a)
     d2_x = paddle.full(pre[-1].shape, 2.0)  # d2E/dx^2 of the MSE criterion on the F6 outputs
     h: dict[str, Any] = {}
-    for layer, u, a in reversed(list(zip(layers, units_in, pre, strict=True))):
+    for i in reversed(range(len(layers))):
+        layer, u, a = layers[i], units_in[i], pre[i]
         d2_a = (_squash_derivative(a) ** 2 * d2_x).detach()
         params = [p for p in layer.parameters() if not p.stop_gradient]
         square_in = (u * u).detach()
         grads = paddle.grad(layer(square_in), params, grad_outputs=d2_a)
         for p, g in zip(params, grads, strict=True):
             h[p.name] = (g / float(len(inputs))).detach()
-        if layer is not layers[0]:
+        if i > 0:
             z = paddle.zeros(u.shape, dtype=u.dtype)
             z.stop_gradient = False
             (d2_u,) = paddle.grad(_with_squared_weights(layer, z), [z], grad_outputs=d2_a)
-            d2_x = d2_u.reshape(pre[layers.index(layer) - 1].shape).detach()
+            d2_x = d2_u.reshape(pre[i - 1].shape).detach()
     if was_training:
         model.train()
     return h
-
-
-def model_squash(a: Any) -> Any:
-    from lenet5.models.lenet1998 import squash
-
-    return squash(a)
 
 
 class SDLM:
