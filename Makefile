@@ -11,16 +11,23 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps depend on pyproject.toml, so a changed dependency list reinstalls; otherwise reused.
-$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+# The fast CPU kernels (src/lenet5/kernels) compile here once, ~10 s, into ~/.cache/lenet5.
+# Without a compiler everything still works, on Paddle's own (slower) convolution.
+KERNELS = $(BIN)/python -m lenet5.kernels || echo "lenet5: fast CPU kernels not built; training uses Paddle's conv2d"
+
+$(VENV)/.stamp-run: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(KERNELS)
 	touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-dev: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(KERNELS)
 	touch $@ $(VENV)/.stamp-run
 
-$(VENV)/.stamp-bench: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-bench: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(KERNELS)
 	touch $@ $(VENV)/.stamp-dev $(VENV)/.stamp-run
 
 bench: $(VENV)/.stamp-bench
@@ -38,7 +45,7 @@ $(CHROMIUM):
 test: $(VENV)/.stamp-dev $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	LENET5_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	LENET5_REQUIRE_BROWSER=1 LENET5_REQUIRE_KERNELS=1 $(BIN)/python -m pytest -q
 
 format: $(VENV)/.stamp-dev
 	$(BIN)/ruff format src tests bench

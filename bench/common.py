@@ -27,6 +27,7 @@ def machine() -> dict[str, Any]:
         commit = "unknown"
     import numpy
 
+    from lenet5 import kernels
     from lenet5.runtime import import_paddle
 
     paddle = import_paddle()
@@ -38,6 +39,7 @@ def machine() -> dict[str, Any]:
         "paddle": paddle.__version__,
         "numpy": numpy.__version__,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "kernels": kernels.describe(),
         "commit": commit,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -58,22 +58,25 @@ def test_checkpoint_for_another_model_is_rejected(tmp_path) -> None:
         checkpoint.load(tmp_path / "c.npz", other)
 
 
-def test_fused_seed_forward_equals_textbook_order_and_trains_the_same() -> None:
-    """The fast path (bias and ReLU after the pool) is the same function, and its training
-    trajectory matches the textbook order step for step on real digits."""
+@pytest.mark.parametrize(("name", "loss_name", "norm"), [("seed", "cross_entropy", "seed"), ("lenet5", "map", "paper")])
+def test_fast_path_equals_textbook_order_and_trains_the_same(name: str, loss_name: str, norm: str) -> None:
+    """The fast path (seed: bias and ReLU after the pool; both: the fused CPU operators of
+    lenet5.kernels) computes the same function as the layer-by-layer textbook order, and
+    its training trajectory matches step for step on real digits. Not bit for bit: the
+    kernels sum the convolutions in another order (oneDNN's GEMM instead of Paddle's)."""
     import copy
 
     from conftest import DATA_DIR
     from lenet5.data import mnist
     from lenet5.data.normalize import NORMALIZATIONS
     from lenet5.models.registry import reference_path
-    from lenet5.train.losses import cross_entropy
+    from lenet5.train.losses import get_loss
     from lenet5.train.step import train_step
 
     data = mnist.load(DATA_DIR)
-    x, y = NORMALIZATIONS["seed"](data.train_images[:640]), data.train_labels[:640]
+    x, y = NORMALIZATIONS[norm](data.train_images[:640]), data.train_labels[:640]
     paddle.seed(0)
-    fused = create_model("seed")
+    fused = create_model(name)
     plain = copy.deepcopy(fused)
     plain.fused = False
     assert fused.fused is True
@@ -82,16 +85,18 @@ def test_fused_seed_forward_equals_textbook_order_and_trains_the_same() -> None:
         a = fused(paddle.to_tensor(x[:64])).numpy()
         with reference_path(fused):
             b = fused(paddle.to_tensor(x[:64])).numpy()
-    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - b).max() > 0 or not _kernels_in_use()  # the two paths really differ in code
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     fused.train()
     plain.train()
+    loss_fn = get_loss(loss_name)
     opt_fused = paddle.optimizer.Adam(1e-3, parameters=fused.parameters())
     opt_plain = paddle.optimizer.Adam(1e-3, parameters=plain.parameters())
     losses = []
     for i in range(0, 640, 64):
         pair = []
         for net, opt in ((fused, opt_fused), (plain, opt_plain)):
-            per_sample, _, _ = train_step(net, opt, cross_entropy, x[i : i + 64], y[i : i + 64])
+            per_sample, _, _ = train_step(net, opt, loss_fn, x[i : i + 64], y[i : i + 64])
             pair.append(per_sample.mean().item())
         losses.append(pair)
     losses = np.array(losses)
@@ -99,3 +104,9 @@ def test_fused_seed_forward_equals_textbook_order_and_trains_the_same() -> None:
     np.testing.assert_allclose(losses[:, 0], losses[:, 1], rtol=1e-4)
     for p, q in zip(fused.parameters(), plain.parameters(), strict=True):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-3, atol=1e-5)
+
+
+def _kernels_in_use() -> bool:
+    from lenet5 import kernels
+
+    return kernels.available()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet5.kernels import conv_bias_squash, subsample_squash
 from lenet5.models.registry import register_model
 from lenet5.runtime import import_paddle
 
@@ -146,6 +147,7 @@ class EuclideanRBF(nn.Layer):
 class LeNet5(nn.Layer):
     def __init__(self, init: str = "paper") -> None:
         super().__init__()
+        self.fused = True  # False: layer by layer, so hooks on each layer see its output
         self.c1 = nn.Conv2D(1, 6, 5, weight_attr=_uniform_fan_in(25, init), bias_attr=_uniform_fan_in(25, init))
         self.s2 = Subsampling(6, init=init)
         self.c3 = MaskedConv2D(6, C3_TABLE, init=init)
@@ -156,6 +158,14 @@ class LeNet5(nn.Layer):
 
     def features(self, x):
         """The 84 F6 outputs (what the RBF layer compares with the bitmaps)."""
+        if self.fused:
+            # Each layer and its squash as one operator (lenet5.kernels); the same function.
+            x = conv_bias_squash(x, self.c1.weight, self.c1.bias, SQUASH_A, SQUASH_S)
+            x = subsample_squash(x, self.s2.coefficient, self.s2.bias, SQUASH_A, SQUASH_S)
+            x = conv_bias_squash(x, self.c3.weight * self.c3.mask, self.c3.bias, SQUASH_A, SQUASH_S)
+            x = subsample_squash(x, self.s4.coefficient, self.s4.bias, SQUASH_A, SQUASH_S)
+            x = conv_bias_squash(x, self.c5.weight, self.c5.bias, SQUASH_A, SQUASH_S)
+            return squash(self.f6(paddle.flatten(x, start_axis=1)))
         x = squash(self.c1(x))
         x = squash(self.s2(x))
         x = squash(self.c3(x))

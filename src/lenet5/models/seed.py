@@ -14,15 +14,17 @@ commutes with adding a per-channel constant and with ReLU,
     max_pool(relu(conv(x) + b)) == relu(max_pool(conv(x)) + b)
 
 exactly, bit for bit in floating point (rounding is monotonic, so the maximum is the same
-element). The bias add and the ReLU then touch a quarter of the elements, and Paddle's
-broadcasting add and its gradient were a quarter of a CPU training step. The parameters
-and the function are the same; only the bias gradient is summed in another order. Set
-`fused = False` (see `reference_path`) for the textbook order, used by the layer table and
-by the feature-map report, which need the convolution's own output.
+element). On the CPU the whole block then runs as one custom operator,
+`lenet5.kernels.conv_pool_relu` (kernels/conv_kernels.cc); elsewhere, and when exported,
+as Paddle's conv2d, max_pool2d, add and relu in that order. The parameters and the
+function are the same; only floating-point summation orders differ. Set `fused = False`
+(see `reference_path`) for the textbook order, used by the layer table and by the
+feature-map report, which need the convolution's own output.
 """
 
 from __future__ import annotations
 
+from lenet5.kernels import conv_pool_relu
 from lenet5.models.registry import register_model
 from lenet5.runtime import import_paddle
 
@@ -44,8 +46,8 @@ class SeedNet(nn.Layer):
 
     def forward(self, x):
         if self.fused:
-            x = self.norm1(_pool_then_bias_relu(self.conv1, self.pool1, x))
-            x = _pool_then_bias_relu(self.conv2, self.pool2, x)
+            x = self.norm1(conv_pool_relu(x, self.conv1.weight, self.conv1.bias))
+            x = conv_pool_relu(x, self.conv2.weight, self.conv2.bias)
         else:
             x = self.norm1(self.pool1(F.relu(self.conv1(x))))
             x = self.pool2(F.relu(self.conv2(x)))
@@ -66,12 +68,6 @@ class SeedNet(nn.Layer):
             "conv1": self.conv1, "pool1": self.pool1, "norm1": self.norm1,
             "conv2": self.conv2, "pool2": self.pool2, "fc": self.fc,
         }  # fmt: skip
-
-
-def _pool_then_bias_relu(conv, pool, x):
-    """relu(max_pool(conv_without_bias(x)) + bias): the same values as pool(relu(conv(x)))."""
-    pooled = pool(F.conv2d(x, conv.weight))
-    return F.relu(pooled + conv.bias.reshape([1, -1, 1, 1]))
 
 
 @register_model("seed", normalization="seed", description="the article's conv20-pool-BN-conv50-pool-fc10 net")

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 import lenet5
-from lenet5 import atomic
+from lenet5 import atomic, kernels
 from lenet5.data import mnist
 from lenet5.data.batches import batches, epoch_rng, num_batches
 from lenet5.data.normalize import NORMALIZATIONS
@@ -156,6 +156,7 @@ def train(
                 "normalization": normalize.to_dict(),
                 "splits": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
                 "versions": _versions(),
+                "kernels": kernels.describe(),
                 "command": sys.argv,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
             },
