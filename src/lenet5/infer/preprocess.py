@@ -76,7 +76,8 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
 
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
-    """float32 gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK."""
+    """Gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK. uint8 for
+    8-bit pictures (nearly all), float32 for deeper ones."""
     image = ImageOps.exif_transpose(image) or image
     if max(image.size) > WORKING_SIZE:
         image = image.copy()
@@ -91,14 +92,16 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
         return (np.clip(values, 0, top) * (255.0 / top)).astype(np.float32)
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(image.convert("L"))  # uint8: ink_map then works on 256 levels, not every pixel
 
 
-def _percentile_of_levels(values: np.ndarray, q: float) -> float:
-    """Percentile of values in -255..255, read off a histogram of whole grey levels: linear
-    time, where np.percentile partitions the whole image (a third of the preprocessing)."""
-    counts = np.bincount((np.clip(values, -255, 255) + 255).astype(np.int64).ravel(), minlength=511)
-    rank = np.searchsorted(np.cumsum(counts), q / 100 * values.size)
+def _percentile_of_levels(values: np.ndarray, q: float, weights: np.ndarray | None = None) -> float:
+    """Percentile of values in -255..255 (each counted `weights` times if given), read off a
+    histogram of whole grey levels: linear time, where np.percentile partitions the image."""
+    bins = (np.clip(values, -255, 255) + 255).astype(np.int64).ravel()
+    counts = np.bincount(bins, weights=weights, minlength=511)
+    total = values.size if weights is None else float(weights.sum())
+    rank = np.searchsorted(np.cumsum(counts), q / 100 * total)
     return float(rank - 255)
 
 
@@ -107,10 +110,30 @@ def ink_map(gray: np.ndarray, label: str = "image") -> np.ndarray:
     rim = max(1, min(gray.shape) // 20)
     border = np.concatenate([gray[:rim].ravel(), gray[-rim:].ravel(), gray[:, :rim].ravel(), gray[:, -rim:].ravel()])
     background = float(np.median(border))
-    ink = gray - background if background < 128 else background - gray
+    if gray.dtype == np.uint8:
+        # Every pixel of one grey level gets the same ink value: compute the 256 values once
+        # and look them up (identical results, a third of the time of whole-image arithmetic).
+        levels = _ink_strength(np.arange(256, dtype=np.float32), background)
+        counts = np.bincount(gray.ravel(), minlength=256)
+        peak = _percentile_of_levels(levels, 99.9, counts)
+        _require_contrast(peak, label)
+        return _normalised_ink(levels, peak)[gray]
+    ink = _ink_strength(gray, background)
     peak = _percentile_of_levels(ink, 99.9)
+    _require_contrast(peak, label)
+    return _normalised_ink(ink, peak)
+
+
+def _ink_strength(gray: np.ndarray, background: float) -> np.ndarray:
+    return gray - background if background < 128 else background - gray
+
+
+def _require_contrast(peak: float, label: str) -> None:
     if peak < MIN_CONTRAST:
         raise NoInkError(f"{label}: no ink found (blank or near-uniform image)")
+
+
+def _normalised_ink(ink: np.ndarray, peak: float) -> np.ndarray:
     ink = np.clip(ink / peak, 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     return ink
