@@ -1,12 +1,13 @@
 """Training throughput (images/s) of the project's Paddle training step, and of the same
 networks in PyTorch eager, side by side in one process on the same MNIST batches.
 
-    python bench/train_throughput.py [--windows 5] [--steps 30]
+    python bench/train_throughput.py [--windows 7] [--steps 30]
 
 Cases: seed at batch 128 (Adam, cross-entropy), lenet5 at batch 128 (Adam, MAP) and at
 batch 1 (SDLM, MAP: the paper's per-pattern recipe; PyTorch uses plain SGD there, whose
 update is as cheap as SDLM's). Each figure is the median of several timed windows after
-warm-up. PyTorch is optional (`pip install torch==2.13.0`); without it only Paddle runs.
+warm-up; Paddle's and PyTorch's windows alternate, so both see the same machine.
+PyTorch is optional (`pip install torch==2.13.0`); without it only Paddle runs.
 """
 
 from __future__ import annotations
@@ -33,19 +34,31 @@ paddle = import_paddle()
 CASES = (("seed", 128, "adam", "cross_entropy"), ("lenet5", 128, "adam", "map"), ("lenet5", 1, "sdlm", "map"))
 
 
-def _time_windows(step, batches: list, windows: int, steps: int, batch: int) -> float:
+def _warm_up(step, batches: list) -> None:
     for i in range(5):
         step(*batches[i % len(batches)])
-    rates = []
+
+
+def _window(step, batches: list, steps: int, batch: int) -> float:
+    started = time.perf_counter()
+    for i in range(steps):
+        step(*batches[i % len(batches)])
+    return steps * batch / (time.perf_counter() - started)
+
+
+def measure(runners: dict[str, tuple], windows: int, steps: int, batch: int) -> dict[str, list[float]]:
+    """Images/s per window for each framework. The windows alternate between frameworks, so
+    a slow patch of this shared machine hits both sides instead of one."""
+    for step, batches in runners.values():
+        _warm_up(step, batches)
+    rates: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(windows):
-        started = time.perf_counter()
-        for i in range(steps):
-            step(*batches[i % len(batches)])
-        rates.append(steps * batch / (time.perf_counter() - started))
-    return statistics.median(rates)
+        for name, (step, batches) in runners.items():
+            rates[name].append(_window(step, batches, steps, batch))
+    return rates
 
 
-def paddle_rate(model_name: str, batch: int, optimizer_name: str, loss_name: str, data, windows: int, steps: int):
+def paddle_step(model_name: str, batch: int, optimizer_name: str, loss_name: str, data):
     paddle.seed(0)
     model = create_model(model_name)
     model.train()
@@ -60,10 +73,10 @@ def paddle_rate(model_name: str, batch: int, optimizer_name: str, loss_name: str
         per_sample, _, _ = train_step(model, optimizer, loss_fn, xb, yb)
         per_sample.sum().item()  # the loop reads results back too, at least as often
 
-    return _time_windows(step, batches, windows, steps, batch)
+    return step, batches
 
 
-def torch_rate(model_name: str, batch: int, optimizer_name: str, data, windows: int, steps: int):
+def torch_step(model_name: str, batch: int, optimizer_name: str, data):
     import torch
     from torch_nets import TorchLeNet5, TorchSeed, torch_map_loss
 
@@ -89,12 +102,12 @@ def torch_rate(model_name: str, batch: int, optimizer_name: str, data, windows: 
         optimizer.zero_grad()
         loss.item()
 
-    return _time_windows(step, batches, windows, steps, batch)
+    return step, batches
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, default=5)
+    parser.add_argument("--windows", type=int, default=7)
     parser.add_argument("--steps", type=int, default=30, help="steps per window at batch 128 (x20 at batch 1)")
     args = parser.parse_args()
     data = mnist.load()
@@ -110,18 +123,22 @@ def main() -> None:
     rows = []
     for model_name, batch, optimizer_name, loss_name in CASES:
         steps = args.steps * (20 if batch == 1 else 1)
-        row = {"model": model_name, "batch": batch, "optimizer": optimizer_name}
-        row["paddle_images_per_s"] = paddle_rate(
-            model_name, batch, optimizer_name, loss_name, data, args.windows, steps
-        )
+        runners = {"paddle": paddle_step(model_name, batch, optimizer_name, loss_name, data)}
         if torch_version:
-            row["torch_images_per_s"] = torch_rate(model_name, batch, optimizer_name, data, args.windows, steps)
+            runners["torch"] = torch_step(model_name, batch, optimizer_name, data)
+        rates = measure(runners, args.windows, steps, batch)
+        row = {"model": model_name, "batch": batch, "optimizer": optimizer_name, "windows": rates}
+        row["paddle_images_per_s"] = statistics.median(rates["paddle"])
+        if torch_version:
+            row["torch_images_per_s"] = statistics.median(rates["torch"])
             row["ratio_paddle_over_torch"] = row["paddle_images_per_s"] / row["torch_images_per_s"]
+            window_ratios = [p / t for p, t in zip(rates["paddle"], rates["torch"], strict=True)]
+            row["window_ratio_min_max"] = [min(window_ratios), max(window_ratios)]
         rows.append(row)
         ratio = f"  ratio {row['ratio_paddle_over_torch']:.2f}x" if torch_version else ""
         torch_part = f"  torch {row['torch_images_per_s']:8.0f}" if torch_version else ""
         label = f"{model_name:7} batch {batch:4} {optimizer_name:5}"
-        print(f"{label} paddle {row['paddle_images_per_s']:8.0f}{torch_part}{ratio}")
+        print(f"{label} paddle {row['paddle_images_per_s']:8.0f}{torch_part}{ratio}", flush=True)
     extra = {"torch": torch_version, "torch_threads": torch_threads if torch_version else None}
     print(f"wrote {write_result('train_throughput', {'cases': rows, **extra})}")
 
