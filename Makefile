@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps depend on pyproject.toml, so a changed dependency list reinstalls; otherwise reused.
-# The fast CPU kernels (src/lenet5/kernels) compile here once, ~10 s, into ~/.cache/lenet5.
+# The fast CPU kernels (src/lenet5/kernels) compile here once, ~10 s, into .venv/lenet5-cache.
 # Without a compiler everything still works, on Paddle's own (slower) convolution.
 KERNELS = $(BIN)/python -m lenet5.kernels || echo "lenet5: fast CPU kernels not built; training uses Paddle's conv2d"
 

@@ -1,4 +1,6 @@
-"""In-process single-image prediction latency (preprocessing + model) for each backend.
+"""In-process single-image prediction latency for each backend: from PNG bytes (decode +
+MNIST-style preprocessing + model) and from an already decoded picture (preprocessing +
+model, what an application holding the image in memory pays).
 
 python bench/predict_latency.py --model runs/NAME [--repeats 300]
 """
@@ -18,7 +20,7 @@ from common import percentiles, write_result
 from lenet5.data.synthetic_photos import photo_set
 from lenet5.infer.backends import load_backend
 from lenet5.infer.predict import predict_digit
-from lenet5.infer.preprocess import load_digit
+from lenet5.infer.preprocess import load_digit, mnist_digit, open_image
 
 
 def main() -> None:
@@ -27,17 +29,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--backends", default="paddle,onnx")
     args = parser.parse_args()
-    pngs = []
+    pngs, decoded = [], []
     for _, image in photo_set(50, seed=3):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         pngs.append(buffer.getvalue())
+        decoded.append(open_image(buffer.getvalue()))
     results = {}
     for name in args.backends.split(","):
         backend = load_backend(args.model, name)
         for png in pngs[:10]:  # warm-up
             predict_digit(backend, load_digit(png), "x")
-        total, preprocess, model = [], [], []
+        total, preprocess, model, from_decoded = [], [], [], []
         for i in range(args.repeats):
             png = pngs[i % len(pngs)]
             t0 = time.perf_counter()
@@ -45,18 +48,24 @@ def main() -> None:
             t1 = time.perf_counter()
             predict_digit(backend, digit, "x")
             t2 = time.perf_counter()
+            predict_digit(backend, mnist_digit(decoded[i % len(decoded)]), "x")
+            t3 = time.perf_counter()
             total.append(1000 * (t2 - t0))
             preprocess.append(1000 * (t1 - t0))
             model.append(1000 * (t2 - t1))
+            from_decoded.append(1000 * (t3 - t2))
         results[name] = {
             "total": percentiles(total),
             "preprocess": percentiles(preprocess),
             "model": percentiles(model),
+            "decoded_image_to_probabilities": percentiles(from_decoded),
         }
         t = results[name]
         print(
-            f"{name:7} total p50 {t['total']['p50_ms']:.3f} ms p99 {t['total']['p99_ms']:.3f} ms | "
-            f"preprocess p50 {t['preprocess']['p50_ms']:.3f} ms | model p50 {t['model']['p50_ms']:.3f} ms"
+            f"{name:7} PNG bytes -> probabilities p50 {t['total']['p50_ms']:.3f} ms p99 {t['total']['p99_ms']:.3f} ms"
+            f" (decode + preprocess {t['preprocess']['p50_ms']:.3f}, model {t['model']['p50_ms']:.3f}) | "
+            f"decoded image -> probabilities p50 {t['decoded_image_to_probabilities']['p50_ms']:.3f} ms"
+            f" p99 {t['decoded_image_to_probabilities']['p99_ms']:.3f} ms"
         )
     results["batch_1000_images_per_s"] = batch_throughput(args.model, args.backends.split(","))
     print(f"wrote {write_result('predict_latency', {'model': args.model, 'repeats': args.repeats, **results})}")

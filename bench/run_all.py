@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, on a fresh clone, into bench/results/*.json and a table.
 
-1. training throughput, Paddle vs PyTorch side by side (train_throughput.py);
+1. training throughput, Paddle vs PyTorch side by side (train_throughput.py), and the two
+   sgemm libraries of the Paddle wheel on the convolutions' shapes (gemm_backends.py);
 2. whole process: `lenet5 train --epochs 1` wall time (this run's model feeds the rest);
 3. whole process: `lenet5 predict` cold start on one PNG (median of 3);
 4. single-image latency and batch-1000 throughput per backend (predict_latency.py);
@@ -34,6 +35,7 @@ def run(*args: str) -> float:
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     run(PYTHON, str(HERE / "train_throughput.py"))
+    run(PYTHON, str(HERE / "gemm_backends.py"))
     model = RESULTS / "runs" / "epoch1"
     shutil.rmtree(model, ignore_errors=True)
     train_wall = run(PYTHON, "-m", "lenet5", "train", "--epochs", "1", "--out", str(model), "--no-progress")
@@ -76,11 +78,15 @@ def write_summary(train_wall: float, cold: float) -> None:
     lines += ["", "| inference | p50 | p99 |", "| --- | --- | --- |"]
     for name in ("paddle", "onnx"):
         if name in latency:
-            total = latency[name]["total"]
-            lines.append(
-                f"| single image, {name} (decode + preprocess + model) | {total['p50_ms']:.2f} ms | "
-                f"{total['p99_ms']:.2f} ms |"
-            )
+            for key, label in (("total", "PNG bytes"), ("decoded_image_to_probabilities", "decoded picture")):
+                t = latency[name][key]
+                lines.append(f"| {name}: {label} -> probabilities | {t['p50_ms']:.2f} ms | {t['p99_ms']:.2f} ms |")
+    gemm = json.loads((RESULTS / "gemm_backends.json").read_text())
+    lines += ["", "| sgemm, one thread (GFLOP/s) | MKLML | oneDNN |", "| --- | --- | --- |"]
+    for row in gemm["shapes"]:
+        lines.append(
+            f"| {row['shape']} ({row['M']}x{row['N']}x{row['K']}) | {row['mklml_gflops']:.1f} | {row['onednn_gflops']:.1f} |"
+        )
     lines += ["", "| batch of 1000 | images/s |", "| --- | --- |"]
     for name, rate in latency.get("batch_1000_images_per_s", {}).items():
         lines.append(f"| {name} | {rate:.0f} |")

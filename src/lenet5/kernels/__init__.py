@@ -8,8 +8,8 @@ unavailable) they are Paddle's own ops. The parameters and the exported model ar
 same either way.
 
 The shared library is compiled once with the system's g++ against the headers inside the
-Paddle wheel and cached under ~/.cache/lenet5/kernels (override with LENET5_CACHE), keyed
-by the source, the Paddle version and the flags. `make` builds it ahead of time
+Paddle wheel and cached inside the Python environment (`.venv/lenet5-cache/`; override
+with LENET5_CACHE), keyed by the source, the Paddle version and the flags. `make` builds it ahead of time
 (`python -m lenet5.kernels`); otherwise the first training run does, in about 10 s.
 
 Environment:
@@ -82,8 +82,17 @@ def library_path() -> Path:
     key = hashlib.sha256()
     key.update(SOURCE.read_bytes())
     key.update(" ".join((paddle.__version__, str(_paddle_dir()), *COMPILE_FLAGS)).encode())
-    cache = Path(os.environ.get("LENET5_CACHE", Path.home() / ".cache" / "lenet5"))
-    return cache / "kernels" / f"lenet5_kernels-{key.hexdigest()[:16]}.so"
+    return _cache_dir() / "kernels" / f"lenet5_kernels-{key.hexdigest()[:16]}.so"
+
+
+def _cache_dir() -> Path:
+    """Inside the environment Paddle is installed in (the library is built against that
+    Paddle), unless LENET5_CACHE says otherwise or the environment is read-only."""
+    if os.environ.get("LENET5_CACHE"):
+        return Path(os.environ["LENET5_CACHE"])
+    if os.access(sys.prefix, os.W_OK):
+        return Path(sys.prefix) / "lenet5-cache"
+    return Path.home() / ".cache" / "lenet5"
 
 
 def build(force: bool = False) -> Path:
@@ -93,6 +102,7 @@ def build(force: bool = False) -> Path:
     if target.is_file() and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    print("lenet5: compiling the fast CPU kernels (once, about 10 s)", file=sys.stderr, flush=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
     os.close(fd)
     try:
@@ -104,6 +114,9 @@ def build(force: bool = False) -> Path:
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+    for stale in target.parent.glob("lenet5_kernels-*.so"):  # builds of older sources; a process
+        if stale != target:  # still using one keeps its mapping after the unlink
+            stale.unlink(missing_ok=True)
     return target
 
 
@@ -130,6 +143,9 @@ def unavailable_reason() -> str:
     return _state["reason"]
 
 
+# The public functions are marked not_to_static: `paddle.jit.save` then calls them as plain
+# Python (where in_dynamic_mode() is False, so they emit Paddle's ops) instead of rewriting
+# their source, which makes exports independent of this module's code.
 def _use_kernel(x) -> bool:
     return paddle.in_dynamic_mode() and x.place.is_cpu_place() and available()
 
@@ -140,6 +156,7 @@ def _run(op_name: str, *inputs, attributes: tuple = ()):
     return _C_ops._run_custom_op(op_name, *inputs, thread_count(), not inputs[0].stop_gradient, *attributes)
 
 
+@paddle.jit.not_to_static
 def conv2d_valid(x, weight):
     """Stride-1, unpadded convolution without bias: `F.conv2d(x, weight)`, faster on the CPU."""
     if _use_kernel(x):
@@ -147,6 +164,7 @@ def conv2d_valid(x, weight):
     return F.conv2d(x, weight)
 
 
+@paddle.jit.not_to_static
 def conv_pool_relu(x, weight, bias):
     """relu(max_pool2d(conv(x, weight), 2, 2) + bias): the seed network's block in one operator.
     Equal to pooling relu(conv(x) + bias), because pooling commutes with both."""
@@ -156,6 +174,7 @@ def conv_pool_relu(x, weight, bias):
     return F.relu(pooled + bias.reshape([1, -1, 1, 1]))
 
 
+@paddle.jit.not_to_static
 def conv_bias_squash(x, weight, bias, amplitude: float, slope: float):
     """amplitude * tanh(slope * conv(x, weight, bias)): LeNet-5's C layers and their squash."""
     if _use_kernel(x):
@@ -163,6 +182,7 @@ def conv_bias_squash(x, weight, bias, amplitude: float, slope: float):
     return amplitude * paddle.tanh(slope * F.conv2d(x, weight, bias))
 
 
+@paddle.jit.not_to_static
 def subsample_squash(x, coefficient, bias, amplitude: float, slope: float):
     """amplitude * tanh(slope * (coefficient * (sum of each 2x2 block) + bias)), per channel:
     LeNet-5's S layers and their squash."""
