@@ -85,7 +85,8 @@ def write_summary(train_wall: float, cold: float) -> None:
     lines += ["", "| sgemm, one thread (GFLOP/s) | MKLML | oneDNN |", "| --- | --- | --- |"]
     for row in gemm["shapes"]:
         lines.append(
-            f"| {row['shape']} ({row['M']}x{row['N']}x{row['K']}) | {row['mklml_gflops']:.1f} | {row['onednn_gflops']:.1f} |"
+            f"| {row['shape']} ({row['M']}x{row['N']}x{row['K']}) | {row['mklml_gflops']:.1f} | "
+            f"{row['onednn_gflops']:.1f} |"
         )
     lines += ["", "| batch of 1000 | images/s |", "| --- | --- |"]
     for name, rate in latency.get("batch_1000_images_per_s", {}).items():
