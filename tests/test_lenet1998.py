@@ -12,6 +12,7 @@ import pytest
 from conftest import quiet, tiny_config
 from lenet5.cli import main
 from lenet5.data.distort import DistortionRanges, distort_batch
+from lenet5.errors import UserError
 from lenet5.models import create_model
 from lenet5.models.lenet1998 import C3_TABLE, SQUASH_A, load_rbf_bitmaps, squash
 from lenet5.runtime import import_paddle
@@ -221,6 +222,34 @@ def test_distortions_are_seeded_and_vectorised() -> None:
     np.testing.assert_array_equal(none, digits)
     shifted = distort_batch(digits[:1], np.random.default_rng(0), DistortionRanges(2, 0, 0, 0))
     assert abs(shifted.sum() - digits[:1].sum(dtype=np.float64)) / digits[:1].sum() < 0.05  # ink is moved, not lost
+
+
+def test_distort_fraction_keeps_the_rest_original_and_strength_scales_ranges() -> None:
+    from lenet5.data.normalize import NORMALIZATIONS
+    from lenet5.train.loop import _prepare_pass
+
+    assert DistortionRanges(2, 0.1, 0.2, 0.3).scaled(0.5) == DistortionRanges(1, 0.05, 0.1, 0.15)
+    raw = np.zeros((400, 28, 28), dtype=np.uint8)
+    raw[:, 6:22, 11:17] = 255
+    norm = NORMALIZATIONS["paper"]
+    x = norm(raw)
+
+    def distorted(**overrides) -> np.ndarray:
+        cfg = tiny_config(model="lenet5", loss="map", distort=True, **overrides)
+        return _prepare_pass(None, None, x, raw, norm, cfg, epoch=0)
+
+    assert np.any(distorted() != x, axis=(1, 2, 3)).mean() > 0.95
+    quarter = np.any(distorted(distort_fraction=0.25) != x, axis=(1, 2, 3)).mean()
+    assert 0.15 < quarter < 0.35  # ~a quarter distorted, the others bit-identical to the originals
+    mild = np.abs(distorted(distort_strength=0.1) - x).mean()
+    assert 0 < mild < 0.3 * np.abs(distorted() - x).mean()
+
+
+def test_distort_options_need_distort() -> None:
+    with pytest.raises(UserError, match="need --distort"):
+        tiny_config(distort_fraction=0.5).validate()
+    with pytest.raises(UserError, match="must be in"):
+        tiny_config(distort=True, distort_fraction=1.5).validate()
 
 
 def test_distort_preview(tmp_path: Path) -> None:

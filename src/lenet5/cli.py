@@ -64,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--distort", action="store_true", help="random affine distortions of the training digits")
     train.add_argument(
+        "--distort-fraction",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="with --distort: share of the digits distorted each pass, the rest kept as they are (default 1)",
+    )
+    train.add_argument(
+        "--distort-strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="with --distort: multiply every distortion range by S (default 1)",
+    )
+    train.add_argument(
         "--init",
         choices=["paper", "sqrt"],
         help="lenet5 weight range: uniform +/-2.4/F (paper) or +/-2.4/sqrt(F) (recipe paper: sqrt)",
@@ -225,6 +239,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             download=args.download,
             distort=args.distort,
+            distort_fraction=args.distort_fraction,
+            distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"

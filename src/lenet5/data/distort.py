@@ -21,6 +21,10 @@ class DistortionRanges:
     squeeze: float = 0.15  # x *= q, y /= q with q in 1 +/- squeeze
     shear: float = 0.15  # x += shear * y (horizontal shear), uniform in +/-
 
+    def scaled(self, strength: float) -> DistortionRanges:
+        """Every range times `strength` (`train --distort-strength`)."""
+        return DistortionRanges(*(strength * getattr(self, f) for f in ("translate", "scale", "squeeze", "shear")))
+
 
 DEFAULT_RANGES = DistortionRanges()
 

@@ -67,6 +67,8 @@ class TrainConfig:
     eval_batch_size: int = 1000
     log_every: int = 100
     distort: bool = False
+    distort_fraction: float = 1.0  # share of the training digits distorted each pass; the rest stay as they are
+    distort_strength: float = 1.0  # multiplies every distortion range (data/distort.py)
     init: str = "paper"  # lenet5 only: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
 
     def build_model(self) -> Any:
@@ -82,6 +84,12 @@ class TrainConfig:
             raise UserError(f"--loss {self.loss}: works on RBF penalties, so only with --model lenet5")
         if self.init != "paper" and self.model != "lenet5":
             raise UserError(f"--init {self.init}: only the lenet5 model has initialisation choices")
+        if not 0.0 < self.distort_fraction <= 1.0:
+            raise UserError(f"--distort-fraction {self.distort_fraction}: must be in (0, 1]")
+        if self.distort_strength <= 0.0:
+            raise UserError(f"--distort-strength {self.distort_strength}: must be positive")
+        if not self.distort and (self.distort_fraction != 1.0 or self.distort_strength != 1.0):
+            raise UserError("--distort-fraction and --distort-strength need --distort")
         if self.select_by not in ("cost", "accuracy"):
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
@@ -221,9 +229,16 @@ def _prepare_pass(
     """
     x_epoch = x_train
     if cfg.distort:
-        from lenet5.data.distort import distort_batch
+        from lenet5.data.distort import DEFAULT_RANGES, distort_batch
 
-        x_epoch = normalize(distort_batch(raw_train, np.random.default_rng([cfg.seed, epoch, 3])))
+        chosen = np.arange(len(raw_train))
+        if cfg.distort_fraction < 1.0:
+            picks = np.random.default_rng([cfg.seed, epoch, 4]).random(len(raw_train)) < cfg.distort_fraction
+            chosen = np.flatnonzero(picks)
+        ranges = DEFAULT_RANGES.scaled(cfg.distort_strength)
+        distorted = distort_batch(raw_train[chosen], np.random.default_rng([cfg.seed, epoch, 3]), ranges)
+        x_epoch = x_train.copy()
+        x_epoch[chosen] = normalize(distorted)
     if hasattr(optimizer, "begin_pass"):
         from lenet5.train.sdlm import HESSIAN_SAMPLES
 
