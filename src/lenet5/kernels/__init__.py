@@ -195,7 +195,7 @@ def subsample_squash(x, coefficient, bias, amplitude: float, slope: float):
 def describe() -> dict[str, Any]:
     """What `config.json` and the benchmarks record about the kernel."""
     return {
-        "conv2d": "lenet5_conv2d_valid (oneDNN sgemm)" if available() else "paddle",
+        "conv2d": "lenet5 custom operators (im2col + oneDNN sgemm)" if available() else "paddle",
         "threads": thread_count() if available() else 1,
         **({"reason": unavailable_reason()} if not available() else {}),
     }
