@@ -5,16 +5,17 @@
 //   lenet5_subsample_squash  y = A tanh(S (coef * sum_2x2(x) + bias))     (LeNet-5's S2, S4)
 //
 // Why they exist: Paddle 3.3.1's CPU conv2d runs an im2col + GEMM per image through
-// MKLML's sgemm, which on this project's AMD machines reaches 25-45 GFLOP/s, while
-// oneDNN's sgemm (libdnnl.so.3, shipped inside the same Paddle wheel) reaches 65-160
-// GFLOP/s on the same shapes (docs/results.md, "Where the time goes"). The ops keep
-// Paddle's algorithm (im2col + GEMM) and swaps the GEMM, and it spreads the images of a
-// batch over the cores with OpenMP. The bias, the activation and the pooling stay
-// ordinary Paddle ops, so the model is still a plain Paddle model that exports as one.
+// MKLML's sgemm, which on this project's AMD machines runs at a quarter to a third of the
+// speed of oneDNN's sgemm (libdnnl.so.3, shipped inside the same Paddle wheel) on the same
+// shapes (bench/gemm_backends.py, docs/results.md). These ops keep Paddle's algorithm
+// (im2col + GEMM per image), call oneDNN instead, spread the images of a batch over the
+// cores with OpenMP, and fuse what follows each convolution. They are only used for eager
+// training and evaluation on the CPU; exported models contain Paddle's own ops.
 //
-// Convolution forward  y[n] = W . col(x[n])                    W: [O, C*K*K], col: [C*K*K, OH*OW]
-// Backward dW   = sum_n dy[n] . col(x[n])^T        (one partial sum per thread, then added)
-//          dx[n] = col2im(W^T . dy[n])             (only when the input needs a gradient)
+// Convolution forward  y[n] = W . col(x[n])             W: [O, C*K*K], col: [C*K*K, OH*OW]
+// Backward             dW = sum_n dconv[n] . col(x[n])^T   (one partial sum per thread, then added)
+//                      dx[n] = col2im(W^T . dconv[n])      (only when the input needs a gradient)
+// where dconv is the gradient at the convolution's output, each op's epilogue undone.
 
 #include <omp.h>
 
@@ -89,7 +90,6 @@ int thread_count(int64_t requested, int64_t batch) {
   return static_cast<int>(std::max<int64_t>(1, std::min(wanted, batch)));
 }
 
-// The per-image halves both operators share.
 void conv_image(const Geometry& g, const float* image, const float* w, float* col, float* out) {
   im2col(g, image, col);
   dnnl_sgemm('N', 'N', g.outputs, g.positions(), g.patch(), 1.0f, w, g.patch(), col, g.positions(), 0.0f, out,
@@ -109,12 +109,99 @@ void conv_image_backward(const Geometry& g, const float* image, const float* w, 
   }
 }
 
-// Adds the threads' partial weight gradients in a fixed order, so the result does not
-// depend on which thread finished first.
+// Adds the threads' partial gradients in a fixed order, so the result does not depend on
+// which thread finished first.
 void reduce_partials(const std::vector<float>& partial, int team, int64_t size, float* out) {
   std::copy_n(partial.data(), size, out);
   for (int t = 1; t < team; ++t)
     for (int64_t i = 0; i < size; ++i) out[i] += partial[t * size + i];
+}
+
+paddle::Tensor new_tensor(const std::vector<int64_t>& shape) {
+  return paddle::empty(shape, paddle::DataType::FLOAT32, paddle::CPUPlace());
+}
+
+// Forward over a batch: image n is convolved into `destination(n)` (or a per-thread scratch
+// buffer where that is null), then `epilogue(n, conv)` turns the convolution into the op's output.
+template <typename Destination, typename Epilogue>
+void conv_forward(const Geometry& g, const paddle::Tensor& x, const paddle::Tensor& w, int64_t threads,
+                  Destination destination, Epilogue epilogue) {
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
+#pragma omp parallel num_threads(thread_count(threads, g.batch))
+  {
+    std::vector<float> col(g.patch() * g.positions());
+    std::vector<float> scratch;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n) {
+      float* conv = destination(n);
+      if (conv == nullptr) {
+        scratch.resize(g.outputs * g.positions());
+        conv = scratch.data();
+      }
+      conv_image(g, xd + n * g.image_size(), wd, col.data(), conv);
+      epilogue(n, conv);
+    }
+  }
+}
+
+// Backward over a batch. `upstream(n, buffer, bias_grad)` gives the gradient at the
+// convolution's output for image n (written into `buffer`, or a pointer elsewhere) and, for
+// ops with a bias, adds that image's bias gradient into `bias_grad`.
+// Returns {dx, dW} or, with a bias, {dx, dW, db}.
+template <typename Upstream>
+std::vector<paddle::Tensor> conv_backward(const Geometry& g, const paddle::Tensor& x, const paddle::Tensor& w,
+                                          int64_t threads, bool input_grad, bool has_bias, Upstream upstream) {
+  auto dx = new_tensor(x.shape());
+  auto dw = new_tensor(w.shape());
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
+  float* dxd = dx.data<float>();
+  const int64_t weight_size = g.outputs * g.patch();
+  const int64_t partial_size = weight_size + (has_bias ? g.outputs : 0);
+  const int team = thread_count(threads, g.batch);
+  std::vector<float> partial(static_cast<size_t>(team) * partial_size, 0.0f);
+#pragma omp parallel num_threads(team)
+  {
+    std::vector<float> col(g.patch() * g.positions());
+    std::vector<float> dcol(input_grad ? g.patch() * g.positions() : 0);
+    std::vector<float> buffer(g.outputs * g.positions());
+    float* mine = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * partial_size;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n) {
+      const float* dconv = upstream(n, buffer.data(), mine + weight_size);
+      conv_image_backward(g, xd + n * g.image_size(), wd, dconv, col.data(), dcol.data(), mine,
+                          input_grad ? dxd + n * g.image_size() : nullptr);
+    }
+  }
+  std::vector<float> total(partial_size);
+  reduce_partials(partial, team, partial_size, total.data());
+  std::copy_n(total.data(), weight_size, dw.data<float>());
+  if (!input_grad) std::fill_n(dxd, x.numel(), 0.0f);
+  if (!has_bias) return {dx, dw};
+  auto db = new_tensor({g.outputs});
+  std::copy_n(total.data() + weight_size, g.outputs, db.data<float>());
+  return {dx, dw, db};
+}
+
+int64_t pooled(int64_t size) { return size / 2; }
+
+// f'(a) = A S (1 - tanh^2(S a)) = (S / A) (A^2 - f(a)^2): the squash's slope from its output.
+inline float squash_slope(float y, float amplitude, float slope) {
+  return slope / amplitude * (amplitude * amplitude - y * y);
+}
+
+// v[i] = A tanh(S (v[i] + bias)) over a contiguous run.
+void squash_in_place(float* v, int64_t count, float bias, float amplitude, float slope) {
+  int64_t i = 0;
+#ifdef LENET5_VECTOR_TANH
+  const __m128 b = _mm_set1_ps(bias), a = _mm_set1_ps(amplitude), s = _mm_set1_ps(slope);
+  for (; i + 4 <= count; i += 4) {
+    const __m128 t = _ZGVbN4v_tanhf(_mm_mul_ps(s, _mm_add_ps(_mm_loadu_ps(v + i), b)));
+    _mm_storeu_ps(v + i, _mm_mul_ps(a, t));
+  }
+#endif
+  for (; i < count; ++i) v[i] = amplitude * std::tanh(slope * (v[i] + bias));
 }
 
 }  // namespace
@@ -125,45 +212,19 @@ std::vector<paddle::Tensor> Conv2dValidForward(const paddle::Tensor& x, const pa
                                                bool /*input_grad*/) {
   PD_CHECK(x.is_cpu() && w.is_cpu(), "conv2d_valid runs on the CPU only");
   const Geometry g = geometry_of(x, w);
-  auto y = paddle::empty({g.batch, g.outputs, g.out_h, g.out_w}, paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
+  auto y = new_tensor({g.batch, g.outputs, g.out_h, g.out_w});
   float* yd = y.data<float>();
-#pragma omp parallel num_threads(thread_count(threads, g.batch))
-  {
-    std::vector<float> col(g.patch() * g.positions());
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n)
-      conv_image(g, xd + n * g.image_size(), wd, col.data(), yd + n * g.outputs * g.positions());
-  }
+  conv_forward(
+      g, x, w, threads, [&](int64_t n) { return yd + n * g.outputs * g.positions(); }, [](int64_t, float*) {});
   return {y};
 }
 
 std::vector<paddle::Tensor> Conv2dValidBackward(const paddle::Tensor& x, const paddle::Tensor& w,
                                                 const paddle::Tensor& dy, int64_t threads, bool input_grad) {
   const Geometry g = geometry_of(x, w);
-  auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
   const float* dyd = dy.data<float>();
-  float* dxd = dx.data<float>();
-  const int64_t weight_size = g.outputs * g.patch();
-  const int team = thread_count(threads, g.batch);
-  std::vector<float> partial(static_cast<size_t>(team) * weight_size, 0.0f);
-#pragma omp parallel num_threads(team)
-  {
-    std::vector<float> col(g.patch() * g.positions());
-    std::vector<float> dcol(input_grad ? g.patch() * g.positions() : 0);
-    float* mine = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * weight_size;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n)
-      conv_image_backward(g, xd + n * g.image_size(), wd, dyd + n * g.outputs * g.positions(), col.data(),
-                          dcol.data(), mine, input_grad ? dxd + n * g.image_size() : nullptr);
-  }
-  reduce_partials(partial, team, weight_size, dw.data<float>());
-  if (!input_grad) std::fill_n(dxd, x.numel(), 0.0f);
-  return {dx, dw};
+  return conv_backward(g, x, w, threads, input_grad, false,
+                       [&](int64_t n, float*, float*) { return dyd + n * g.outputs * g.positions(); });
 }
 
 std::vector<std::vector<int64_t>> Conv2dValidInferShape(const std::vector<int64_t>& x, const std::vector<int64_t>& w) {
@@ -195,49 +256,35 @@ PD_BUILD_GRAD_OP(lenet5_conv2d_valid)
 // `Where` records, per pooled output, which of its 2x2 inputs was the maximum (0..3), so
 // the backward pass can route the gradient there without recomputing the convolution.
 
-namespace {
-
-int64_t pooled(int64_t size) { return size / 2; }
-
-}  // namespace
-
 std::vector<paddle::Tensor> ConvPoolReluForward(const paddle::Tensor& x, const paddle::Tensor& w,
                                                 const paddle::Tensor& b, int64_t threads, bool /*input_grad*/) {
   PD_CHECK(x.is_cpu() && w.is_cpu() && b.is_cpu(), "conv_pool_relu runs on the CPU only");
   const Geometry g = geometry_of(x, w);
   PD_CHECK(b.numel() == g.outputs, "conv_pool_relu: bias size ", b.numel(), " != ", g.outputs);
   const int64_t ph = pooled(g.out_h), pw = pooled(g.out_w);
-  auto y = paddle::empty({g.batch, g.outputs, ph, pw}, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto y = new_tensor({g.batch, g.outputs, ph, pw});
   auto where = paddle::empty({g.batch, g.outputs, ph, pw}, paddle::DataType::UINT8, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
   const float* bd = b.data<float>();
   float* yd = y.data<float>();
   uint8_t* whered = where.data<uint8_t>();
-#pragma omp parallel num_threads(thread_count(threads, g.batch))
-  {
-    std::vector<float> col(g.patch() * g.positions());
-    std::vector<float> conv(g.outputs * g.positions());
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) {
-      conv_image(g, xd + n * g.image_size(), wd, col.data(), conv.data());
-      for (int64_t o = 0; o < g.outputs; ++o) {
-        const float* plane = conv.data() + o * g.positions();
-        float* out = yd + (n * g.outputs + o) * ph * pw;
-        uint8_t* arg = whered + (n * g.outputs + o) * ph * pw;
-        for (int64_t i = 0; i < ph; ++i)
-          for (int64_t j = 0; j < pw; ++j) {
-            const float* top = plane + 2 * i * g.out_w + 2 * j;
-            const float window[4] = {top[0], top[1], top[g.out_w], top[g.out_w + 1]};
-            uint8_t best = 0;
-            for (uint8_t k = 1; k < 4; ++k)
-              if (window[k] > window[best]) best = k;
-            arg[i * pw + j] = best;
-            out[i * pw + j] = std::max(window[best] + bd[o], 0.0f);
-          }
-      }
+  auto pool_bias_relu = [&](int64_t n, const float* conv) {
+    for (int64_t o = 0; o < g.outputs; ++o) {
+      const float* plane = conv + o * g.positions();
+      float* out = yd + (n * g.outputs + o) * ph * pw;
+      uint8_t* arg = whered + (n * g.outputs + o) * ph * pw;
+      for (int64_t i = 0; i < ph; ++i)
+        for (int64_t j = 0; j < pw; ++j) {
+          const float* top = plane + 2 * i * g.out_w + 2 * j;
+          const float window[4] = {top[0], top[1], top[g.out_w], top[g.out_w + 1]};
+          uint8_t best = 0;
+          for (uint8_t k = 1; k < 4; ++k)
+            if (window[k] > window[best]) best = k;
+          arg[i * pw + j] = best;
+          out[i * pw + j] = std::max(window[best] + bd[o], 0.0f);
+        }
     }
-  }
+  };
+  conv_forward(g, x, w, threads, [](int64_t) -> float* { return nullptr; }, pool_bias_relu);
   return {y, where};
 }
 
@@ -247,52 +294,28 @@ std::vector<paddle::Tensor> ConvPoolReluBackward(const paddle::Tensor& x, const 
                                                  int64_t threads, bool input_grad) {
   const Geometry g = geometry_of(x, w);
   const int64_t ph = pooled(g.out_h), pw = pooled(g.out_w);
-  auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto db = paddle::empty(b.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
   const float* yd = y.data<float>();
   const uint8_t* whered = where.data<uint8_t>();
   const float* dyd = dy.data<float>();
-  float* dxd = dx.data<float>();
-  const int64_t weight_size = g.outputs * g.patch();
-  const int team = thread_count(threads, g.batch);
-  std::vector<float> partial(static_cast<size_t>(team) * (weight_size + g.outputs), 0.0f);
-#pragma omp parallel num_threads(team)
-  {
-    std::vector<float> col(g.patch() * g.positions());
-    std::vector<float> dcol(input_grad ? g.patch() * g.positions() : 0);
-    std::vector<float> dconv(g.outputs * g.positions());
-    float* mine = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * (weight_size + g.outputs);
-    float* mine_bias = mine + weight_size;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) {
-      std::fill(dconv.begin(), dconv.end(), 0.0f);
-      for (int64_t o = 0; o < g.outputs; ++o) {
-        const int64_t base = (n * g.outputs + o) * ph * pw;
-        float* plane = dconv.data() + o * g.positions();
-        float bias_sum = 0.0f;
-        for (int64_t i = 0; i < ph; ++i)
-          for (int64_t j = 0; j < pw; ++j) {
-            const int64_t k = base + i * pw + j;
-            const float grad = yd[k] > 0.0f ? dyd[k] : 0.0f;
-            bias_sum += grad;
-            const uint8_t arg = whered[k];
-            plane[(2 * i + (arg >> 1)) * g.out_w + 2 * j + (arg & 1)] = grad;
-          }
-        mine_bias[o] += bias_sum;
-      }
-      conv_image_backward(g, xd + n * g.image_size(), wd, dconv.data(), col.data(), dcol.data(), mine,
-                          input_grad ? dxd + n * g.image_size() : nullptr);
+  auto unpool = [&](int64_t n, float* dconv, float* bias_grad) -> const float* {
+    std::fill_n(dconv, g.outputs * g.positions(), 0.0f);
+    for (int64_t o = 0; o < g.outputs; ++o) {
+      const int64_t base = (n * g.outputs + o) * ph * pw;
+      float* plane = dconv + o * g.positions();
+      float bias_sum = 0.0f;
+      for (int64_t i = 0; i < ph; ++i)
+        for (int64_t j = 0; j < pw; ++j) {
+          const int64_t k = base + i * pw + j;
+          const float grad = yd[k] > 0.0f ? dyd[k] : 0.0f;
+          bias_sum += grad;
+          const uint8_t arg = whered[k];
+          plane[(2 * i + (arg >> 1)) * g.out_w + 2 * j + (arg & 1)] = grad;
+        }
+      bias_grad[o] += bias_sum;
     }
-  }
-  std::vector<float> total(weight_size + g.outputs);
-  reduce_partials(partial, team, weight_size + g.outputs, total.data());
-  std::copy_n(total.data(), weight_size, dw.data<float>());
-  std::copy_n(total.data() + weight_size, g.outputs, db.data<float>());
-  if (!input_grad) std::fill_n(dxd, x.numel(), 0.0f);
-  return {dx, dw, db};
+    return dconv;
+  };
+  return conv_backward(g, x, w, threads, input_grad, true, unpool);
 }
 
 std::vector<std::vector<int64_t>> ConvPoolReluInferShape(const std::vector<int64_t>& x, const std::vector<int64_t>& w,
@@ -321,30 +344,6 @@ PD_BUILD_GRAD_OP(lenet5_conv_pool_relu)
     .SetKernelFn(PD_KERNEL(ConvPoolReluBackward));
 
 // ---- LeNet-5 (1998): the squash f(a) = A tanh(S a) fused into the layer before it ----------
-//
-// f'(a) = A S (1 - tanh^2(S a)) = (S / A) (A^2 - f(a)^2), so the backward pass needs only
-// the layer's output, not its pre-activation.
-
-namespace {
-
-inline float squash_slope(float y, float amplitude, float slope) {
-  return slope / amplitude * (amplitude * amplitude - y * y);
-}
-
-// v[i] = A tanh(S (v[i] + bias)) over a contiguous run.
-void squash_in_place(float* v, int64_t count, float bias, float amplitude, float slope) {
-  int64_t i = 0;
-#ifdef LENET5_VECTOR_TANH
-  const __m128 b = _mm_set1_ps(bias), a = _mm_set1_ps(amplitude), s = _mm_set1_ps(slope);
-  for (; i + 4 <= count; i += 4) {
-    const __m128 t = _ZGVbN4v_tanhf(_mm_mul_ps(s, _mm_add_ps(_mm_loadu_ps(v + i), b)));
-    _mm_storeu_ps(v + i, _mm_mul_ps(a, t));
-  }
-#endif
-  for (; i < count; ++i) v[i] = amplitude * std::tanh(slope * (v[i] + bias));
-}
-
-}  // namespace
 
 // lenet5_conv_bias_squash: y = A tanh(S (conv(x, W) + b))     (C1, C3 with W masked, C5)
 std::vector<paddle::Tensor> ConvBiasSquashForward(const paddle::Tensor& x, const paddle::Tensor& w,
@@ -353,22 +352,15 @@ std::vector<paddle::Tensor> ConvBiasSquashForward(const paddle::Tensor& x, const
   PD_CHECK(x.is_cpu() && w.is_cpu() && b.is_cpu(), "conv_bias_squash runs on the CPU only");
   const Geometry g = geometry_of(x, w);
   PD_CHECK(b.numel() == g.outputs, "conv_bias_squash: bias size ", b.numel(), " != ", g.outputs);
-  auto y = paddle::empty({g.batch, g.outputs, g.out_h, g.out_w}, paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
+  auto y = new_tensor({g.batch, g.outputs, g.out_h, g.out_w});
   const float* bd = b.data<float>();
   float* yd = y.data<float>();
-#pragma omp parallel num_threads(thread_count(threads, g.batch))
-  {
-    std::vector<float> col(g.patch() * g.positions());
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) {
-      float* out = yd + n * g.outputs * g.positions();
-      conv_image(g, xd + n * g.image_size(), wd, col.data(), out);
-      for (int64_t o = 0; o < g.outputs; ++o)
-        squash_in_place(out + o * g.positions(), g.positions(), bd[o], amplitude, slope);
-    }
-  }
+  conv_forward(
+      g, x, w, threads, [&](int64_t n) { return yd + n * g.outputs * g.positions(); },
+      [&](int64_t, float* conv) {
+        for (int64_t o = 0; o < g.outputs; ++o)
+          squash_in_place(conv + o * g.positions(), g.positions(), bd[o], amplitude, slope);
+      });
   return {y};
 }
 
@@ -377,46 +369,22 @@ std::vector<paddle::Tensor> ConvBiasSquashBackward(const paddle::Tensor& x, cons
                                                    const paddle::Tensor& dy, int64_t threads, bool input_grad,
                                                    float amplitude, float slope) {
   const Geometry g = geometry_of(x, w);
-  auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto db = paddle::empty(b.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* xd = x.data<float>();
-  const float* wd = w.data<float>();
   const float* yd = y.data<float>();
   const float* dyd = dy.data<float>();
-  float* dxd = dx.data<float>();
-  const int64_t weight_size = g.outputs * g.patch();
-  const int team = thread_count(threads, g.batch);
-  std::vector<float> partial(static_cast<size_t>(team) * (weight_size + g.outputs), 0.0f);
-#pragma omp parallel num_threads(team)
-  {
-    std::vector<float> col(g.patch() * g.positions());
-    std::vector<float> dcol(input_grad ? g.patch() * g.positions() : 0);
-    std::vector<float> da(g.outputs * g.positions());
-    float* mine = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * (weight_size + g.outputs);
-    float* mine_bias = mine + weight_size;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) {
-      const int64_t base = n * g.outputs * g.positions();
-      for (int64_t o = 0; o < g.outputs; ++o) {
-        float bias_sum = 0.0f;
-        for (int64_t p = 0; p < g.positions(); ++p) {
-          const int64_t k = o * g.positions() + p;
-          da[k] = dyd[base + k] * squash_slope(yd[base + k], amplitude, slope);
-          bias_sum += da[k];
-        }
-        mine_bias[o] += bias_sum;
+  auto unsquash = [&](int64_t n, float* da, float* bias_grad) -> const float* {
+    const int64_t base = n * g.outputs * g.positions();
+    for (int64_t o = 0; o < g.outputs; ++o) {
+      float bias_sum = 0.0f;
+      for (int64_t p = 0; p < g.positions(); ++p) {
+        const int64_t k = o * g.positions() + p;
+        da[k] = dyd[base + k] * squash_slope(yd[base + k], amplitude, slope);
+        bias_sum += da[k];
       }
-      conv_image_backward(g, xd + n * g.image_size(), wd, da.data(), col.data(), dcol.data(), mine,
-                          input_grad ? dxd + n * g.image_size() : nullptr);
+      bias_grad[o] += bias_sum;
     }
-  }
-  std::vector<float> total(weight_size + g.outputs);
-  reduce_partials(partial, team, weight_size + g.outputs, total.data());
-  std::copy_n(total.data(), weight_size, dw.data<float>());
-  std::copy_n(total.data() + weight_size, g.outputs, db.data<float>());
-  if (!input_grad) std::fill_n(dxd, x.numel(), 0.0f);
-  return {dx, dw, db};
+    return da;
+  };
+  return conv_backward(g, x, w, threads, input_grad, true, unsquash);
 }
 
 std::vector<std::vector<int64_t>> ConvBiasSquashInferShape(const std::vector<int64_t>& x,
@@ -452,7 +420,7 @@ std::vector<paddle::Tensor> SubsampleSquashForward(const paddle::Tensor& x, cons
   const auto s = x.shape();
   PD_CHECK(s.size() == 4 && coef.numel() == s[1] && bias.numel() == s[1], "subsample_squash: bad shapes");
   const int64_t batch = s[0], channels = s[1], h = s[2], w = s[3], ph = h / 2, pw = w / 2;
-  auto y = paddle::empty({batch, channels, ph, pw}, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto y = new_tensor({batch, channels, ph, pw});
   const float* xd = x.data<float>();
   const float* cd = coef.data<float>();
   const float* bd = bias.data<float>();
@@ -478,9 +446,9 @@ std::vector<paddle::Tensor> SubsampleSquashBackward(const paddle::Tensor& x, con
                                                     float amplitude, float slope) {
   const auto s = x.shape();
   const int64_t batch = s[0], channels = s[1], h = s[2], w = s[3], ph = h / 2, pw = w / 2;
-  auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto dcoef = paddle::empty(coef.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto dbias = paddle::empty(bias.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto dx = new_tensor(x.shape());
+  auto dcoef = new_tensor(coef.shape());
+  auto dbias = new_tensor(bias.shape());
   const float* xd = x.data<float>();
   const float* cd = coef.data<float>();
   const float* yd = y.data<float>();
