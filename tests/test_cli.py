@@ -145,3 +145,31 @@ def test_models_lists_both_networks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["lenet5", "seed"]
+
+
+def test_distort_fraction_follows_the_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lenet5.train import loop
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(cfg, out, **kwargs):
+        seen.append(cfg)
+        raise Stop  # before any work: only the settings are under test
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    for flags, fraction in (
+        (["--recipe", "paper", "--distort"], 0.5),
+        (["--recipe", "paper"], 1.0),
+        (["--recipe", "paper", "--distort", "--distort-fraction", "0.9"], 0.9),
+        (["--distort"], 1.0),
+    ):
+        with pytest.raises(Stop):
+            main(["train", *flags, "--out", str(tmp_path / "r")])
+        assert seen[-1].distort_fraction == fraction
+    assert main(["train", "--distort-fraction", "0.5", "--out", str(tmp_path / "r")]) == 2
+    assert "need --distort" in _one_error_line(capsys.readouterr().err)

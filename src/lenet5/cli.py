@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lenet5 import __version__
 from lenet5.errors import TrainingInterrupted, UserError
+from lenet5.recipes import Recipe
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -66,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--distort-fraction",
         type=float,
-        default=1.0,
         metavar="F",
-        help="with --distort: share of the digits distorted each pass, the rest kept as they are (default 1)",
+        help="with --distort: share of the digits distorted each pass, the rest kept as they are "
+        "(recipe paper 0.5, otherwise 1)",
     )
     train.add_argument(
         "--distort-strength",
@@ -208,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _distort_fraction(args: argparse.Namespace, recipe: Recipe) -> float:
+    if args.distort_fraction is not None:
+        if not args.distort:
+            raise UserError("--distort-fraction and --distort-strength need --distort")
+        return args.distort_fraction
+    return recipe.distort_fraction if args.distort else 1.0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from lenet5.recipes import RECIPES
     from lenet5.train.loop import TrainConfig, config_from_run, train
@@ -239,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             download=args.download,
             distort=args.distort,
-            distort_fraction=args.distort_fraction,
+            distort_fraction=_distort_fraction(args, recipe),
             distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
         )
