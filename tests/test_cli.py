@@ -152,6 +152,8 @@ def test_distort_fraction_follows_the_recipe(
 ) -> None:
     from lenet5.train import loop
 
+    assert main(["train", "--distort-fraction", "0.5", "--out", str(tmp_path / "r")]) == 2
+    assert "need --distort" in _one_error_line(capsys.readouterr().err)
     seen = []
 
     class Stop(Exception):
@@ -171,5 +173,3 @@ def test_distort_fraction_follows_the_recipe(
         with pytest.raises(Stop):
             main(["train", *flags, "--out", str(tmp_path / "r")])
         assert seen[-1].distort_fraction == fraction
-    assert main(["train", "--distort-fraction", "0.5", "--out", str(tmp_path / "r")]) == 2
-    assert "need --distort" in _one_error_line(capsys.readouterr().err)

@@ -210,9 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _distort_fraction(args: argparse.Namespace, recipe: Recipe) -> float:
+    """The flag if given (TrainConfig.validate refuses it without --distort), else the recipe's."""
     if args.distort_fraction is not None:
-        if not args.distort:
-            raise UserError("--distort-fraction and --distort-strength need --distort")
         return args.distort_fraction
     return recipe.distort_fraction if args.distort else 1.0
 

@@ -1,8 +1,8 @@
 """Fast CPU kernels, built on this machine as Paddle custom operators.
 
-`conv2d_valid(x, w)` and `conv_pool_relu(x, w, b)` are what the models call for their
-stride-1, unpadded convolutions. In eager mode on the CPU they run the operators of
-conv_kernels.cc (im2col + oneDNN's sgemm, images spread over the cores); everywhere
+`conv_pool_relu` (the seed network's blocks), `conv_bias_squash` and `subsample_squash`
+(LeNet-5's layers with their squash) are what the models call. In eager mode on the CPU
+they run the operators of conv_kernels.cc (im2col + oneDNN's sgemm, images spread over the cores); everywhere
 else (GPU, static graphs such as `paddle.jit.save`'s trace, or when the library is
 unavailable) they are Paddle's own ops. The parameters and the exported model are the
 same either way.
@@ -13,7 +13,7 @@ with LENET5_CACHE), keyed by the source, the Paddle version and the flags. `make
 (`python -m lenet5.kernels`); otherwise the first training run does, in about 10 s.
 
 Environment:
-    LENET5_KERNELS=0   use Paddle's own conv2d (the reference path)
+    LENET5_KERNELS=0   use Paddle's own ops (the reference path)
     LENET5_THREADS=N   threads for the kernel (default: the CPUs this process may use)
 """
 
@@ -34,7 +34,7 @@ paddle = import_paddle()
 F = paddle.nn.functional
 
 SOURCE = Path(__file__).with_name("conv_kernels.cc")
-OP_NAMES = ("lenet5_conv2d_valid", "lenet5_conv_pool_relu", "lenet5_conv_bias_squash", "lenet5_subsample_squash")
+OP_NAMES = ("lenet5_conv_pool_relu", "lenet5_conv_bias_squash", "lenet5_subsample_squash")
 COMPILE_FLAGS = ("-O3", "-fopenmp", "-fPIC", "-shared", "-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=1")
 
 _state: dict[str, Any] = {"loaded": None, "reason": ""}
@@ -122,7 +122,7 @@ def build(force: bool = False) -> Path:
 
 def available() -> bool:
     """Build (if needed) and register the operator once per process; False, with a reason in
-    `unavailable_reason()`, when it cannot be used (then the models use F.conv2d)."""
+    `unavailable_reason()`, when it cannot be used (then the models use Paddle's ops)."""
     if _state["loaded"] is None:
         if not enabled_by_environment():
             _state.update(loaded=False, reason="disabled by LENET5_KERNELS=0")
@@ -157,14 +157,6 @@ def _run(op_name: str, *inputs, attributes: tuple = ()):
 
 
 @paddle.jit.not_to_static
-def conv2d_valid(x, weight):
-    """Stride-1, unpadded convolution without bias: `F.conv2d(x, weight)`, faster on the CPU."""
-    if _use_kernel(x):
-        return _run("lenet5_conv2d_valid", x, weight)[0]
-    return F.conv2d(x, weight)
-
-
-@paddle.jit.not_to_static
 def conv_pool_relu(x, weight, bias):
     """relu(max_pool2d(conv(x, weight), 2, 2) + bias): the seed network's block in one operator.
     Equal to pooling relu(conv(x) + bias), because pooling commutes with both."""
@@ -194,8 +186,6 @@ def subsample_squash(x, coefficient, bias, amplitude: float, slope: float):
 
 def describe() -> dict[str, Any]:
     """What `config.json` and the benchmarks record about the kernel."""
-    return {
-        "conv2d": "lenet5 custom operators (im2col + oneDNN sgemm)" if available() else "paddle",
-        "threads": thread_count() if available() else 1,
-        **({"reason": unavailable_reason()} if not available() else {}),
-    }
+    if available():
+        return {"conv2d": "lenet5 custom operators (im2col + oneDNN sgemm)", "threads": thread_count()}
+    return {"conv2d": "paddle", "threads": 1, "reason": unavailable_reason()}

@@ -1,6 +1,5 @@
 // CPU convolutions for LeNet's layers: stride 1, no padding, float32, NCHW.
-//   lenet5_conv2d_valid    y = conv(x, W)                               (no bias)
-//   lenet5_conv_pool_relu  y = relu(max_pool_2x2(conv(x, W)) + b)       (the seed net's blocks)
+//   lenet5_conv_pool_relu    y = relu(max_pool_2x2(conv(x, W)) + b)     (the seed net's blocks)
 //   lenet5_conv_bias_squash  y = A tanh(S (conv(x, W) + b))               (LeNet-5's C1, C3, C5)
 //   lenet5_subsample_squash  y = A tanh(S (coef * sum_2x2(x) + bias))     (LeNet-5's S2, S4)
 //
@@ -50,11 +49,11 @@ struct Geometry {
 Geometry geometry_of(const paddle::Tensor& x, const paddle::Tensor& w) {
   const auto xs = x.shape();
   const auto ws = w.shape();
-  PD_CHECK(xs.size() == 4 && ws.size() == 4, "conv2d_valid expects 4-D input and weight");
-  PD_CHECK(xs[1] == ws[1], "conv2d_valid: input channels ", xs[1], " != weight channels ", ws[1]);
-  PD_CHECK(ws[2] == ws[3], "conv2d_valid expects square kernels");
+  PD_CHECK(xs.size() == 4 && ws.size() == 4, "lenet5 convolution expects 4-D input and weight");
+  PD_CHECK(xs[1] == ws[1], "lenet5 convolution: input channels ", xs[1], " != weight channels ", ws[1]);
+  PD_CHECK(ws[2] == ws[3], "lenet5 convolution expects square kernels");
   PD_CHECK(x.dtype() == paddle::DataType::FLOAT32 && w.dtype() == paddle::DataType::FLOAT32,
-           "conv2d_valid is float32 only");
+           "lenet5 convolution is float32 only");
   return {xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], xs[2] - ws[2] + 1, xs[3] - ws[3] + 1};
 }
 
@@ -145,20 +144,19 @@ void conv_forward(const Geometry& g, const paddle::Tensor& x, const paddle::Tens
   }
 }
 
-// Backward over a batch. `upstream(n, buffer, bias_grad)` gives the gradient at the
-// convolution's output for image n (written into `buffer`, or a pointer elsewhere) and, for
-// ops with a bias, adds that image's bias gradient into `bias_grad`.
-// Returns {dx, dW} or, with a bias, {dx, dW, db}.
+// Backward over a batch. `upstream(n, buffer, bias_grad)` writes the gradient at the
+// convolution's output for image n into `buffer` (each op undoing its own epilogue) and
+// adds that image's bias gradient into `bias_grad`. Returns {dx, dW, db}.
 template <typename Upstream>
 std::vector<paddle::Tensor> conv_backward(const Geometry& g, const paddle::Tensor& x, const paddle::Tensor& w,
-                                          int64_t threads, bool input_grad, bool has_bias, Upstream upstream) {
+                                          int64_t threads, bool input_grad, Upstream upstream) {
   auto dx = new_tensor(x.shape());
   auto dw = new_tensor(w.shape());
   const float* xd = x.data<float>();
   const float* wd = w.data<float>();
   float* dxd = dx.data<float>();
   const int64_t weight_size = g.outputs * g.patch();
-  const int64_t partial_size = weight_size + (has_bias ? g.outputs : 0);
+  const int64_t partial_size = weight_size + g.outputs;
   const int team = thread_count(threads, g.batch);
   std::vector<float> partial(static_cast<size_t>(team) * partial_size, 0.0f);
 #pragma omp parallel num_threads(team)
@@ -169,8 +167,8 @@ std::vector<paddle::Tensor> conv_backward(const Geometry& g, const paddle::Tenso
     float* mine = partial.data() + static_cast<int64_t>(omp_get_thread_num()) * partial_size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n) {
-      const float* dconv = upstream(n, buffer.data(), mine + weight_size);
-      conv_image_backward(g, xd + n * g.image_size(), wd, dconv, col.data(), dcol.data(), mine,
+      upstream(n, buffer.data(), mine + weight_size);
+      conv_image_backward(g, xd + n * g.image_size(), wd, buffer.data(), col.data(), dcol.data(), mine,
                           input_grad ? dxd + n * g.image_size() : nullptr);
     }
   }
@@ -178,7 +176,6 @@ std::vector<paddle::Tensor> conv_backward(const Geometry& g, const paddle::Tenso
   reduce_partials(partial, team, partial_size, total.data());
   std::copy_n(total.data(), weight_size, dw.data<float>());
   if (!input_grad) std::fill_n(dxd, x.numel(), 0.0f);
-  if (!has_bias) return {dx, dw};
   auto db = new_tensor({g.outputs});
   std::copy_n(total.data() + weight_size, g.outputs, db.data<float>());
   return {dx, dw, db};
@@ -205,49 +202,6 @@ void squash_in_place(float* v, int64_t count, float bias, float amplitude, float
 }
 
 }  // namespace
-
-// ---- lenet5_conv2d_valid: y = conv(x, W) ----------------------------------------------
-
-std::vector<paddle::Tensor> Conv2dValidForward(const paddle::Tensor& x, const paddle::Tensor& w, int64_t threads,
-                                               bool /*input_grad*/) {
-  PD_CHECK(x.is_cpu() && w.is_cpu(), "conv2d_valid runs on the CPU only");
-  const Geometry g = geometry_of(x, w);
-  auto y = new_tensor({g.batch, g.outputs, g.out_h, g.out_w});
-  float* yd = y.data<float>();
-  conv_forward(
-      g, x, w, threads, [&](int64_t n) { return yd + n * g.outputs * g.positions(); }, [](int64_t, float*) {});
-  return {y};
-}
-
-std::vector<paddle::Tensor> Conv2dValidBackward(const paddle::Tensor& x, const paddle::Tensor& w,
-                                                const paddle::Tensor& dy, int64_t threads, bool input_grad) {
-  const Geometry g = geometry_of(x, w);
-  const float* dyd = dy.data<float>();
-  return conv_backward(g, x, w, threads, input_grad, false,
-                       [&](int64_t n, float*, float*) { return dyd + n * g.outputs * g.positions(); });
-}
-
-std::vector<std::vector<int64_t>> Conv2dValidInferShape(const std::vector<int64_t>& x, const std::vector<int64_t>& w) {
-  return {{x[0], w[0], x[2] - w[2] + 1, x[3] - w[3] + 1}};
-}
-
-std::vector<paddle::DataType> Conv2dValidInferDtype(const paddle::DataType& x, const paddle::DataType& w) {
-  return {x};
-}
-
-PD_BUILD_OP(lenet5_conv2d_valid)
-    .Inputs({"X", "W"})
-    .Outputs({"Out"})
-    .Attrs({"threads: int64_t", "input_grad: bool"})
-    .SetKernelFn(PD_KERNEL(Conv2dValidForward))
-    .SetInferShapeFn(PD_INFER_SHAPE(Conv2dValidInferShape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(Conv2dValidInferDtype));
-
-PD_BUILD_GRAD_OP(lenet5_conv2d_valid)
-    .Inputs({"X", "W", paddle::Grad("Out")})
-    .Outputs({paddle::Grad("X"), paddle::Grad("W")})
-    .Attrs({"threads: int64_t", "input_grad: bool"})
-    .SetKernelFn(PD_KERNEL(Conv2dValidBackward));
 
 // ---- lenet5_conv_pool_relu: y = relu(max_pool_2x2(conv(x, W)) + b) -------------------------
 //
@@ -297,7 +251,7 @@ std::vector<paddle::Tensor> ConvPoolReluBackward(const paddle::Tensor& x, const 
   const float* yd = y.data<float>();
   const uint8_t* whered = where.data<uint8_t>();
   const float* dyd = dy.data<float>();
-  auto unpool = [&](int64_t n, float* dconv, float* bias_grad) -> const float* {
+  auto unpool = [&](int64_t n, float* dconv, float* bias_grad) {
     std::fill_n(dconv, g.outputs * g.positions(), 0.0f);
     for (int64_t o = 0; o < g.outputs; ++o) {
       const int64_t base = (n * g.outputs + o) * ph * pw;
@@ -313,9 +267,8 @@ std::vector<paddle::Tensor> ConvPoolReluBackward(const paddle::Tensor& x, const 
         }
       bias_grad[o] += bias_sum;
     }
-    return dconv;
   };
-  return conv_backward(g, x, w, threads, input_grad, true, unpool);
+  return conv_backward(g, x, w, threads, input_grad, unpool);
 }
 
 std::vector<std::vector<int64_t>> ConvPoolReluInferShape(const std::vector<int64_t>& x, const std::vector<int64_t>& w,
@@ -371,7 +324,7 @@ std::vector<paddle::Tensor> ConvBiasSquashBackward(const paddle::Tensor& x, cons
   const Geometry g = geometry_of(x, w);
   const float* yd = y.data<float>();
   const float* dyd = dy.data<float>();
-  auto unsquash = [&](int64_t n, float* da, float* bias_grad) -> const float* {
+  auto unsquash = [&](int64_t n, float* da, float* bias_grad) {
     const int64_t base = n * g.outputs * g.positions();
     for (int64_t o = 0; o < g.outputs; ++o) {
       float bias_sum = 0.0f;
@@ -382,9 +335,8 @@ std::vector<paddle::Tensor> ConvBiasSquashBackward(const paddle::Tensor& x, cons
       }
       bias_grad[o] += bias_sum;
     }
-    return da;
   };
-  return conv_backward(g, x, w, threads, input_grad, true, unsquash);
+  return conv_backward(g, x, w, threads, input_grad, unsquash);
 }
 
 std::vector<std::vector<int64_t>> ConvBiasSquashInferShape(const std::vector<int64_t>& x,

@@ -231,14 +231,15 @@ def _prepare_pass(
     if cfg.distort:
         from lenet5.data.distort import DEFAULT_RANGES, distort_batch
 
-        chosen = np.arange(len(raw_train))
+        ranges = DEFAULT_RANGES.scaled(cfg.distort_strength)
+        rng = np.random.default_rng([cfg.seed, epoch, 3])
         if cfg.distort_fraction < 1.0:
             picks = np.random.default_rng([cfg.seed, epoch, 4]).random(len(raw_train)) < cfg.distort_fraction
             chosen = np.flatnonzero(picks)
-        ranges = DEFAULT_RANGES.scaled(cfg.distort_strength)
-        distorted = distort_batch(raw_train[chosen], np.random.default_rng([cfg.seed, epoch, 3]), ranges)
-        x_epoch = x_train.copy()
-        x_epoch[chosen] = normalize(distorted)
+            x_epoch = x_train.copy()
+            x_epoch[chosen] = normalize(distort_batch(raw_train[chosen], rng, ranges))
+        else:
+            x_epoch = normalize(distort_batch(raw_train, rng, ranges))
     if hasattr(optimizer, "begin_pass"):
         from lenet5.train.sdlm import HESSIAN_SAMPLES
 
