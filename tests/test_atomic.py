@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from lenet5 import atomic
+from lenet5.errors import UserError
 
 
 def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
@@ -24,15 +25,64 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_dir_replaces_whole_folder(tmp_path: Path) -> None:
+def test_atomic_dir_replaces_whole_folder_only_when_told(tmp_path: Path) -> None:
     target = tmp_path / "model"
     with atomic.atomic_dir(target) as tmp:
         (tmp / "a").write_text("1")
-    with atomic.atomic_dir(target) as tmp:
+    with pytest.raises(UserError, match="folder is not empty; nothing was written"), atomic.atomic_dir(target) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["a"]
+    with atomic.atomic_dir(target, replace_existing=True) as tmp:
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["b"]
-    with pytest.raises(RuntimeError), atomic.atomic_dir(target) as tmp:
+    with pytest.raises(RuntimeError), atomic.atomic_dir(target, replace_existing=True) as tmp:
         (tmp / "c").write_text("3")
         raise RuntimeError("crash")
     assert sorted(p.name for p in target.iterdir()) == ["b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_atomic_dir_never_replaces_a_file_and_takes_an_empty_folder(tmp_path: Path) -> None:
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine")
+    with pytest.raises(UserError, match="not a folder"), atomic.atomic_dir(afile, replace_existing=True) as tmp:
+        (tmp / "x").write_text("1")
+    assert afile.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]  # no .afile.txt.old-NNNN
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic.atomic_dir(empty) as tmp:
+        (tmp / "x").write_text("1")
+    assert (empty / "x").read_text() == "1"
+
+
+def test_files_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "f.txt", "x")
+        with atomic.atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_sweep_removes_only_our_leftovers(tmp_path: Path) -> None:
+    import os
+    import tempfile
+
+    fd, ours = tempfile.mkstemp(prefix=".last.npz.", suffix=".tmp", dir=tmp_path)
+    os.close(fd)
+    ours_dir = tempfile.mkdtemp(prefix=".model.", suffix=".tmp", dir=tmp_path)
+    (Path(ours_dir) / "inference.json").write_text("{}")
+    parked = tmp_path / ".model.old-1234"
+    parked.mkdir()
+    theirs = [".bashrc", "notes.tmp", ".hidden.tmp", "last.npz", ".last.npz.backup"]
+    for name in theirs:
+        (tmp_path / name).write_text("keep")
+    removed = atomic.sweep_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == sorted([Path(ours).name, Path(ours_dir).name, parked.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)

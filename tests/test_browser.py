@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA_DIR
+from conftest import DATA_DIR, serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -23,30 +20,12 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} not installed (make test installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trained_run: Path) -> Iterator[str]:
-    import uvicorn
-
     from lenet5.serve.app import create_app
 
-    port = _free_port()
-    config = uvicorn.Config(create_app(trained_run), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(trained_run)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

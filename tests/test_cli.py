@@ -126,7 +126,9 @@ def test_evaluate_json_matches_training_report(trained_run: Path, capsys: pytest
     # The exported inference model scores exactly what the eager model scored at that epoch.
     assert report["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-12)
     assert sum(map(sum, report["confusion"])) == 500
-    assert (trained_run / "confusion.png").stat().st_size > 1000
+    # A partial evaluation draws beside the full one, never over it.
+    assert (trained_run / "confusion-first-500.png").stat().st_size > 1000
+    assert report["plot"] == str(trained_run / "confusion-first-500.png") and report["total"] == 10_000
 
 
 def test_evaluate_text(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

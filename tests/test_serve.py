@@ -13,12 +13,12 @@ from PIL import Image
 
 from conftest import DATA_DIR
 from lenet5.data import mnist
-from lenet5.serve.app import create_app
+from lenet5.serve.app import ServerLimits, create_app
 
 
 @pytest.fixture(scope="module")
 def client(trained_run: Path) -> TestClient:
-    return TestClient(create_app(trained_run, max_bytes=200_000))
+    return TestClient(create_app(trained_run, limits=ServerLimits(max_bytes=200_000)))
 
 
 def _png(image: Image.Image) -> bytes:

@@ -124,6 +124,12 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "summary.json").exists()
+    # What a kill in the middle of a write leaves (planted, so the test does not depend on
+    # where the kill landed), and a file of the user's that must survive the sweep.
+    (killed / "checkpoints" / ".last.npz.k1ll3d_x.tmp").write_bytes(b"half a checkpoint")
+    (killed / ".model.k1ll3d_x.tmp").mkdir()
+    (killed / ".model.k1ll3d_x.tmp" / "inference.json").write_text("{")
+    (killed / "notes.txt").write_text("mine")
     resumed = subprocess.run(
         [sys.executable, "-m", "lenet5", "train", "--resume", str(killed), "--json"],
         capture_output=True,
@@ -132,6 +138,9 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
         timeout=240,
     )
     assert resumed.returncode == 0, resumed.stderr
+    assert not (killed / "checkpoints" / ".last.npz.k1ll3d_x.tmp").exists()
+    assert not (killed / ".model.k1ll3d_x.tmp").exists() and (killed / "notes.txt").read_text() == "mine"
+    assert not [p for p in killed.rglob(".*") if ".tmp" in p.name]
     reference = train(tiny_config(epochs=4), tmp_path / "straight", echo=quiet, progress=False)
     got = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert summary_metrics({**got, "run_dir": None}) == summary_metrics({**reference, "run_dir": None})

@@ -1,15 +1,42 @@
-"""Write-then-rename helpers, so a crash never leaves a half-written artefact behind."""
+"""Write-then-rename helpers, so a crash never leaves a half-written artefact behind.
+
+Temporary names all have the shape `.NAME.XXXXXXXX.tmp[.ext]` (files and folders), so
+`sweep_leftovers` can recognise, and only ever remove, what a killed process of ours left.
+
+None of these helpers replaces a folder that holds anything unless the caller says so
+(`replace_existing=True`), and callers only say so after `lenet5.outputs` has checked that
+the folder is an artefact of the same kind that lenet5 wrote itself.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from lenet5.errors import UserError
+
+# `.NAME.` + mkstemp/mkdtemp's 8 random characters + `.tmp`, optionally `.ext`; and the
+# `.NAME.old-PID` a folder is parked under for the instant of a swap.
+_LEFTOVER = re.compile(r"^\..+\.(?:[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?|old-\d+)$")
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; done once per write, harmless.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _public_mode(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp create 0600/0700; give the file the mode `open()` would have."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
 @contextlib.contextmanager
@@ -20,12 +47,15 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     (same filesystem). `suffix` keeps libraries that insist on an extension happy.
     """
     target = Path(target)
+    if target.is_dir():
+        raise UserError(f"{target}: is a folder; expected a file name")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _public_mode(tmp, directory=False)
         _fsync_file(tmp)
         os.replace(tmp, target)
     finally:
@@ -52,25 +82,61 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory that replaces `target` as a whole when the block succeeds.
+def atomic_dir(target: str | os.PathLike[str], replace_existing: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory that becomes `target` when the block succeeds.
 
-    A directory cannot be swapped in one `rename` if the target exists, so the old one is
-    moved aside first; the window in which neither exists is two renames long, and the
-    old copy is only deleted once the new one is in place.
+    A missing or empty `target` is simply taken. One that holds anything is replaced only
+    with `replace_existing=True`, which callers pass after checking (`lenet5.outputs`) that
+    it is their own earlier artefact; otherwise nothing is touched and a UserError says why.
+    A non-empty folder cannot be swapped in one `rename`, so the old one is moved aside
+    first and deleted only once the new one is in place.
     """
     target = Path(target)
+    if target.name in ("", ".", ".."):
+        target = target.resolve()
+    _refuse_unless_replaceable(target, replace_existing)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _public_mode(tmp, directory=True)
+        _refuse_unless_replaceable(target, replace_existing)  # it may have changed meanwhile
         old = None
-        if target.exists():
+        if target.is_dir() and any(target.iterdir()):
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
+        elif target.is_dir():
+            target.rmdir()
         os.replace(tmp, target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _refuse_unless_replaceable(target: Path, replace_existing: bool) -> None:
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise UserError(f"{target}: exists and is not a folder; nothing was written")
+    if target.is_dir() and not replace_existing and any(target.iterdir()):
+        raise UserError(f"{target}: folder is not empty; nothing was written")
+
+
+def sweep_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files and folders that a killed process of ours left in `folder`.
+
+    Only names of the exact shape these helpers create are touched; anything else stays.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if not _LEFTOVER.match(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from lenet5 import __version__
-from lenet5.errors import TrainingInterrupted, UserError
+from lenet5.errors import TrainingInterrupted, UserError, file_errors
 from lenet5.recipes import Recipe
 
 
@@ -119,11 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="score a trained model on the MNIST test set",
         description="Load a run's exported inference model and report test accuracy, per-class accuracy "
-        "and a confusion matrix (written to RUN/confusion.png).",
+        "and a confusion matrix (drawn to RUN/confusion.png, or RUN/confusion-first-N.png with --limit N, "
+        "so a partial evaluation never replaces the full one).",
     )
     evaluate.add_argument("run", metavar="RUN", help="run directory (or exported model folder)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     evaluate.add_argument("--limit", type=_positive_int, metavar="N", help="score only the first N test digits")
+    evaluate.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="where to draw the confusion matrix (default: RUN/confusion.png for the whole test set, "
+        "RUN/confusion-first-N.png with --limit; none for a model folder)",
+    )
     _add_data_dir(evaluate)
 
     data = commands.add_parser("data", help="verify or download the MNIST files")
@@ -149,16 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("--backend", choices=["paddle", "onnx"], default="paddle", help="runtime (default paddle)")
     predict.add_argument("--csv", metavar="FILE", help="also write all results to a CSV file")
-    predict.add_argument("--save-input", metavar="DIR", help="save the 28x28 image the model saw for each file")
+    predict.add_argument(
+        "--save-input",
+        metavar="DIR",
+        help="save the 28x28 image the model saw for each file, as DIR/NAME.28x28.png (files of the same name "
+        "in different folders get their folder in the name; only earlier lenet5 images are ever replaced)",
+    )
 
     export = commands.add_parser(
         "export",
         help="export a trained model for Paddle Inference or ONNX Runtime",
-        description="Write a self-contained model folder (with a README.md model card) for one runtime.",
+        description="Write a self-contained model folder (with a README.md model card) for one runtime. "
+        "--out must be a new or empty folder; --force replaces an earlier export, and nothing else: never a "
+        "run directory, never a folder holding files lenet5 did not write.",
     )
     export.add_argument("run", metavar="RUN", help="run directory or model folder")
     export.add_argument("--format", choices=["paddle", "onnx"], default="paddle", help="target runtime")
-    export.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write (new or empty)")
+    export.add_argument("--force", action="store_true", help="replace an earlier lenet5 export in --out")
 
     report = commands.add_parser(
         "report",
@@ -183,6 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-bytes", type=_positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
     )
+    serve.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=16_000_000,
+        metavar="N",
+        help="largest picture decoded, in pixels (default 16,000,000: a 12 MP photo fits)",
+    )
+    serve.add_argument(
+        "--max-concurrent",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="pictures decoded at once; more get 503 with Retry-After (default 4)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a client may take to send a request body; slower gets 408 (default 10)",
+    )
 
     preview = commands.add_parser(
         "distort-preview",
@@ -190,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a PNG grid: the first row holds training digits, the rows below random affine "
         "distortions of each (translation, scaling, squeezing, horizontal shearing), as `train --distort` makes.",
     )
-    preview.add_argument("--out", default="distortions.png", metavar="FILE", help="PNG to write")
+    preview.add_argument(
+        "--out", default="distortions.png", metavar="FILE", help="PNG to write (new, or an earlier lenet5 picture)"
+    )
     preview.add_argument("--n", type=_positive_int, default=10, help="digits per row (default 10)")
     preview.add_argument("--rows", type=_positive_int, default=4, help="rows of distortions (default 4)")
     preview.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -259,19 +298,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confusion_target(args: argparse.Namespace) -> Path | None:
+    """Where `evaluate` draws its confusion matrix: --plot if given; inside a run directory
+    (never inside a model folder, which may be shipped as is) a name that says whether it
+    covers the whole test set, so a partial evaluation never replaces the full one."""
+    from lenet5 import outputs
+
+    if args.plot:
+        return outputs.claim_file(args.plot, "png", "--plot")
+    run = Path(args.run)
+    if not outputs.is_run_dir(run):
+        return None
+    return run / ("confusion.png" if args.limit is None else f"confusion-first-{args.limit}.png")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from lenet5.infer.evaluate import evaluate_model
-    from lenet5.report.confusion import plot_confusion
 
+    target = _confusion_target(args)
     report = evaluate_model(args.run, args.data_dir, limit=args.limit)
-    target = Path(args.run) / "confusion.png"
-    plot_confusion(report.confusion, target, title=f"{args.run}: test accuracy {100 * report.accuracy:.2f}%")
+    if target is not None:
+        from lenet5.report.confusion import plot_confusion
+
+        scope = f"{report.n:,} of {report.total:,} test digits" if report.n < report.total else "all test digits"
+        title = f"{Path(args.run).name}: test accuracy {100 * report.accuracy:.2f}%\non {scope}"
+        with file_errors(target, "write"):
+            plot_confusion(report.confusion, target, title=title)
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps({**report.to_json(), "plot": str(target) if target else None}))
         return 0
     print(f"Test accuracy: {100 * report.accuracy:.2f}% ({round(report.accuracy * report.n)}/{report.n})")
     print("Per class: " + "  ".join(f"{d}: {100 * a:.2f}%" for d, a in enumerate(report.per_class)))
-    print(f"Confusion matrix: {target}")
+    if target is not None:
+        print(f"Confusion matrix: {target}")
     return 0
 
 
@@ -298,11 +357,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from lenet5 import outputs
     from lenet5.infer.backends import load_backend
     from lenet5.infer.predict import expand_inputs, predict_files, write_csv
 
+    # Output paths are checked before any work, so a bad one costs nothing and writes nothing.
+    csv_path = outputs.claim_file(args.csv, "csv", "--csv") if args.csv else None
+    save_input = outputs.claim_file_folder(args.save_input, "--save-input") if args.save_input else None
     backend = load_backend(args.model, args.backend)
-    save_input = Path(args.save_input) if args.save_input else None
     results, failures = [], 0
     for result in predict_files(backend, expand_inputs(args.inputs), args.top_k, save_input):
         if isinstance(result, UserError):
@@ -315,15 +377,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             others = ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k)
             print(f"{result.file}: {result.digit} ({100 * result.probability:.1f}%)  top-{args.top_k}: {others}")
-    if args.csv:
-        write_csv(Path(args.csv), results)
+    if csv_path is not None:
+        with file_errors(csv_path, "write"):
+            write_csv(csv_path, results)
     return 1 if failures else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from lenet5.infer.export import export_folder
 
-    out = export_folder(args.run, args.format, args.out)
+    try:
+        out = export_folder(args.run, args.format, args.out, force=args.force)
+    except KeyboardInterrupt:
+        print(f"Interrupted; nothing was written to {args.out}.", file=sys.stderr)
+        return 130
     print(f"Exported {args.format} model to {out}")
     return 0
 
@@ -339,9 +406,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from lenet5.serve.app import create_app
+    from lenet5.serve.app import ServerLimits, create_app
 
-    app = create_app(args.model, args.backend, args.max_bytes)
+    app = create_app(
+        args.model,
+        args.backend,
+        ServerLimits(
+            max_bytes=args.max_bytes,
+            max_pixels=args.max_pixels,
+            max_concurrent=args.max_concurrent,
+            body_timeout=args.body_timeout,
+        ),
+    )
     print(f"Serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -350,10 +426,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_distort_preview(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from lenet5 import outputs
     from lenet5.data import mnist
     from lenet5.data.distort import distort_batch
     from lenet5.report.plotting import plt, save_figure
 
+    target = outputs.claim_file(args.out, "png", "--out")
     digits = mnist.load(args.data_dir).train_images[: args.n]
     rng = np.random.default_rng(args.seed)
     rows = [digits.astype(np.float32)] + [distort_batch(digits, rng) for _ in range(args.rows)]
@@ -365,8 +443,9 @@ def cmd_distort_preview(args: argparse.Namespace) -> int:
             axes[r][c].set_yticks([])
         axes[r][0].set_ylabel("original" if r == 0 else f"distorted {r}", fontsize=7)
     fig.suptitle("Training digits and random affine distortions (train --distort)")
-    save_figure(fig, args.out)
-    print(f"Wrote {args.out}")
+    with file_errors(target, "write"):
+        save_figure(fig, target)
+    print(f"Wrote {target}")
     return 0
 
 
@@ -402,20 +481,44 @@ COMMANDS = {
 }
 
 
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`lenet5 ... | head`): stop quietly, as Unix tools do.
+
+    Later writes, including the interpreter's own flush at exit, go to /dev/null so
+    Python prints no second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
+        return status
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except TrainingInterrupted as exc:
-        print(
-            f"Interrupted; {exc.completed_epochs} completed epoch(s) are saved in {exc.run_dir}.\n"
-            f"Continue with: lenet5 train --resume {exc.run_dir}",
-            file=sys.stderr,
-        )
+        if exc.resumable:
+            message = (
+                f"Interrupted; {exc.completed_epochs} completed epoch(s) are saved in {exc.run_dir}.\n"
+                f"Continue with: lenet5 train --resume {exc.run_dir}"
+            )
+        else:
+            message = f"Interrupted before the run started; nothing was saved in {exc.run_dir}."
+        print(message, file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as exc:
+        # The last line of defence for files: whatever escaped a specific message still
+        # reaches the user as one line naming the path, never as a traceback.
+        where = exc.filename or getattr(args, "out", None) or "lenet5"
+        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2

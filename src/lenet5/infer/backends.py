@@ -23,8 +23,9 @@ class PaddleInferenceBackend:
 
     name = "paddle"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, label: object = None) -> None:
         folder = resolve_model_folder(path)
+        label = label or folder
         self.meta = read_meta(folder)
         json_path, params_path = folder / f"{MODEL_PREFIX}.json", folder / f"{MODEL_PREFIX}.pdiparams"
         for required in (json_path, params_path):
@@ -37,7 +38,7 @@ class PaddleInferenceBackend:
         try:
             self._predictor = inference.create_predictor(config)
         except Exception as exc:  # Paddle raises bare RuntimeErrors/ValueErrors for bad files
-            raise UserError(f"{folder}: Paddle Inference cannot load the model ({type(exc).__name__})") from None
+            raise UserError(f"{label}: Paddle Inference cannot load the model ({type(exc).__name__})") from None
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
 
@@ -54,8 +55,9 @@ class OnnxRuntimeBackend:
 
     name = "onnx"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, label: object = None) -> None:
         folder = resolve_model_folder(path)
+        label = label or folder
         self.meta = read_meta(folder)
         try:
             import onnxruntime as ort
@@ -69,7 +71,7 @@ class OnnxRuntimeBackend:
         try:
             self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            raise UserError(f"{folder}: ONNX Runtime cannot load the model ({type(exc).__name__})") from None
+            raise UserError(f"{label}: ONNX Runtime cannot load the model ({type(exc).__name__})") from None
         self._input = self._session.get_inputs()[0].name
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
@@ -79,10 +81,21 @@ class OnnxRuntimeBackend:
 BACKENDS = {"paddle": PaddleInferenceBackend, "onnx": OnnxRuntimeBackend}
 
 
-def load_backend(path: str | Path, backend: str = "paddle") -> Backend:
+def load_backend(path: str | Path, backend: str = "paddle", label: object = None) -> Backend:
+    """Open a model folder and run it once on a blank input, so a truncated parameter file
+    or a graph that does not take the input its `lenet5.json` describes fails here, with one
+    line naming the folder, and never in the middle of a user's batch or a server request."""
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose from {', '.join(BACKENDS)}")
-    return BACKENDS[backend](path)
+    runner = BACKENDS[backend](path, label)
+    blank = runner.meta["normalization"](np.zeros((1, 28, 28), dtype=np.uint8))
+    try:
+        out = runner.probabilities(blank)
+    except Exception as exc:  # the runtimes raise their own types for broken graphs
+        raise UserError(f"{label or path}: the model does not run ({type(exc).__name__})") from None
+    if np.shape(out) != (1, 10) or not np.all(np.isfinite(out)):
+        raise UserError(f"{label or path}: the model does not output 10 probabilities")
+    return runner
 
 
 def predict_batched(backend: Backend, inputs: np.ndarray, batch_size: int = 1000) -> np.ndarray:

@@ -18,6 +18,7 @@ class TestReport:
     per_class: list[float]
     confusion: np.ndarray
     n: int
+    total: int  # test digits available; n < total after --limit
     predictions: np.ndarray
     probabilities: np.ndarray
 
@@ -26,6 +27,7 @@ class TestReport:
             "accuracy": self.accuracy,
             "per_class": self.per_class,
             "n": self.n,
+            "total": self.total,
             "confusion": self.confusion.tolist(),
         }
 
@@ -44,6 +46,7 @@ def evaluate_model(
         per_class=per_class_accuracy(matrix),
         confusion=matrix,
         n=len(labels),
+        total=len(data.test_labels),
         predictions=predictions,
         probabilities=probabilities,
     )

@@ -16,16 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lenet5 import atomic
+from lenet5 import atomic, outputs
 from lenet5.data.normalize import NORMALIZATIONS, Normalization
-from lenet5.errors import UserError
+from lenet5.errors import UserError, file_errors
+from lenet5.infer.model_meta import FORMAT, META_FILE, load_meta
 from lenet5.models import get_spec
 from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
 
 MODEL_PREFIX = "inference"
-META_FILE = "lenet5.json"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 11
 
@@ -48,15 +48,16 @@ def save_model_folder(net: Any, model_name: str, out_dir: str | Path, extra_meta
     wrapper.eval()
     spec = paddle.static.InputSpec([None, 1, norm.size, norm.size], "float32", "image")
     meta = {
-        "format": "lenet5-model/1",
+        "format": FORMAT,
         "model": model_name,
         "normalization": norm.to_dict(),
         "input": {"name": "image", "shape": [None, 1, norm.size, norm.size], "dtype": "float32"},
         "output": {"name": "probabilities", "shape": [None, 10]},
         **extra_meta,
     }
-    out_dir = Path(out_dir)
-    with atomic.atomic_dir(out_dir) as tmp:
+    # Only ever replaces an earlier model folder (a run's own `model/` on resume).
+    out_dir = outputs.claim_folder(out_dir, "model", force=True)
+    with atomic.atomic_dir(out_dir, replace_existing=True) as tmp:
         paddle.jit.save(wrapper, str(tmp / MODEL_PREFIX), input_spec=[spec])
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return out_dir
@@ -74,11 +75,9 @@ def resolve_model_folder(path: str | Path) -> Path:
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads((folder / META_FILE).read_text())
-        meta["normalization"] = Normalization(**meta["normalization"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{folder / META_FILE}: unreadable model description ({type(exc).__name__})") from None
+    """`lenet5.json`, validated (see model_meta), with the normalisation as a callable."""
+    meta = load_meta(folder).model_dump()
+    meta["normalization"] = Normalization(**meta["normalization"])
     return meta
 
 
@@ -131,25 +130,38 @@ def convert_to_onnx(folder: Path) -> bytes:
         return target.read_bytes()
 
 
-def export_folder(source: str | Path, fmt: str, out: str | Path) -> Path:
-    """`lenet5 export`: a self-contained folder for one backend, with its model card."""
-    import shutil
+def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = False) -> Path:
+    """`lenet5 export`: a self-contained folder for one backend, with its model card.
 
+    Nothing is written until the output path is known to be safe (new, empty, or with
+    `force` an earlier export) and the exported model has been loaded and run once."""
+    import shutil
+    import tempfile
+
+    from lenet5.infer.backends import load_backend
     from lenet5.infer.model_card import model_card
 
-    folder = resolve_model_folder(source)
-    run_dir = folder.parent if (folder.parent / "summary.json").is_file() else None
-    meta = json.loads((folder / META_FILE).read_text())
     if fmt not in ("paddle", "onnx"):
         raise UserError(f"--format {fmt}: choose 'paddle' or 'onnx'")
-    onnx_bytes = convert_to_onnx(folder) if fmt == "onnx" else None
-    out = Path(out)
-    with atomic.atomic_dir(out) as tmp:
-        if onnx_bytes is None:
-            for suffix in (".json", ".pdiparams"):
-                shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", tmp / f"{MODEL_PREFIX}{suffix}")
+    folder = resolve_model_folder(source)
+    target = outputs.claim_folder(out, "model", force=force)
+    if target.resolve() == folder.resolve():
+        raise UserError(f"{out}: is the model being exported; choose a new folder")
+    run_dir = folder.parent if (folder.parent / "summary.json").is_file() else None
+    meta = load_meta(folder).model_dump(exclude_none=True)
+    with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
+        staging = Path(staging_name)
+        if fmt == "onnx":
+            (staging / ONNX_FILE).write_bytes(convert_to_onnx(folder))
         else:
-            (tmp / ONNX_FILE).write_bytes(onnx_bytes)
-        (tmp / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
-        (tmp / "README.md").write_text(model_card(meta, run_dir, fmt))
-    return out
+            for suffix in (".json", ".pdiparams"):
+                with file_errors(folder / f"{MODEL_PREFIX}{suffix}"):
+                    shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", staging / f"{MODEL_PREFIX}{suffix}")
+        (staging / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
+        load_backend(staging, fmt, label=folder)  # loads and runs it once: a broken model is never shipped
+        card = model_card(meta, run_dir, fmt)
+        with file_errors(out, "write"), atomic.atomic_dir(target, replace_existing=True) as tmp:
+            for item in staging.iterdir():
+                shutil.copyfile(item, tmp / item.name)
+            (tmp / "README.md").write_text(card)
+    return target

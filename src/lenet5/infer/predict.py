@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
-from lenet5 import atomic
-from lenet5.errors import UserError
+from lenet5 import atomic, outputs
+from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend
 from lenet5.infer.preprocess import load_digit
 
@@ -59,27 +60,55 @@ def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 
     return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked)
 
 
+def saved_input_names(files: Sequence[Path]) -> dict[Path, str]:
+    """`--save-input` file names: `STEM.28x28.png`, unless two inputs share a stem
+    (`a/digit.png`, `b/digit.jpg`); then every one of those gets its folders and extension
+    in the name (`a__digit.png.28x28.png`), so no output is written over another."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(path.stem, []).append(path)
+    names: dict[Path, str] = {}
+    for stem, group in by_stem.items():
+        if len(group) == 1:
+            names[group[0]] = f"{stem}.28x28.png"
+            continue
+        for path in group:
+            parts = [p for p in path.parts if p not in ("/", ".", "..")]
+            names[path] = "__".join(parts) + ".28x28.png"
+    return names
+
+
+def save_input_png(digit: np.ndarray, target: Path) -> None:
+    """The 28x28 digit the model saw, marked as ours so a later run may replace it."""
+    outputs.claim_file(target, "png", "--save-input")
+    info = PngInfo()
+    info.add_text("Software", outputs.PNG_SOFTWARE)
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG", pnginfo=info)
+    with file_errors(target, "write"):
+        atomic.write_bytes(target, buffer.getvalue())
+
+
 def predict_files(
     backend: Backend, files: Sequence[Path], top_k: int = 3, save_input: Path | None = None
 ) -> Iterator[Prediction | UserError]:
     """Yield a Prediction or the UserError for each file; one bad file never stops the rest."""
+    names = saved_input_names(files) if save_input is not None else {}
     for path in files:
         try:
             digit = load_digit(path, str(path))
+            if save_input is not None:
+                save_input_png(digit, save_input / names[path])
         except UserError as exc:
             yield exc
             continue
-        if save_input is not None:
-            buffer = io.BytesIO()
-            Image.fromarray(digit).save(buffer, format="PNG")
-            atomic.write_bytes(save_input / f"{path.stem}.28x28.png", buffer.getvalue())
         yield predict_digit(backend, digit, str(path), top_k)
 
 
 def write_csv(path: Path, predictions: Sequence[Prediction]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["file", "digit", "probability", "top_k"])
+    writer.writerow(outputs.CSV_HEADER.split(","))
     for p in predictions:
         writer.writerow([p.file, p.digit, f"{p.probability:.6f}", " ".join(f"{d}:{q:.6f}" for d, q in p.top_k)])
     atomic.write_text(path, buffer.getvalue())

@@ -37,8 +37,11 @@ class NoInkError(UserError):
     """The picture has nothing that looks like a stroke."""
 
 
-def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
-    """Open and fully decode an image file or bytes, with clean errors for every bad case."""
+def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image file or bytes, with clean errors for every bad case.
+
+    `max_pixels` is checked on the header, before anything is decoded (the server passes
+    its own, lower budget)."""
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
     if isinstance(source, bytes):
         if not source:
@@ -57,8 +60,8 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(handle)
             width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise UserError(f"{label}: image too large ({width}x{height}, limit {MAX_PIXELS:,} pixels)")
+            if width * height > max_pixels:
+                raise UserError(f"{label}: image too large ({width}x{height}, limit {max_pixels:,} pixels)")
             if image.format == "JPEG" and max(width, height) > 2 * WORKING_SIZE:
                 image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode a phone photo at 1/2..1/8 scale
             image.load()
@@ -79,6 +82,9 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     """Gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK. uint8 for
     8-bit pictures (nearly all), float32 for deeper ones."""
     image = ImageOps.exif_transpose(image) or image
+    deep = image.mode.startswith("I;16")
+    if deep:
+        image = image.convert("I")  # Pillow resizes 32-bit "I" but not the packed 16-bit modes
     if max(image.size) > WORKING_SIZE:
         image = image.copy()
         image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
@@ -88,9 +94,9 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if image.mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        top = 65535.0 if deep or values.max() > 255 else 255.0
         return (np.clip(values, 0, top) * (255.0 / top)).astype(np.float32)
     return np.asarray(image.convert("L"))  # uint8: ink_map then works on 256 levels, not every pixel
 
@@ -181,7 +187,15 @@ def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
     return np.round(field).astype(np.uint8)
 
 
-def load_digit(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
-    """File path or bytes -> uint8 [28, 28] MNIST-style digit."""
+def load_digit(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """File path or bytes -> uint8 [28, 28] MNIST-style digit. Every failure is a UserError
+    naming the file, so one bad picture never stops a batch or becomes a server error."""
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
-    return mnist_digit(open_image(source, name), label)
+    image = open_image(source, name, max_pixels)
+    try:
+        return mnist_digit(image, label)
+    except UserError:
+        raise
+    except (OSError, ValueError, TypeError, SyntaxError, MemoryError) as exc:
+        # Pillow can still fail on a decoded picture's odd mode or metadata (EXIF, palette).
+        raise UserError(f"{label}: cannot process this image ({type(exc).__name__}: {exc})") from None

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lenet5 import atomic
+from lenet5 import atomic, outputs
 from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
-from lenet5.errors import UserError
+from lenet5.errors import UserError, file_errors
 from lenet5.infer.evaluate import evaluate_model
 from lenet5.models.registry import reference_path
 from lenet5.report import figures
@@ -92,6 +91,9 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     run = RunDir(Path(run_path))
     config = run.read_config()
     summary = run.read_summary()
+    # RUN/report is the report's own folder: an earlier report there is replaced, anything
+    # else (a folder someone else filled) is refused before any work (lenet5.outputs).
+    out = outputs.claim_folder(run.root / "report", "report", force=True, flag="report")
     model_name = config["train"]["model"]
     history = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     data = mnist.load(data_dir or config["train"].get("data_dir"))
@@ -101,8 +103,7 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     net = _load_eager_model(run)
     normalization = config["normalization"]["name"]
 
-    out = run.root / "report"
-    with atomic.atomic_dir(out) as tmp:
+    with file_errors(out, "write"), atomic.atomic_dir(out, replace_existing=True) as tmp:
         sections: list[str] = []
         plot_curves(history, tmp / "curves.png", summary["best_epoch"])
         sections.append(
@@ -171,5 +172,5 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
             f"<body><h1>{title}</h1>{facts}{''.join(sections)}</body></html>\n"
         )
         (tmp / "index.html").write_text(page)
-    shutil.rmtree(out / "__pycache__", ignore_errors=True)
+        (tmp / outputs.REPORT_MARKER).write_text(outputs.report_marker(p.name for p in tmp.iterdir()))
     return out

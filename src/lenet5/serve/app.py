@@ -5,16 +5,28 @@ validation, an OpenAPI page at /docs for free, a test client, and an ASGI server
 handles concurrent clients. The model is loaded once; a lock serialises calls into it
 because a Paddle Inference predictor (and an ONNX session's input binding) is one object
 shared by all requests. Nothing from a request is unpickled or used as a path.
+
+Staying responsive under hostile load: a request body is read with a size cap and a time
+limit (413, 408); decoding and preprocessing, the CPU-heavy part, run in worker threads,
+never in the event loop, so `/healthz` answers in milliseconds while pictures are being
+decoded; at most `max_concurrent` pictures are decoded at once and `max_queue` more may
+wait, beyond which requests get 503 with Retry-After instead of an unbounded queue; and the
+server has its own pixel budget, lower than the command line's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import io
 import json
+import logging
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +35,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
@@ -31,7 +45,31 @@ from lenet5.infer.preprocess import NoInkError, load_digit
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+log = logging.getLogger("lenet5.serve")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one request may cost. `lenet5 serve --help` lists the flags for each."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES  # request body
+    max_pixels: int = 16_000_000  # decoded picture (a 12 MP phone photo fits; the CLI allows 50 MP)
+    max_concurrent: int = 4  # pictures decoded at once
+    max_queue: int = 16  # requests waiting for a decoding slot; beyond: 503
+    body_timeout: float = 10.0  # seconds to receive a whole body; beyond: 408
+
+
+# Keys of a run's config.json / summary.json that /api/model reports: names and numbers,
+# never file paths of the machine serving it.
+_RECIPE_KEYS = (
+    "model", "optimizer", "lr", "batch_size", "epochs", "loss", "seed", "val_size", "train_limit",
+    "test_limit", "select_by", "distort", "distort_fraction", "distort_strength", "init",
+)  # fmt: skip
+_SUMMARY_KEYS = (
+    "model", "selected_by", "best_epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy", "epochs",
+    "final_train_cost", "final_train_accuracy", "train_seconds", "wall_seconds", "images_per_second",
+)  # fmt: skip
 
 
 class PredictionService:
@@ -54,12 +92,16 @@ class PredictionService:
             "normalization": meta["normalization"].to_dict(),
             "test_accuracy": meta.get("test_accuracy"),
         }
-        for name, key in (("config.json", "recipe"), ("summary.json", "summary")):
+        for name, key, keep in (("config.json", "recipe", _RECIPE_KEYS), ("summary.json", "summary", _SUMMARY_KEYS)):
             try:
                 data = json.loads((run_dir / name).read_text())
-            except (OSError, ValueError):
+                data = data.get("train", data) if key == "recipe" else data
+            except (OSError, ValueError, RecursionError, AttributeError):
                 continue
-            info[key] = data.get("train", data) if key == "recipe" else data
+            if isinstance(data, dict):
+                info[key] = {k: data[k] for k in keep if k in data}
+        if info.get("recipe", {}).get("model") != "lenet5":
+            info.get("recipe", {}).pop("init", None)  # a lenet5-only setting
         try:
             from lenet5.models import create_model
             from lenet5.models.summary import layer_table
@@ -75,8 +117,42 @@ class PredictionService:
             return self.backend.probabilities(x)[0]
 
 
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": message, "code": code})
+class _Busy(Exception):
+    """Every decoding slot and every queue place is taken."""
+
+
+class DecodeSlots:
+    """At most `running` decodes at once, at most `queued` more waiting; others are refused.
+
+    Thread-based (a counter under a lock, a semaphore taken in the worker thread), so it
+    works whatever event loop runs the app, including a test client's."""
+
+    def __init__(self, running: int, queued: int) -> None:
+        self._running = threading.BoundedSemaphore(running)
+        self._limit = running + queued
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[None]:
+        with self._lock:
+            if self._admitted >= self._limit:
+                raise _Busy
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    def run(self, work: Any, *args: Any) -> Any:
+        """Called in a worker thread: wait for a slot, then do the work."""
+        with self._running:
+            return work(*args)
+
+
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message, "code": code}, headers=headers)
 
 
 def _png_base64(digit: np.ndarray) -> str:
@@ -85,16 +161,33 @@ def _png_base64(digit: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it exceeds `limit` (checked as it streams, not only by header)."""
+class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
+    pass
+
+
+async def _read_body(request: Request, limits: ServerLimits) -> bytes:
+    """The body, capped in size (checked as it streams, not only by header) and in time."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _TooLarge
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.body_timeout
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - loop.time()))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise _TooSlow from None
         size += len(chunk)
-        if size > limit:
-            return None
+        if size > limits.max_bytes:
+            raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -105,7 +198,7 @@ def _image_from_json(body: bytes) -> bytes:
         encoded = payload["image"]
         if not isinstance(encoded, str):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested 1,000 deep
         raise UserError('JSON body must be {"image": "<base64 PNG or JPEG>"}') from None
     if encoded.startswith("data:"):
         encoded = encoded.partition(",")[2]  # accept a canvas data URL as is
@@ -115,26 +208,41 @@ def _image_from_json(body: bytes) -> bytes:
         raise UserError("image is not valid base64") from None
 
 
-def create_app(model_path: str | Path, backend: str = "paddle", max_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
+def _decode(body: bytes, content_type: str, max_pixels: int) -> np.ndarray:
+    """Body -> 28x28 digit; every failure is a UserError (the client's picture, never a 500)."""
+    raw = _image_from_json(body) if content_type == "application/json" else body
+    try:
+        return load_digit(raw, "upload", max_pixels=max_pixels)
+    except UserError:
+        raise
+    except Exception as exc:  # a decoder's own surprise on crafted bytes is still a bad picture
+        raise UserError(f"upload: cannot decode the image ({type(exc).__name__})") from None
+
+
+def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLimits | None = None) -> FastAPI:
+    limits = limits or ServerLimits()
     service = PredictionService(model_path, backend)
+    slots = DecodeSlots(limits.max_concurrent, limits.max_queue)
     app = FastAPI(
         title="lenet5",
         description="Handwritten digit recognition with LeNet-5 on PaddlePaddle. Draw at `/`, call the API here.",
         version=__import__("lenet5").__version__,
     )
     app.state.service = service
+    app.state.limits = limits
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # async: answered on the event loop itself, never queued behind decoding threads.
     @app.get("/healthz", summary="Liveness check")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "model": service.info["model"]}
 
     @app.get("/api/model", summary="The loaded model: architecture, training recipe, test accuracy")
-    def model_info() -> dict[str, Any]:
+    async def model_info() -> dict[str, Any]:
         return service.info
 
     @app.post(
@@ -143,26 +251,41 @@ def create_app(model_path: str | Path, backend: str = "paddle", max_bytes: int =
         description="Body: the image bytes (Content-Type image/png, image/jpeg, ...) or JSON "
         '`{"image": "<base64 PNG>"}`. The image gets MNIST-style preprocessing (any polarity, size or '
         "position). Answers the digit, its probability, all ten probabilities, the 28x28 input the model "
-        "saw (base64 PNG) and the server-side latency. Errors: 413 body too large, 415 unsupported content "
-        "type, 422 undecodable image or no ink.",
-        responses={413: {"description": "body too large"}, 415: {"description": "unsupported type"}},
+        "saw (base64 PNG) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
+        "large, 415 unsupported content type, 422 undecodable image or no ink, 503 server busy (retry "
+        "after the Retry-After seconds).",
+        responses={
+            408: {"description": "body not received in time"},
+            413: {"description": "body too large"},
+            415: {"description": "unsupported type"},
+            422: {"description": "not a readable picture of a digit"},
+            503: {"description": "too many pictures being decoded; retry later"},
+        },
     )
     async def predict(request: Request) -> JSONResponse:
         started = time.perf_counter()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json" and content_type not in IMAGE_TYPES:
             return _error(415, f"unsupported content type {content_type or '(none)'!r}", "unsupported_type")
-        body = await _read_capped(request, max_bytes)
-        if body is None:
-            return _error(413, f"body larger than {max_bytes} bytes", "too_large")
         try:
-            raw = _image_from_json(body) if content_type == "application/json" else body
-            digit = load_digit(raw, "upload")
+            body = await _read_body(request, limits)
+        except _TooLarge:
+            return _error(413, f"body larger than {limits.max_bytes} bytes", "too_large")
+        except _TooSlow:
+            return _error(408, f"body not received within {limits.body_timeout:g} s", "timeout")
+        except ClientDisconnect:
+            log.warning("client disconnected during upload to /api/predict")
+            return _error(400, "client disconnected", "disconnected")
+        try:
+            with slots.admit():
+                digit = await run_in_threadpool(slots.run, _decode, body, content_type, limits.max_pixels)
+                probabilities = await run_in_threadpool(service.predict, digit)
+        except _Busy:
+            return _error(503, "server busy decoding other pictures; retry shortly", "busy", {"Retry-After": "1"})
         except NoInkError:
             return _error(422, "no ink found: draw or upload a digit", "no_ink")
         except UserError as exc:
             return _error(422, str(exc), "bad_image")
-        probabilities = service.predict(digit)
         best = int(np.argmax(probabilities))
         return JSONResponse(
             {

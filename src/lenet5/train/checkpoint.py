@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lenet5 import atomic
 from lenet5.errors import UserError
 
 _META = "__meta__"
+MAX_META_BYTES = 16 * 1024 * 1024  # the history of a long run is a few hundred KB
 
 
 def _internal_to_structured(model: Any) -> dict[str, str]:
@@ -64,38 +66,169 @@ def save(path: str | Path, model: Any, optimizer: Any | None, meta: dict[str, An
         np.savez(handle, **arrays)
 
 
-def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """All arrays and the metadata of a checkpoint, validated enough to fail with a message."""
+class _Meta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class EpochRow(_Meta):
+    epoch: int = Field(ge=0)
+    steps: int = Field(ge=0)
+    train_cost: float
+    train_accuracy: float
+    val_cost: float
+    val_accuracy: float
+    test_cost: float
+    test_accuracy: float
+    train_seconds: float
+    images_per_second: float
+
+
+class BestRow(_Meta):
+    epoch: int = Field(ge=0)
+    val_cost: float
+    val_accuracy: float
+    test_cost: float
+    test_accuracy: float
+
+
+class LastMeta(_Meta):
+    """What `last.npz` must carry for `--resume`."""
+
+    history: list[EpochRow]
+    best: BestRow | None
+    wall_seconds: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LastMeta:
+        if [row.epoch for row in self.history] != list(range(len(self.history))):
+            raise ValueError("history: epochs are not 0, 1, 2, ...")
+        if (self.best is None) != (not self.history) or (self.best and self.best.epoch >= len(self.history)):
+            raise ValueError("best: does not name a completed epoch")
+        return self
+
+
+class BestMeta(_Meta):
+    """What `best.npz` must carry."""
+
+    epoch: int = Field(ge=0)
+
+
+def _npy_header(member: Any) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(member)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _fortran, dtype = reader(member)
+    return tuple(shape), dtype
+
+
+def _inspect(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Every member's name, shape and dtype, read from the .npy headers: nothing is
+    decompressed beyond a header, so a small file claiming a huge array costs nothing."""
+    members: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not an array")
+            with archive.open(info) as member:
+                shape, dtype = _npy_header(member)
+            if dtype.hasobject:
+                raise ValueError(f"member {info.filename!r} holds Python objects")
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if info.file_size > declared + 4096:  # header and padding are well under 4 KiB
+                raise ValueError(f"member {info.filename!r} is larger than its header says")
+            members[info.filename[: -len(".npy")]] = (shape, dtype)
+    return members
+
+
+def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: Any | None) -> None:
+    """Refuse an archive whose keys or shapes do not belong to `model` (before any array
+    is read): unknown layers, missing ones, wrong shapes, malformed optimizer keys."""
+    if _META not in members:
+        raise ValueError("no metadata")
+    meta_shape, meta_dtype = members[_META]
+    if meta_dtype != np.uint8 or len(meta_shape) != 1 or meta_shape[0] > MAX_META_BYTES:
+        raise ValueError("metadata is not a small UTF-8 text")
+    if model is None:
+        return
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    params = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    found = {k[len("model/") :]: shape for k, (shape, _) in members.items() if k.startswith("model/")}
+    if set(found) != set(expected):
+        extra, missing = sorted(set(found) - set(expected)), sorted(set(expected) - set(found))
+        raise _Mismatch(f"unknown layer {extra[0]!r}" if extra else f"missing layer {missing[0]!r}")
+    for key, shape in found.items():
+        if shape != expected[key]:
+            raise _Mismatch(f"{key} has shape {list(shape)}, the model has {list(expected[key])}")
+    for key, (shape, _dtype) in members.items():
+        if key == _META or key.startswith("model/"):
+            continue
+        if not key.startswith("optim/"):
+            raise _Mismatch(f"unknown entry {key!r}")
+        structured, bar, suffix = key[len("optim/") :].partition("|")
+        if not bar or not suffix or structured not in params:
+            raise _Mismatch(f"optimizer entry {key!r} names no parameter")
+        if shape != params[structured] and int(np.prod(shape, dtype=np.int64)) > 1:
+            raise _Mismatch(f"optimizer entry {key!r} has shape {list(shape)}")
+
+
+class _Mismatch(ValueError):
+    """The archive is readable but does not belong to this model."""
+
+
+def read(path: str | Path, model: Any | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """All arrays and the metadata of a checkpoint, checked against `model` (if given)
+    before anything is decompressed, and failing with a one-line message naming the file."""
     path = Path(path)
     try:
+        _check_layout(_inspect(path), model)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
         meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not a JSON object")
     except FileNotFoundError:
         raise UserError(f"{path}: checkpoint not found") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a readable lenet5 checkpoint ({type(exc).__name__})") from None
+    except _Mismatch as exc:
+        raise UserError(f"{path}: checkpoint does not match the model's parameters ({exc})") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError, RecursionError) as exc:
+        raise UserError(f"{path}: not a readable lenet5 checkpoint ({type(exc).__name__}: {exc})") from None
     return arrays, meta
 
 
-def load(path: str | Path, model: Any, optimizer: Any | None = None) -> dict[str, Any]:
+def validate_meta(path: str | Path, meta: dict[str, Any], schema: type[BaseModel]) -> dict[str, Any]:
+    """Check the metadata against `schema` (LastMeta or BestMeta); returns it unchanged."""
+    try:
+        schema.model_validate(meta)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "metadata"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise UserError(f"{path}: not a usable lenet5 checkpoint ({where}: {message})") from None
+    return meta
+
+
+def load(
+    path: str | Path, model: Any, optimizer: Any | None = None, schema: type[BaseModel] | None = None
+) -> dict[str, Any]:
     """Restore model (and optimizer) state in place; return the metadata."""
     import paddle
 
-    arrays, meta = read(path)
+    arrays, meta = read(path, model)
+    if schema is not None:
+        validate_meta(path, meta, schema)
     model_state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
-    expected = model.state_dict()
-    if set(model_state) != set(expected) or any(
-        tuple(model_state[k].shape) != tuple(expected[k].shape) for k in expected
-    ):
-        raise UserError(f"{path}: checkpoint does not match the model's parameters")
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in model_state.items()})
     if optimizer is not None:
         by_structured = {name: param.name for name, param in model.named_parameters()}
-        state: dict[str, Any] = dict(meta.get("optimizer_extras", {}))
+        extras = meta.get("optimizer_extras", {})
+        if not isinstance(extras, dict):
+            raise UserError(f"{path}: not a usable lenet5 checkpoint (optimizer_extras is not an object)")
+        state: dict[str, Any] = dict(extras)
         for key, value in arrays.items():
             if key.startswith("optim/"):
                 structured, suffix = key[len("optim/") :].split("|", 1)
                 state[f"{by_structured[structured]}_{suffix}"] = paddle.to_tensor(value)
-        optimizer.set_state_dict(state)
+        try:
+            optimizer.set_state_dict(state)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"{path}: optimizer state does not fit ({type(exc).__name__}: {exc})") from None
     return meta

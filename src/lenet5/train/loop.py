@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 import lenet5
-from lenet5 import atomic, kernels
+from lenet5 import atomic, kernels, outputs
 from lenet5.data import mnist
 from lenet5.data.batches import batches, epoch_rng, num_batches
 from lenet5.data.normalize import NORMALIZATIONS
@@ -128,96 +128,120 @@ def train(
     echo: Callable[[str], None] = print,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Train (or continue) a run in `out`; return its summary."""
+    """Train (or continue) a run in `out`; return its summary.
+
+    Ctrl-C at any point (an epoch, an evaluation, a checkpoint write, the export) becomes
+    TrainingInterrupted, which names the run and the epochs that are safely on disk."""
     cfg.validate()
     run = RunDir(Path(out))
-    set_device(cfg.device)
-    seed_everything(cfg.seed)
+    _claim_run_dir(run, resume)
+    saved = 0  # epochs whose state is in last.npz, i.e. what --resume would continue after
+    try:
+        set_device(cfg.device)
+        seed_everything(cfg.seed)
 
-    data = mnist.load(cfg.data_dir, allow_download=cfg.download)
-    splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
-    normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
-    x_train, y_train = normalize(splits.train.images), splits.train.labels
-    x_val, y_val = normalize(splits.val.images), splits.val.labels
-    x_test, y_test = normalize(splits.test.images), splits.test.labels
+        data = mnist.load(cfg.data_dir, allow_download=cfg.download)
+        splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
+        normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
+        x_train, y_train = normalize(splits.train.images), splits.train.labels
+        x_val, y_val = normalize(splits.val.images), splits.val.labels
+        x_test, y_test = normalize(splits.test.images), splits.test.labels
 
-    model = cfg.build_model()
-    optimizer = build_optimizer(cfg.optimizer, cfg.lr, model, cfg.batch_size)
-    loss_fn = get_loss(cfg.loss)
+        model = cfg.build_model()
+        optimizer = build_optimizer(cfg.optimizer, cfg.lr, model, cfg.batch_size)
+        loss_fn = get_loss(cfg.loss)
 
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    wall_before = 0.0
-    if resume and run.last_checkpoint.exists():
-        meta = checkpoint.load(run.last_checkpoint, model, optimizer)
-        history, best, wall_before = meta["history"], meta["best"], meta["wall_seconds"]
-        echo(f"Resuming {run.root} after epoch {len(history) - 1}")
-    elif resume:
-        echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
-    else:
-        if run.config.exists():
-            raise UserError(f"{run.root}: already holds a run; use --resume {run.root} or another --out")
-        atomic.write_json(
-            run.config,
-            {
-                "train": dataclasses.asdict(cfg),
-                "normalization": normalize.to_dict(),
-                "splits": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
-                "versions": _versions(),
-                "kernels": kernels.describe(),
-                "command": sys.argv,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
+        history: list[dict[str, Any]] = []
+        best: dict[str, Any] | None = None
+        wall_before = 0.0
+        if resume and run.last_checkpoint.exists():
+            meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta)
+            history, best, wall_before = meta["history"], meta["best"], meta["wall_seconds"]
+            saved = len(history)
+            echo(f"Resuming {run.root} after epoch {len(history) - 1}")
+        elif resume:
+            echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
+        else:
+            atomic.write_json(
+                run.config,
+                {
+                    "train": dataclasses.asdict(cfg),
+                    "normalization": normalize.to_dict(),
+                    "splits": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
+                    "versions": _versions(),
+                    "kernels": kernels.describe(),
+                    "command": sys.argv,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
 
-    started = time.perf_counter()
-    step = sum(row["steps"] for row in history)
-    steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
-    for epoch in range(len(history), cfg.epochs):
-        try:
+        started = time.perf_counter()
+        step = sum(row["steps"] for row in history)
+        steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
+        for epoch in range(len(history), cfg.epochs):
             paddle.seed(_epoch_seed(cfg.seed, epoch))
             x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
             train_cost, train_acc, train_seconds = _train_epoch(
                 model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress
             )
-        except KeyboardInterrupt:
-            raise TrainingInterrupted(run.root, len(history)) from None
-        step += steps_per_epoch
-        eval_started = time.perf_counter()
-        val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size)
-        test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size)
-        row = {
-            "epoch": epoch,
-            "steps": steps_per_epoch,
-            "train_cost": train_cost,
-            "train_accuracy": train_acc,
-            "val_cost": val.cost,
-            "val_accuracy": val.accuracy,
-            "test_cost": test.cost,
-            "test_accuracy": test.accuracy,
-            "train_seconds": train_seconds,
-            "eval_seconds": time.perf_counter() - eval_started,
-            "images_per_second": len(y_train) / train_seconds,
-        }
-        history.append(row)
-        echo(f"Validation with Epoch {epoch}, avg_cost: {val.cost:.6f}, acc: {val.accuracy:.4f}")
-        echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
-        # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
-        # (deterministically) and rewrites best.npz, so the pair is never inconsistent.
-        if _is_better(row, best, cfg.select_by):
-            best = {k: row[k] for k in ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")}
-            checkpoint.save(run.best_checkpoint, model, None, {"epoch": epoch, "config": dataclasses.asdict(cfg)})
-        wall = wall_before + time.perf_counter() - started
-        checkpoint.save(
-            run.last_checkpoint,
-            model,
-            optimizer,
-            {"history": history, "best": best, "wall_seconds": wall, "config": dataclasses.asdict(cfg)},
-        )
-        run.write_metrics(history)
-        _plot_curves(history, run.curves, best["epoch"] if best else None)
+            step += steps_per_epoch
+            eval_started = time.perf_counter()
+            val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size)
+            test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size)
+            row = {
+                "epoch": epoch,
+                "steps": steps_per_epoch,
+                "train_cost": train_cost,
+                "train_accuracy": train_acc,
+                "val_cost": val.cost,
+                "val_accuracy": val.accuracy,
+                "test_cost": test.cost,
+                "test_accuracy": test.accuracy,
+                "train_seconds": train_seconds,
+                "eval_seconds": time.perf_counter() - eval_started,
+                "images_per_second": len(y_train) / train_seconds,
+            }
+            history.append(row)
+            echo(f"Validation with Epoch {epoch}, avg_cost: {val.cost:.6f}, acc: {val.accuracy:.4f}")
+            echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
+            # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
+            # (deterministically) and rewrites best.npz, so the pair is never inconsistent.
+            if _is_better(row, best, cfg.select_by):
+                best = {k: row[k] for k in ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")}
+                checkpoint.save(run.best_checkpoint, model, None, {"epoch": epoch, "config": dataclasses.asdict(cfg)})
+            wall = wall_before + time.perf_counter() - started
+            checkpoint.save(
+                run.last_checkpoint,
+                model,
+                optimizer,
+                {"history": history, "best": best, "wall_seconds": wall, "config": dataclasses.asdict(cfg)},
+            )
+            saved = len(history)
+            run.write_metrics(history)
+            _plot_curves(history, run.curves, best["epoch"] if best else None)
 
-    return _finish(run, cfg, history, best, wall_before + time.perf_counter() - started, echo)
+        return _finish(run, cfg, history, best, wall_before + time.perf_counter() - started, echo)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run.root, saved, resumable=run.config.is_file()) from None
+
+
+def _claim_run_dir(run: RunDir, resume: bool) -> None:
+    """A new run goes into a new or empty folder; `--resume` needs an existing run. Either
+    way, temporary files that a killed run left behind are swept (only those: see atomic)."""
+    root = run.root
+    if resume:
+        if not run.config.is_file():
+            raise UserError(f"{root}: not a run directory (no config.json)")
+    else:
+        if root.is_symlink() or (root.exists() and not root.is_dir()):
+            raise UserError(f"{root}: exists and is not a folder; choose another --out")
+        if run.config.exists() or outputs.is_run_dir(root):
+            raise UserError(f"{root}: already holds a run; use --resume {root} or another --out")
+        if root.is_dir() and any(root.iterdir()):
+            raise UserError(f"{root}: folder is not empty; a new run needs a new or empty folder for --out")
+        outputs.claim_file_folder(root, "--out")
+    for folder in (root, run.root / "checkpoints"):
+        atomic.sweep_leftovers(folder)
 
 
 def _prepare_pass(
@@ -311,7 +335,7 @@ def _finish(
     if best is None:
         raise UserError(f"{run.root}: no completed epoch to summarise")
     best_model = cfg.build_model()
-    meta = checkpoint.load(run.best_checkpoint, best_model)
+    meta = checkpoint.load(run.best_checkpoint, best_model, schema=checkpoint.BestMeta)
     if meta["epoch"] != best["epoch"]:
         raise UserError(f"{run.best_checkpoint}: holds epoch {meta['epoch']}, expected {best['epoch']}")
     train_seconds = sum(row["train_seconds"] for row in history)
