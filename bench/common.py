@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import io
 import os
 import platform
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,3 +70,53 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
         "mean_ms": float(values.mean()),
         "n": len(values),
     }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(model: str, *flags: str) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`lenet5 serve --model MODEL FLAGS` as its own process on a free loopback port, as a
+    user would run it; yields (port, process) once /healthz answers, stops it afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lenet5", "serve", "--model", model, "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def digit_pngs(count: int) -> list[bytes]:
+    """MNIST test digits as dark-on-light 160x160 PNGs, as a user's upload would look."""
+    from PIL import Image
+
+    from lenet5.data import mnist
+
+    data = mnist.load()
+    out = []
+    for image in data.test_images[:count]:
+        page = Image.new("L", (160, 160), 255)
+        page.paste(Image.fromarray(255 - image).resize((112, 112)), (24, 24))
+        buffer = io.BytesIO()
+        page.save(buffer, format="PNG")
+        out.append(buffer.getvalue())
+    return out

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import io
 import json
-import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,29 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import percentiles, write_result
-
-from lenet5.data import mnist
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pngs(count: int) -> list[bytes]:
-    from PIL import Image
-
-    data = mnist.load()
-    out = []
-    for image in data.test_images[:count]:
-        page = Image.new("L", (160, 160), 255)
-        page.paste(Image.fromarray(255 - image).resize((112, 112)), (24, 24))
-        buffer = io.BytesIO()
-        page.save(buffer, format="PNG")
-        out.append(buffer.getvalue())
-    return out
+from common import digit_pngs, percentiles, running_server, write_result
 
 
 def main() -> None:
@@ -56,35 +30,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--backend", default="paddle")
     args = parser.parse_args()
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lenet5",
-            "serve",
-            "--model",
-            args.model,
-            "--port",
-            str(port),
-            "--backend",
-            args.backend,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        pngs = _pngs(100)
+    with running_server(args.model, "--backend", args.backend) as (port, _server):
+        pngs = digit_pngs(100)
         latencies: list[float] = []
         errors = [0]
         lock = threading.Lock()
@@ -118,9 +65,6 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.time() - began
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     stats = percentiles(latencies)
     result = {
         "model": args.model,

@@ -209,9 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-concurrent",
         type=_positive_int,
-        default=4,
+        default=2,
         metavar="N",
-        help="pictures decoded at once; more get 503 with Retry-After (default 4)",
+        help="pictures decoded at once (default 2); up to --max-queue more wait, beyond that 503 with Retry-After",
+    )
+    serve.add_argument(
+        "--max-queue", type=int, default=16, metavar="N", help="requests that may wait for a decoding slot (default 16)"
     )
     serve.add_argument(
         "--body-timeout",
@@ -415,6 +418,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_bytes=args.max_bytes,
             max_pixels=args.max_pixels,
             max_concurrent=args.max_concurrent,
+            max_queue=args.max_queue,
             body_timeout=args.body_timeout,
         ),
     )

@@ -55,7 +55,7 @@ class ServerLimits:
 
     max_bytes: int = DEFAULT_MAX_BYTES  # request body
     max_pixels: int = 16_000_000  # decoded picture (a 12 MP phone photo fits; the CLI allows 50 MP)
-    max_concurrent: int = 4  # pictures decoded at once
+    max_concurrent: int = 2  # pictures decoded at once (decoding is CPU-bound: about the cores)
     max_queue: int = 16  # requests waiting for a decoding slot; beyond: 503
     body_timeout: float = 10.0  # seconds to receive a whole body; beyond: 408
 
@@ -254,6 +254,24 @@ def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLi
         "saw (base64 PNG) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
         "large, 415 unsupported content type, 422 undecodable image or no ink, 503 server busy (retry "
         "after the Retry-After seconds).",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The picture itself, or JSON with the picture in base64.",
+                "content": {
+                    **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "description": "base64 PNG or JPEG, or a data: URL"}
+                            },
+                        }
+                    },
+                },
+            }
+        },
         responses={
             408: {"description": "body not received in time"},
             413: {"description": "body too large"},
