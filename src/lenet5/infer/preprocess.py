@@ -81,13 +81,17 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """Gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK. uint8 for
     8-bit pictures (nearly all), float32 for deeper ones."""
-    image = ImageOps.exif_transpose(image) or image
+    # in_place: without it Pillow returns a full copy even when there is nothing to rotate.
+    ImageOps.exif_transpose(image, in_place=True)
     deep = image.mode.startswith("I;16")
     if deep:
         image = image.convert("I")  # Pillow resizes 32-bit "I" but not the packed 16-bit modes
     if max(image.size) > WORKING_SIZE:
-        image = image.copy()
-        image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)
+        # resize returns the small picture without first copying the large one (thumbnail
+        # would need a copy to leave the caller's picture alone): 64 MB less for a 16 MP page.
+        scale = WORKING_SIZE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode in ("RGB", "L") and "transparency" in image.info):
