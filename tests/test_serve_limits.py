@@ -181,3 +181,12 @@ def test_decoder_surprises_are_422_not_500(trained_run: Path, monkeypatch: pytes
     image = _png(Image.fromarray(np.zeros((20, 20), np.uint8)))
     response = client.post("/api/predict", content=image, headers={"Content-Type": "image/png"})
     assert response.status_code == 422 and "cannot process" in response.json()["error"]
+
+
+def test_16_bit_picture_of_2400_px_is_read_not_500(trained_run: Path) -> None:
+    page = np.full((2400, 2400), 65535, dtype=np.uint16)
+    page[600:1800, 1100:1300] = 0  # a "1"
+    body = _png(Image.fromarray(page))
+    client = TestClient(create_app(trained_run))
+    response = client.post("/api/predict", content=body, headers={"Content-Type": "image/png"})
+    assert response.status_code == 200, response.text
