@@ -150,7 +150,7 @@ def test_cli_mixed_directory(trained_run: Path, tmp_path: Path, test_digits: tup
     good = [row for row in lines if "good" in row["file"]]
     assert len(good) == 3
     for row in good:
-        assert set(row) == {"file", "digit", "probability", "top_k"} and len(row["top_k"]) == 3
+        assert set(row) == {"file", "digit", "probability", "top_k", "box", "warning"} and len(row["top_k"]) == 3
         assert row["top_k"][0] == [row["digit"], row["probability"]]
     import os
 

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--model", help="network name: seed or lenet5 (default: the recipe's, seed)")
     train.add_argument(
-        "--recipe", help="hyper-parameter set: seed (the article) or paper (1998, for lenet5); default: the model's own"
+        "--recipe",
+        help="hyper-parameter set: seed (the article), strong (the article's network trained the modern way) "
+        "or paper (1998, for lenet5); default: the model's own",
     )
     train.add_argument("--distort", action="store_true", help="random affine distortions of the training digits")
     train.add_argument(
@@ -94,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning rate; for sdlm the first pass's eta (seed recipe 1e-3, paper 1.5e-4)",
     )
     train.add_argument("--optimizer", choices=["adam", "sgd", "sdlm"], help="optimizer (seed recipe adam, paper sdlm)")
+    train.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        help="learning rate per epoch: constant, or cosine decay to zero (recipe strong: cosine)",
+    )
     train.add_argument("--loss", help="criterion: cross_entropy, map or mse (seed recipe cross_entropy, paper map)")
     train.add_argument("--seed", type=int, default=0, help="random seed for initialisation and shuffling (default 0)")
     train.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/MODEL-TIMESTAMP)")
@@ -255,7 +262,7 @@ def _distort_fraction(args: argparse.Namespace, recipe: Recipe) -> float:
     """The flag if given (TrainConfig.validate refuses it without --distort), else the recipe's."""
     if args.distort_fraction is not None:
         return args.distort_fraction
-    return recipe.distort_fraction if args.distort else 1.0
+    return recipe.distort_fraction if args.distort or recipe.distort else 1.0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -288,8 +295,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             data_dir=args.data_dir,
             download=args.download,
-            distort=args.distort,
+            distort=args.distort or recipe.distort,
             distort_fraction=_distort_fraction(args, recipe),
+            lr_schedule=args.lr_schedule or recipe.lr_schedule,
             distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
         )
@@ -380,6 +388,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             others = ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k)
             print(f"{result.file}: {result.digit} ({100 * result.probability:.1f}%)  top-{args.top_k}: {others}")
+            if result.warning:
+                print(f"warning: {result.file}: {result.warning}", file=sys.stderr)
     if csv_path is not None:
         with file_errors(csv_path, "write"):
             write_csv(csv_path, results)

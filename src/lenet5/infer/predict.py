@@ -15,7 +15,9 @@ from PIL.PngImagePlugin import PngInfo
 from lenet5 import atomic, outputs
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend
-from lenet5.infer.preprocess import load_digit
+from lenet5.infer.preprocess import PictureDigit, read_picture
+
+LOW_CONFIDENCE = 0.6  # below this top probability an answer is flagged, not trusted
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Prediction:
     digit: int
     probability: float
     top_k: list[tuple[int, float]]
+    box: tuple[int, int, int, int] | None = None  # where the digit is in the picture (x0, y0, x1, y1)
+    warning: str | None = None  # e.g. several digits in the picture, or a low-confidence answer
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -31,7 +35,21 @@ class Prediction:
             "digit": self.digit,
             "probability": self.probability,
             "top_k": [list(p) for p in self.top_k],
+            "box": list(self.box) if self.box else None,
+            "warning": self.warning,
         }
+
+
+def warning_for(other_digits: int, probability: float) -> str | None:
+    """Why an answer should not be taken at face value, or None."""
+    if other_digits:
+        return (
+            f"the picture seems to hold {other_digits + 1} or more digits; this reads only the most prominent "
+            "one (to read a whole number, crop each digit)"
+        )
+    if probability < LOW_CONFIDENCE:
+        return f"low confidence ({100 * probability:.0f}%): the picture may not be a single clear digit"
+    return None
 
 
 def expand_inputs(paths: Sequence[str]) -> list[Path]:
@@ -89,6 +107,13 @@ def save_input_png(digit: np.ndarray, target: Path) -> None:
         atomic.write_bytes(target, buffer.getvalue())
 
 
+def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: int = 3) -> Prediction:
+    """A found digit -> prediction with its box and, if it deserves one, a warning."""
+    plain = predict_digit(backend, picture.digit, label, top_k)
+    warning = warning_for(picture.other_digits, plain.probability)
+    return Prediction(plain.file, plain.digit, plain.probability, plain.top_k, picture.box, warning)
+
+
 def predict_files(
     backend: Backend, files: Sequence[Path], top_k: int = 3, save_input: Path | None = None
 ) -> Iterator[Prediction | UserError]:
@@ -96,13 +121,13 @@ def predict_files(
     names = saved_input_names(files) if save_input is not None else {}
     for path in files:
         try:
-            digit = load_digit(path, str(path))
+            picture = read_picture(path, str(path))
             if save_input is not None:
-                save_input_png(digit, save_input / names[path])
+                save_input_png(picture.digit, save_input / names[path])
         except UserError as exc:
             yield exc
             continue
-        yield predict_digit(backend, digit, str(path), top_k)
+        yield predict_picture(backend, picture, str(path), top_k)
 
 
 def write_csv(path: Path, predictions: Sequence[Prediction]) -> None:

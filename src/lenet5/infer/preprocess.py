@@ -6,9 +6,12 @@ of mass sits at the centre. A photo of dark ink on white paper, off-centre and a
 size, gets every one of those steps here; skipping them is why tutorial models that
 score 99% on MNIST misread people's own handwriting.
 
-    any image -> grayscale (alpha composited on white) -> ink made bright (invert if the
-    background is light) -> contrast stretched, faint noise zeroed -> crop to the ink ->
-    longer side 20 px -> 28x28 by centre of mass -> uint8, 0 = background
+    any image -> grayscale (alpha composited on white, at most 1024 px) -> ink strength
+    against the local background (light gradients and shadows removed) -> the digit's
+    blob(s) among specks, ruled lines and page edges -> stroke width brought to MNIST's
+    proportion -> longer side 20 px -> 28x28 by centre of mass -> uint8, 0 = background
+
+Finding the digit on the page is `lenet5.infer.page`; this module decodes and renders.
 
 The model's own normalisation (and 32x32 padding for `lenet5`) is applied afterwards by
 `lenet5.data.normalize`, exactly as in training.
@@ -18,19 +21,20 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lenet5.errors import UserError, file_errors
+from lenet5.infer import page
 
 MAX_PIXELS = 50_000_000  # ~7000x7000: far above any photo of a digit, far below a decompression bomb
 BOX = 20  # MNIST's size-normalisation box
 FIELD = 28
-NOISE_FLOOR = 0.2  # fraction of full ink contrast below which a pixel counts as background
-MIN_CONTRAST = 24.0  # grey levels between background and ink; less than this is a blank page
-WORKING_SIZE = 512  # larger pictures are shrunk to this first: the digit ends up 20 px tall anyway
+WORKING_SIZE = 1024  # larger pictures are shrunk to this first: enough for a 60 px digit on a 12 MP page
 
 
 class NoInkError(UserError):
@@ -81,8 +85,6 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """Gray levels 0..255 from any mode: palette, alpha, 16-bit, float, CMYK. uint8 for
     8-bit pictures (nearly all), float32 for deeper ones."""
-    # in_place: without it Pillow returns a full copy even when there is nothing to rotate.
-    ImageOps.exif_transpose(image, in_place=True)
     deep = image.mode.startswith("I;16")
     if deep:
         image = image.convert("I")  # Pillow resizes 32-bit "I" but not the packed 16-bit modes
@@ -102,79 +104,50 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if deep or values.max() > 255 else 255.0
         return (np.clip(values, 0, top) * (255.0 / top)).astype(np.float32)
+    if image.mode == "1":
+        # A bilevel picture is usually dithered: average the dots back into grey levels.
+        return cv2.blur(np.asarray(image.convert("L")), (3, 3))
     return np.asarray(image.convert("L"))  # uint8: ink_map then works on 256 levels, not every pixel
 
 
-def _percentile_of_levels(values: np.ndarray, q: float, weights: np.ndarray | None = None) -> float:
-    """Percentile of values in -255..255 (each counted `weights` times if given), read off a
-    histogram of whole grey levels: linear time, where np.percentile partitions the image."""
-    bins = (np.clip(values, -255, 255) + 255).astype(np.int64).ravel()
-    counts = np.bincount(bins, weights=weights, minlength=511)
-    total = values.size if weights is None else float(weights.sum())
-    rank = np.searchsorted(np.cumsum(counts), q / 100 * total)
-    return float(rank - 255)
+@dataclass(frozen=True)
+class PictureDigit:
+    """A picture turned into an MNIST digit, and what was learnt on the way."""
+
+    digit: np.ndarray  # uint8 [28, 28], 0 = background
+    box: tuple[int, int, int, int]  # the digit's x0, y0, x1, y1 in the original picture's pixels
+    other_digits: int  # digit-sized blobs beside it: the picture may hold a whole number
 
 
-def ink_map(gray: np.ndarray, label: str = "image") -> np.ndarray:
-    """Ink strength 0..1 (0 = background), whatever the polarity of the picture."""
-    return _ink_lookup(gray, label)(gray)
-
-
-def _ink_lookup(gray: np.ndarray, label: str):
-    """A function from grey levels (any part of `gray`) to ink strength, fitted to the whole
-    picture: background from its border, full strength at its 99.9th percentile of ink."""
-    rim = max(1, min(gray.shape) // 20)
-    border = np.concatenate([gray[:rim].ravel(), gray[-rim:].ravel(), gray[:, :rim].ravel(), gray[:, -rim:].ravel()])
-    background = float(np.median(border))
-    if gray.dtype == np.uint8:
-        # Every pixel of one grey level gets the same ink value: compute the 256 values once
-        # and look them up (identical results, a fraction of the whole-image arithmetic).
-        levels = _ink_strength(np.arange(256, dtype=np.float32), background)
-        counts = np.bincount(gray.ravel(), minlength=256)
-        peak = _percentile_of_levels(levels, 99.9, counts)
-        _require_contrast(peak, label)
-        table = _normalised_ink(levels, peak)
-        return table.__getitem__
-    peak = _percentile_of_levels(_ink_strength(gray, background), 99.9)
-    _require_contrast(peak, label)
-    return lambda part: _normalised_ink(_ink_strength(part, background), peak)
-
-
-def _ink_box(gray: np.ndarray, to_ink) -> tuple[slice, slice]:
-    """Rows and columns spanned by the ink."""
-    # For 8-bit pictures: which grey levels are ink, then one boolean lookup per pixel.
-    eight_bit = gray.dtype == np.uint8
-    has_ink = (to_ink(np.arange(256, dtype=np.uint8)) > 0)[gray] if eight_bit else to_ink(gray) > 0
-    rows, cols = np.flatnonzero(has_ink.any(axis=1)), np.flatnonzero(has_ink.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
-def _ink_strength(gray: np.ndarray, background: float) -> np.ndarray:
-    return gray - background if background < 128 else background - gray
-
-
-def _require_contrast(peak: float, label: str) -> None:
-    if peak < MIN_CONTRAST:
+def analyse(image: Image.Image, label: str = "image") -> PictureDigit:
+    """Find the digit in a decoded picture (see lenet5.infer.page) and render it as MNIST."""
+    ImageOps.exif_transpose(image, in_place=True)
+    original = image.size
+    gray = to_grayscale(image)
+    found = page.find_digit(gray)
+    if found is None:
         raise NoInkError(f"{label}: no ink found (blank or near-uniform image)")
+    scale_x, scale_y = original[0] / gray.shape[1], original[1] / gray.shape[0]
+    x0, y0, x1, y1 = found.box
+    box = (round(x0 * scale_x), round(y0 * scale_y), round(x1 * scale_x), round(y1 * scale_y))
+    return PictureDigit(render_mnist(found.ink), box, found.other_digits)
 
 
-def _normalised_ink(ink: np.ndarray, peak: float) -> np.ndarray:
-    ink = np.clip(ink / peak, 0.0, 1.0)
-    ink[ink < NOISE_FLOOR] = 0.0
-    return ink
+def render_mnist(ink: np.ndarray) -> np.ndarray:
+    """Ink 0..1 cropped to the digit -> MNIST's 28x28: longer side 20 px, centred by mass."""
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Area averaging when shrinking (anti-aliased, like MNIST's own reduction), cubic when
+    # enlarging a digit smaller than the box.
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    patch = np.clip(cv2.resize(ink * 255.0, new_size, interpolation=method), 0, 255)
+    return _place_by_centre_of_mass(patch)
 
 
 def mnist_digit(image: Image.Image, label: str = "image") -> np.ndarray:
     """uint8 [28, 28], MNIST conventions (0 = background, 255 = ink)."""
-    gray = to_grayscale(image)
-    to_ink = _ink_lookup(gray, label)
-    crop = to_ink(gray[_ink_box(gray, to_ink)])  # ink strength computed inside the box only
-    height, width = crop.shape
-    scale = BOX / max(height, width)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = Image.fromarray((crop * 255).astype(np.float32), mode="F").resize(new_size, Image.Resampling.LANCZOS)
-    patch = np.clip(np.asarray(resized, dtype=np.float32), 0, 255)
-    return _place_by_centre_of_mass(patch)
+    return analyse(image, label).digit
 
 
 def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
@@ -191,15 +164,20 @@ def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
     return np.round(field).astype(np.uint8)
 
 
-def load_digit(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """File path or bytes -> uint8 [28, 28] MNIST-style digit. Every failure is a UserError
+def read_picture(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> PictureDigit:
+    """File path or bytes -> the digit and what was found. Every failure is a UserError
     naming the file, so one bad picture never stops a batch or becomes a server error."""
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
     image = open_image(source, name, max_pixels)
     try:
-        return mnist_digit(image, label)
+        return analyse(image, label)
     except UserError:
         raise
-    except (OSError, ValueError, TypeError, SyntaxError, MemoryError) as exc:
+    except (OSError, ValueError, TypeError, SyntaxError, MemoryError, cv2.error) as exc:
         # Pillow can still fail on a decoded picture's odd mode or metadata (EXIF, palette).
         raise UserError(f"{label}: cannot process this image ({type(exc).__name__}: {exc})") from None
+
+
+def load_digit(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """File path or bytes -> uint8 [28, 28] MNIST-style digit."""
+    return read_picture(source, name, max_pixels).digit

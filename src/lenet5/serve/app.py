@@ -41,7 +41,8 @@ from starlette.requests import ClientDisconnect
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
 from lenet5.infer.export import resolve_model_folder
-from lenet5.infer.preprocess import NoInkError, load_digit
+from lenet5.infer.predict import warning_for
+from lenet5.infer.preprocess import NoInkError, PictureDigit, read_picture
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -208,11 +209,11 @@ def _image_from_json(body: bytes) -> bytes:
         raise UserError("image is not valid base64") from None
 
 
-def _decode(body: bytes, content_type: str, max_pixels: int) -> np.ndarray:
-    """Body -> 28x28 digit; every failure is a UserError (the client's picture, never a 500)."""
+def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
+    """Body -> the digit found in it; every failure is a UserError (the client's picture, never a 500)."""
     raw = _image_from_json(body) if content_type == "application/json" else body
     try:
-        return load_digit(raw, "upload", max_pixels=max_pixels)
+        return read_picture(raw, "upload", max_pixels=max_pixels)
     except UserError:
         raise
     except Exception as exc:  # a decoder's own surprise on crafted bytes is still a bad picture
@@ -251,7 +252,8 @@ def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLi
         description="Body: the image bytes (Content-Type image/png, image/jpeg, ...) or JSON "
         '`{"image": "<base64 PNG>"}`. The image gets MNIST-style preprocessing (any polarity, size or '
         "position). Answers the digit, its probability, all ten probabilities, the 28x28 input the model "
-        "saw (base64 PNG) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
+        "saw (base64 PNG), the digit's box in the picture, a warning when the answer should not be trusted "
+        "(several digits, low confidence) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
         "large, 415 unsupported content type, 422 undecodable image or no ink, 503 server busy (retry "
         "after the Retry-After seconds).",
         openapi_extra={
@@ -296,8 +298,8 @@ def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLi
             return _error(400, "client disconnected", "disconnected")
         try:
             with slots.admit():
-                digit = await run_in_threadpool(slots.run, _decode, body, content_type, limits.max_pixels)
-                probabilities = await run_in_threadpool(service.predict, digit)
+                picture = await run_in_threadpool(slots.run, _decode, body, content_type, limits.max_pixels)
+                probabilities = await run_in_threadpool(service.predict, picture.digit)
         except _Busy:
             return _error(503, "server busy decoding other pictures; retry shortly", "busy", {"Retry-After": "1"})
         except NoInkError:
@@ -311,7 +313,9 @@ def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLi
                 "probability": float(probabilities[best]),
                 "probabilities": [float(p) for p in probabilities],
                 "model": service.info["model"],
-                "input_png": _png_base64(digit),
+                "box": list(picture.box),
+                "warning": warning_for(picture.other_digits, float(probabilities[best])),
+                "input_png": _png_base64(picture.digit),
                 "latency_ms": 1000 * (time.perf_counter() - started),
             }
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 import sys
 import time
@@ -70,6 +71,7 @@ class TrainConfig:
     distort_fraction: float = 1.0  # share of the training digits distorted each pass; the rest stay as they are
     distort_strength: float = 1.0  # multiplies every distortion range (data/distort.py)
     init: str = "paper"  # lenet5 only: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
+    lr_schedule: str = "constant"  # or "cosine" (per epoch, to zero at the end)
 
     def build_model(self) -> Any:
         return create_model(self.model, init=self.init) if self.model == "lenet5" else create_model(self.model)
@@ -90,6 +92,10 @@ class TrainConfig:
             raise UserError(f"--distort-strength {self.distort_strength}: must be positive")
         if not self.distort and (self.distort_fraction != 1.0 or self.distort_strength != 1.0):
             raise UserError("--distort-fraction and --distort-strength need --distort")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise UserError(f"--lr-schedule {self.lr_schedule}: choose 'constant' or 'cosine'")
+        if self.lr_schedule != "constant" and self.optimizer == "sdlm":
+            raise UserError("--lr-schedule: SDLM follows the paper's own eta schedule")
         if self.select_by not in ("cost", "accuracy"):
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
@@ -180,6 +186,8 @@ def train(
         steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
         for epoch in range(len(history), cfg.epochs):
             paddle.seed(_epoch_seed(cfg.seed, epoch))
+            if cfg.lr_schedule == "cosine":
+                optimizer.set_lr(cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2)
             x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
             train_cost, train_acc, train_seconds = _train_epoch(
                 model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress
