@@ -143,12 +143,6 @@ def test_data_verify_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["ok"] is True and len(report["files"]) == 4
 
 
-def test_models_lists_both_networks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["lenet5", "seed"]
-
-
 def test_distort_fraction_follows_the_recipe(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -176,7 +176,7 @@ def test_decoder_surprises_are_422_not_500(trained_run: Path, monkeypatch: pytes
     def explode(*args, **kwargs):
         raise ValueError("image has wrong mode")
 
-    monkeypatch.setattr(preprocess, "mnist_digit", explode)
+    monkeypatch.setattr(preprocess, "analyse", explode)
     client = TestClient(create_app(trained_run))
     image = _png(Image.fromarray(np.zeros((20, 20), np.uint8)))
     response = client.post("/api/predict", content=image, headers={"Content-Type": "image/png"})

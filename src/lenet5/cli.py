@@ -159,10 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
         "prints `error: FILE: reason` and the rest are still processed; the exit status is 1 if any failed.",
     )
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
-    predict.add_argument("--model", required=True, metavar="PATH", help="run directory or exported model folder")
+    predict.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="a shipped model's name (`lenet5 models`), a run directory or a model folder (default: the shipped "
+        "seed model)",
+    )
     predict.add_argument("--top-k", type=_positive_int, default=3, metavar="K", help="alternatives to show (default 3)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
-    predict.add_argument("--backend", choices=["paddle", "onnx"], default="paddle", help="runtime (default paddle)")
+    predict.add_argument(
+        "--backend",
+        choices=["paddle", "onnx"],
+        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
+    )
     predict.add_argument("--csv", metavar="FILE", help="also write all results to a CSV file")
     predict.add_argument(
         "--save-input",
@@ -179,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run directory, never a folder holding files lenet5 did not write.",
     )
     export.add_argument("run", metavar="RUN", help="run directory or model folder")
-    export.add_argument("--format", choices=["paddle", "onnx"], default="paddle", help="target runtime")
+    export.add_argument(
+        "--format", choices=["paddle", "onnx", "both"], default="paddle", help="target runtime (both: one folder, both)"
+    )
     export.add_argument("--out", required=True, metavar="DIR", help="folder to write (new or empty)")
     export.add_argument("--force", action="store_true", help="replace an earlier lenet5 export in --out")
 
@@ -199,10 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the drawing page at / and the API (POST /api/predict, GET /api/model, GET /healthz; "
         "OpenAPI docs at /docs). Binds to 127.0.0.1 unless told otherwise.",
     )
-    serve.add_argument("--model", required=True, metavar="PATH", help="run directory or exported model folder")
+    serve.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="a shipped model's name, a run directory or a model folder (default: the shipped seed model)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--backend", choices=["paddle", "onnx"], default="paddle", help="runtime (default paddle)")
+    serve.add_argument(
+        "--backend",
+        choices=["paddle", "onnx"],
+        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
+    )
     serve.add_argument(
         "--max-bytes", type=_positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
     )
@@ -254,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--model", default="lenet5", help="network name (default lenet5)")
     summary.add_argument("--json", action="store_true", help="print one JSON object")
 
-    commands.add_parser("models", help="list the registered networks")
+    models = commands.add_parser("models", help="list the networks and the shipped trained models")
+    models.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -300,6 +320,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr_schedule=args.lr_schedule or recipe.lr_schedule,
             distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
+            recipe=recipe_name,
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     echo = (lambda _msg: None) if args.json else print
@@ -472,12 +493,40 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models(_args: argparse.Namespace) -> int:
-    from lenet5.models import get_spec, list_models
+def cmd_models(args: argparse.Namespace) -> int:
+    from lenet5.infer.model_folder import DEFAULT_MODEL, read_meta, shipped_models
+    from lenet5.models import get_spec
+    from lenet5.models.registry import INPUTS
 
-    for name in list_models():
-        spec = get_spec(name)
-        print(f"{name:8}  input {spec.normalization:5}  {spec.description}")
+    networks = [{"name": name, "input": INPUTS[name]} for name in sorted(INPUTS)]
+    shipped = []
+    for name, folder in shipped_models().items():
+        meta = read_meta(folder)
+        shipped.append(
+            {
+                "name": name,
+                "network": meta["model"],
+                "recipe": meta.get("recipe"),
+                "test_accuracy": meta.get("test_accuracy"),
+                "default": name == DEFAULT_MODEL,
+                "folder": str(folder),
+            }
+        )
+    if args.json:
+        print(json.dumps({"networks": networks, "shipped": shipped}))
+        return 0
+    print("Networks (lenet5 train --model NAME):")
+    print(f"  {'name':8}  {'input':6}  description")
+    for row in networks:
+        print(f"  {row['name']:8}  {row['input']:6}  {get_spec(row['name']).description}")
+    print("Shipped trained models (lenet5 predict IMAGE --model NAME):")
+    print(f"  {'name':8}  {'network':8}  {'recipe':8}  {'test accuracy':>13}")
+    for row in shipped:
+        accuracy = f"{100 * row['test_accuracy']:.2f}%" if row["test_accuracy"] is not None else "?"
+        default = "  (default)" if row["default"] else ""
+        print(f"  {row['name']:8}  {row['network']:8}  {row['recipe'] or '?':8}  {accuracy:>13}{default}")
+    if not shipped:
+        print("  (none installed; `make pretrained` builds them)")
     return 0
 
 

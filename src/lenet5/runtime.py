@@ -9,8 +9,18 @@ from types import ModuleType
 from lenet5.errors import UserError
 
 
+def prefer_fast_mkl() -> None:
+    """Ask Paddle's bundled MKL for its AVX2 code path, unless the user chose otherwise.
+
+    On AMD CPUs MKL otherwise picks a slow generic path (measured in docs/results.md: sgemm
+    2.2-3.5x slower on the convolutions' shapes). Read by MKL when Paddle loads it, so it
+    only has an effect before the first `import paddle`."""
+    os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+
+
 def import_paddle() -> ModuleType:
     """Import paddle with its start-up noise silenced (glog chatter, ccache and BN warnings)."""
+    prefer_fast_mkl()
     os.environ.setdefault("GLOG_minloglevel", "2")
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="When training, we now always track global mean")

@@ -8,11 +8,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from lenet5.errors import UserError
-from lenet5.infer.export import MODEL_PREFIX, ONNX_FILE, convert_to_onnx, read_meta, resolve_model_folder
-from lenet5.runtime import import_paddle
+from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
 
 
 class Backend(Protocol):
+    name: str
     meta: dict[str, Any]
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray: ...
@@ -23,7 +23,7 @@ class PaddleInferenceBackend:
 
     name = "paddle"
 
-    def __init__(self, path: str | Path, label: object = None) -> None:
+    def __init__(self, path: str | Path | None, label: object = None) -> None:
         folder = resolve_model_folder(path)
         label = label or folder
         self.meta = read_meta(folder)
@@ -31,6 +31,9 @@ class PaddleInferenceBackend:
         for required in (json_path, params_path):
             if not required.is_file():
                 raise UserError(f"{required}: missing from model folder")
+        from lenet5.runtime import import_paddle, prefer_fast_mkl
+
+        prefer_fast_mkl()
         inference = import_paddle().inference
         config = inference.Config(str(json_path), str(params_path))
         config.disable_gpu()
@@ -55,7 +58,7 @@ class OnnxRuntimeBackend:
 
     name = "onnx"
 
-    def __init__(self, path: str | Path, label: object = None) -> None:
+    def __init__(self, path: str | Path | None, label: object = None) -> None:
         folder = resolve_model_folder(path)
         label = label or folder
         self.meta = read_meta(folder)
@@ -64,7 +67,12 @@ class OnnxRuntimeBackend:
         except ImportError:
             raise UserError("--backend onnx needs onnxruntime: pip install onnxruntime") from None
         onnx_file = folder / ONNX_FILE
-        model = onnx_file.read_bytes() if onnx_file.is_file() else convert_to_onnx(folder)
+        if onnx_file.is_file():
+            model = onnx_file.read_bytes()
+        else:
+            from lenet5.infer.export import convert_to_onnx  # imports Paddle: only for folders without ONNX
+
+            model = convert_to_onnx(folder)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # unused-initializer notices from converted graphs are noise
         options.intra_op_num_threads = 1
@@ -81,13 +89,15 @@ class OnnxRuntimeBackend:
 BACKENDS = {"paddle": PaddleInferenceBackend, "onnx": OnnxRuntimeBackend}
 
 
-def load_backend(path: str | Path, backend: str = "paddle", label: object = None) -> Backend:
+def load_backend(path: str | Path | None, backend: str | None = None, label: object = None) -> Backend:
     """Open a model folder and run it once on a blank input, so a truncated parameter file
     or a graph that does not take the input its `lenet5.json` describes fails here, with one
     line naming the folder, and never in the middle of a user's batch or a server request."""
+    folder = resolve_model_folder(path)
+    backend = backend or detect_backend(folder)
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose from {', '.join(BACKENDS)}")
-    runner = BACKENDS[backend](path, label)
+    runner = BACKENDS[backend](folder, label or (path if path is not None else folder))
     blank = runner.meta["normalization"](np.zeros((1, 28, 28), dtype=np.uint8))
     try:
         out = runner.probabilities(blank)

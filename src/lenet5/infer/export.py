@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from lenet5 import atomic, outputs
-from lenet5.data.normalize import NORMALIZATIONS, Normalization
+from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.errors import UserError, file_errors
+from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE, resolve_model_folder
 from lenet5.infer.model_meta import FORMAT, META_FILE, load_meta
 from lenet5.models import get_spec
 from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
 
-MODEL_PREFIX = "inference"
-ONNX_FILE = "model.onnx"
 ONNX_OPSET = 11
 
 
@@ -61,24 +60,6 @@ def save_model_folder(net: Any, model_name: str, out_dir: str | Path, extra_meta
         paddle.jit.save(wrapper, str(tmp / MODEL_PREFIX), input_spec=[spec])
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return out_dir
-
-
-def resolve_model_folder(path: str | Path) -> Path:
-    """Accept a run directory (uses its `model/`) or a model folder itself."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such run directory or model folder")
-    for candidate in (path / "model", path):
-        if (candidate / META_FILE).is_file():
-            return candidate
-    raise UserError(f"{path}: not a run directory or model folder (no {META_FILE} found)")
-
-
-def read_meta(folder: Path) -> dict[str, Any]:
-    """`lenet5.json`, validated (see model_meta), with the normalisation as a callable."""
-    meta = load_meta(folder).model_dump()
-    meta["normalization"] = Normalization(**meta["normalization"])
-    return meta
 
 
 @contextlib.contextmanager
@@ -141,8 +122,8 @@ def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = F
     from lenet5.infer.backends import load_backend
     from lenet5.infer.model_card import model_card
 
-    if fmt not in ("paddle", "onnx"):
-        raise UserError(f"--format {fmt}: choose 'paddle' or 'onnx'")
+    if fmt not in ("paddle", "onnx", "both"):
+        raise UserError(f"--format {fmt}: choose 'paddle', 'onnx' or 'both'")
     folder = resolve_model_folder(source)
     target = outputs.claim_folder(out, "model", force=force)
     if target.resolve() == folder.resolve():
@@ -151,14 +132,15 @@ def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = F
     meta = load_meta(folder).model_dump(exclude_none=True)
     with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
         staging = Path(staging_name)
-        if fmt == "onnx":
+        if fmt in ("onnx", "both"):
             (staging / ONNX_FILE).write_bytes(convert_to_onnx(folder))
-        else:
+        if fmt in ("paddle", "both"):
             for suffix in (".json", ".pdiparams"):
                 with file_errors(folder / f"{MODEL_PREFIX}{suffix}"):
                     shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", staging / f"{MODEL_PREFIX}{suffix}")
         (staging / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
-        load_backend(staging, fmt, label=folder)  # loads and runs it once: a broken model is never shipped
+        for backend in ("onnx", "paddle") if fmt == "both" else (fmt,):
+            load_backend(staging, backend, label=folder)  # loads and runs it once: a broken model is never shipped
         card = model_card(meta, run_dir, fmt)
         with file_errors(out, "write"), atomic.atomic_dir(target, replace_existing=True) as tmp:
             for item in staging.iterdir():

@@ -16,16 +16,27 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
+def _distortions(config: dict[str, Any]) -> str:
+    if not config.get("distort"):
+        return ""
+    fraction = config.get("distort_fraction", 1.0)
+    share = "every digit" if fraction >= 1 else f"{100 * fraction:.0f}% of the digits"
+    return f", random affine distortions of {share} each epoch"
+
+
 def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
     model = meta["model"]
     norm = meta["normalization"]
     size = norm["size"]
-    config = _read_json(run_dir / "config.json").get("train", {}) if run_dir else {}
+    whole_config = _read_json(run_dir / "config.json") if run_dir else {}
+    config = whole_config.get("train", {})
     summary = _read_json(run_dir / "summary.json") if run_dir else {}
     lines = [
         f"# LeNet-5 digit recognizer: `{model}`",
         "",
-        f"{get_spec(model).description.capitalize()}. Exported by `lenet5 export` for the **{backend}** backend.",
+        f"{get_spec(model).description.capitalize()}. Exported by `lenet5 export` for "
+        + {"paddle": "Paddle Inference", "onnx": "ONNX Runtime", "both": "Paddle Inference and ONNX Runtime"}[backend]
+        + ".",
         "",
         "## Input and output",
         f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
@@ -40,10 +51,23 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
         "## Training",
     ]
     if config:
+        command = whole_config.get("command") or []
+        if command:
+            lines.append(f"- Command: `lenet5 {' '.join(str(c) for c in command[1:])}`")
+        if whole_config.get("commit"):
+            lines.append(f"- Source commit: `{whole_config['commit']}`")
         lines += [
-            f"- Recipe: optimizer {config.get('optimizer')}, learning rate {config.get('lr')}, batch"
+            f"- Recipe `{config.get('recipe') or 'custom'}`: optimizer {config.get('optimizer')},"
+            f" learning rate {config.get('lr')}, batch"
             f" {config.get('batch_size')}, {config.get('epochs')} epochs, loss {config.get('loss')}, seed"
-            f" {config.get('seed')}.",
+            f" {config.get('seed')}"
+            + (
+                f", learning rate schedule {config['lr_schedule']}"
+                if config.get("lr_schedule", "constant") != "constant"
+                else ""
+            )
+            + _distortions(config)
+            + ".",
             f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
             + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
             + "; the epoch kept is the best on validation.",
@@ -65,7 +89,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
         "lenet5 predict digit.png --model THIS_FOLDER",
         "```",
     ]
-    if backend == "paddle":
+    if backend in ("paddle", "both"):
         lines += [
             "",
             "Paddle Inference:",
@@ -79,7 +103,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
             "probs = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()",
             "```",
         ]
-    else:
+    if backend in ("onnx", "both"):
         lines += [
             "",
             "ONNX Runtime:",

@@ -45,18 +45,19 @@ class ModelMeta(BaseModel):
     normalization: NormalizationMeta
     input: TensorMeta
     output: TensorMeta | None = None
-    backend: Literal["paddle", "onnx"] | None = None
+    backend: Literal["paddle", "onnx", "both"] | None = None
+    recipe: str | None = None
     epoch: int | None = Field(default=None, ge=0)
     test_accuracy: float | None = Field(default=None, ge=0, le=1)
     val_accuracy: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _consistent_with_the_network(self) -> ModelMeta:
-        from lenet5.models import get_spec, list_models
+        from lenet5.models.registry import INPUTS  # not lenet5.models: that would import Paddle
 
-        if self.model not in list_models():
-            raise ValueError(f"model: unknown network {self.model!r} (known: {', '.join(list_models())})")
-        expected = NORMALIZATIONS[get_spec(self.model).normalization]
+        if self.model not in INPUTS:
+            raise ValueError(f"model: unknown network {self.model!r} (known: {', '.join(sorted(INPUTS))})")
+        expected = NORMALIZATIONS[INPUTS[self.model]]
         for field in ("name", "scale", "offset", "size"):
             got, want = getattr(self.normalization, field), getattr(expected, field)
             if got != want:

@@ -115,7 +115,7 @@ def _is_page_furniture(blob: Blob, height: int, width: int) -> bool:
     # From border to opposite border: a page edge or the table, never a digit, which
     # even drawn large leaves a margin on at least one side.
     spans = (blob.y0 == 0 and blob.y1 == height) or (blob.x0 == 0 and blob.x1 == width)
-    ruled = blob.width > 8 * blob.height and blob.width > 0.25 * width
+    ruled = blob.width > 15 * blob.height and blob.width > 0.4 * width
     return spans or ruled
 
 
@@ -127,21 +127,15 @@ def _near(a: Blob, box: tuple[int, int, int, int], margin: float) -> bool:
 MAX_CANDIDATES = 24  # blobs of most ink considered for the digit; the rest are specks
 
 
-def _ink_mask(gray: np.ndarray, kernel_size: int | None = None) -> tuple[np.ndarray, float, np.ndarray]:
-    strength = ink_strength(gray, kernel_size)
-    threshold = ink_threshold(strength)
-    return strength, threshold, (strength > threshold).astype(np.uint8)
-
-
 def _solid(blob: Blob, labels: np.ndarray) -> bool:
-    """A filled region (a shadow's corner), not strokes: its thickest point is a large part
-    of its size. Strokes, even a marker's, are thin against the digit they draw."""
+    """A filled region (a pocket of shadowed paper that the closing took for ink, a shadow's
+    corner), not strokes: thick all over. A digit is thin almost everywhere, even a
+    marker's, even one whose small loop has filled with ink, so the typical thickness along
+    its ridges is a small part of its size."""
     if blob.area < 64:
         return False
     pieces = (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).astype(np.uint8)
-    thickest = float(cv2.distanceTransform(np.pad(pieces, 1), cv2.DIST_L2, 3).max())
-    filled = blob.area / (blob.height * blob.width)
-    return 2 * thickest > 0.45 * max(blob.height, blob.width) and filled > 0.4
+    return stroke_width(pieces) > 0.3 * max(blob.height, blob.width)
 
 
 def _candidates(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
@@ -151,27 +145,10 @@ def _candidates(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, lis
     return labels, kept[:MAX_CANDIDATES]
 
 
-def find_digit(gray: np.ndarray) -> PageDigit | None:
-    """The most prominent digit on the page, or None if there is no ink at all."""
-    strength, threshold, mask = _ink_mask(gray)
-    labels, candidates = _candidates(mask, strength)
-    if not candidates:
-        return None
-    # Second pass with a background kernel fitted to the strokes (three widths), when that
-    # is much smaller than the first: shadows' corners are then filled far less.
-    top = candidates[:3]
-    x0, y0 = min(b.x0 for b in top), min(b.y0 for b in top)
-    x1, y1 = max(b.x1 for b in top), max(b.y1 for b in top)
-    region = np.isin(labels[y0:y1, x0:x1], [b.index for b in top]).astype(np.uint8)
-    fitted = 3 * stroke_width(region) + 3
-    if 3 < fitted < 0.6 * min(mask.shape) / 5:
-        strength, threshold, mask = _ink_mask(gray, int(fitted))
-        labels, candidates = _candidates(mask, strength)
-    candidates = [b for b in candidates if not _solid(b, labels)]
-    if not candidates:
-        return None
+def _group(candidates: list[Blob]) -> tuple[Blob, set[int], tuple[int, int, int, int]]:
+    """The digit: the blob of most ink, joined by the nearby pieces of itself until nothing
+    more is near. A blob as big as it beside it is another digit, not a piece."""
     seed = max(candidates, key=lambda b: b.mass)
-    # Pieces of the same digit: near its box, joined until nothing more is near.
     group, box = {seed.index}, (seed.x0, seed.y0, seed.x1, seed.y1)
     changed = True
     while changed:
@@ -180,13 +157,48 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
         for blob in candidates:
             if blob.index in group or not _near(blob, box, margin):
                 continue
-            # A blob as big as the digit beside it is another digit, not a piece of this one.
             overlaps_x = min(blob.x1, box[2]) - max(blob.x0, box[0]) > 0.3 * blob.width
             if blob.mass > 0.5 * seed.mass and not overlaps_x:
                 continue
             group.add(blob.index)
             box = (min(box[0], blob.x0), min(box[1], blob.y0), max(box[2], blob.x1), max(box[3], blob.y1))
             changed = True
+    return seed, group, box
+
+
+def _find(gray: np.ndarray, strength: np.ndarray, threshold: float) -> tuple | None:
+    """Blobs of ink, the digit among them, and its box; None if there is no candidate."""
+    mask = (strength > threshold).astype(np.uint8)
+    labels, candidates = _candidates(mask, strength)
+    candidates = [b for b in candidates if not _solid(b, labels)]
+    if not candidates:
+        return None
+    seed, group, box = _group(candidates)
+    return labels, candidates, seed, group, box
+
+
+def find_digit(gray: np.ndarray) -> PageDigit | None:
+    """The most prominent digit on the page, or None if there is no ink at all.
+
+    Two passes when the strokes are thin against the picture: the first, with a closing a
+    fifth of the picture wide, finds the digit and its stroke width; the second redoes the
+    background with a closing three stroke widths wide, which fills far smaller pockets of
+    shadowed paper (a closing fills any dark region narrower than itself)."""
+    strength = ink_strength(gray)
+    threshold = ink_threshold(strength)
+    found = _find(gray, strength, threshold)
+    if found is None:
+        return None
+    labels, candidates, seed, group, box = found
+    pieces = np.isin(labels[box[1] : box[3], box[0] : box[2]], list(group)).astype(np.uint8)
+    fitted = 3 * stroke_width(pieces) + 3
+    if 3 < fitted < 0.6 * min(gray.shape) / 5:
+        fitted_strength = ink_strength(gray, int(fitted))
+        fitted_threshold = ink_threshold(fitted_strength)
+        refound = _find(gray, fitted_strength, fitted_threshold)
+        if refound is not None:
+            strength, threshold, found = fitted_strength, fitted_threshold, refound
+            labels, candidates, seed, group, box = found
     digit_height = box[3] - box[1]
     others = sum(
         1 for b in candidates if b.index not in group and b.mass > 0.25 * seed.mass and b.height > 0.5 * digit_height

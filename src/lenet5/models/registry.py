@@ -20,6 +20,10 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+# Each network's input normalisation, known without importing the model modules (and so
+# without Paddle): model folders are validated with it on the ONNX path. register_model
+# checks that the two agree.
+INPUTS: dict[str, str] = {"lenet5": "paper", "seed": "seed"}
 # Modules that register models when imported; importing lazily keeps `--help` free of Paddle.
 _MODEL_MODULES = ("lenet5.models.seed", "lenet5.models.lenet1998")
 
@@ -28,6 +32,8 @@ def register_model(name: str, normalization: str, description: str) -> Callable[
     def decorate(builder: Any) -> Any:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
+        if INPUTS.get(name) != normalization:
+            raise ValueError(f"model {name!r}: add it to registry.INPUTS with normalization {normalization!r}")
         _REGISTRY[name] = ModelSpec(name, builder, normalization, description)
         return builder
 

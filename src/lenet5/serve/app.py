@@ -40,7 +40,7 @@ from starlette.requests import ClientDisconnect
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
-from lenet5.infer.export import resolve_model_folder
+from lenet5.infer.model_folder import resolve_model_folder
 from lenet5.infer.predict import warning_for
 from lenet5.infer.preprocess import NoInkError, PictureDigit, read_picture
 
@@ -76,9 +76,9 @@ _SUMMARY_KEYS = (
 class PredictionService:
     """The loaded model plus what /api/model reports about it."""
 
-    def __init__(self, model_path: str | Path, backend: str = "paddle") -> None:
+    def __init__(self, model_path: str | Path | None, backend: str | None = None) -> None:
         self.backend = load_backend(model_path, backend)
-        self.backend_name = backend
+        self.backend_name = self.backend.name
         self.folder = resolve_model_folder(model_path)
         self._lock = threading.Lock()
         self.info = self._describe()
@@ -220,7 +220,9 @@ def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
         raise UserError(f"upload: cannot decode the image ({type(exc).__name__})") from None
 
 
-def create_app(model_path: str | Path, backend: str = "paddle", limits: ServerLimits | None = None) -> FastAPI:
+def create_app(
+    model_path: str | Path | None = None, backend: str | None = None, limits: ServerLimits | None = None
+) -> FastAPI:
     limits = limits or ServerLimits()
     service = PredictionService(model_path, backend)
     slots = DecodeSlots(limits.max_concurrent, limits.max_queue)

@@ -72,6 +72,7 @@ class TrainConfig:
     distort_strength: float = 1.0  # multiplies every distortion range (data/distort.py)
     init: str = "paper"  # lenet5 only: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
     lr_schedule: str = "constant"  # or "cosine" (per epoch, to zero at the end)
+    recipe: str | None = None  # the recipe the settings came from (flags may have changed some)
 
     def build_model(self) -> Any:
         return create_model(self.model, init=self.init) if self.model == "lenet5" else create_model(self.model)
@@ -112,6 +113,23 @@ def _is_better(row: dict[str, Any], best: dict[str, Any] | None, select_by: str)
         key = (-row["val_accuracy"], row["val_cost"])
         return key < (-best["val_accuracy"], best["val_cost"])
     return row["val_cost"] < best["val_cost"]
+
+
+def _git_commit() -> str | None:
+    """The source's commit, if training runs from a git checkout (for model cards)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def _versions() -> dict[str, str]:
@@ -177,6 +195,7 @@ def train(
                     "versions": _versions(),
                     "kernels": kernels.describe(),
                     "command": sys.argv,
+                    "commit": _git_commit(),
                     "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 },
             )
@@ -368,7 +387,12 @@ def _finish(
         best_model,
         cfg.model,
         run.model,
-        {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"], "val_accuracy": best["val_accuracy"]},
+        {
+            "epoch": best["epoch"],
+            "test_accuracy": best["test_accuracy"],
+            "val_accuracy": best["val_accuracy"],
+            "recipe": cfg.recipe,
+        },
     )
     atomic.write_json(run.summary, summary)
     model_meta = json.loads((run.model / "lenet5.json").read_text())

@@ -1,0 +1,140 @@
+"""Finding the digit on real-looking pages (lenet5.infer.page), checked without a model: the
+digit read back from a difficult page must match the same digit read from a clean one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import DATA_DIR
+from lenet5.cli import main
+from lenet5.infer.preprocess import analyse
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    from lenet5.data import mnist
+
+    return mnist.load(DATA_DIR).test_images
+
+
+def _page(size: tuple[int, int], paper: float = 235.0) -> np.ndarray:
+    return np.full((size[1], size[0]), paper, dtype=np.float32)
+
+
+def _place(
+    page: np.ndarray, digit: np.ndarray, box: tuple[int, int, int, int], ink: float = 30.0
+) -> tuple[int, int, int, int]:
+    """Paste an MNIST digit as dark ink into `box` (x0, y0, x1, y1) of a float page; return
+    the box of its ink (MNIST digits have a margin around it)."""
+    x0, y0, x1, y1 = box
+    alpha = np.asarray(Image.fromarray(digit).resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC), np.float32) / 255
+    alpha = np.clip(alpha, 0, 1)
+    page[y0:y1, x0:x1] = page[y0:y1, x0:x1] * (1 - alpha) + ink * alpha
+    rows, cols = np.nonzero(alpha > 0.25)
+    return x0 + cols.min(), y0 + rows.min(), x0 + cols.max() + 1, y0 + rows.max() + 1
+
+
+def _read(page: np.ndarray):
+    return analyse(Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)), "page")
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union
+
+
+def _reference(digit: np.ndarray) -> np.ndarray:
+    page = _page((300, 300))
+    _place(page, digit, (75, 75, 225, 225))
+    return _read(page).digit
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4])
+def test_light_falling_off_across_the_page(digits: np.ndarray, index: int) -> None:
+    page = _page((900, 700))
+    _place(page, digits[index], (300, 200, 560, 460))
+    xs = np.mgrid[0:700, 0:900][1]
+    page *= 1.0 - 0.6 * xs / 900  # the right side gets 40% of the light
+    assert _similarity(_read(page).digit, _reference(digits[index])) > 0.85
+
+
+@pytest.mark.parametrize("index", [5, 6, 7])
+def test_hard_shadow_beside_the_digit(digits: np.ndarray, index: int) -> None:
+    page = _page((800, 800))
+    ink_box = _place(page, digits[index], (420, 250, 700, 530))
+    page[:, :380] *= 0.45  # a hand's shadow over the left half
+    result = _read(page)
+    assert _similarity(result.digit, _reference(digits[index])) > 0.85
+    assert _iou(result.box, ink_box) > 0.7
+
+
+@pytest.mark.parametrize("index", [8, 9, 10])
+def test_small_digit_on_a_big_page_with_clutter(digits: np.ndarray, index: int) -> None:
+    page = _page((2400, 1800))
+    box = _place(page, digits[index], (1500, 900, 1580, 980))  # an 80 px digit: 0.15% of the page
+    rng = np.random.default_rng(index)
+    for _ in range(30):  # specks
+        y, x = rng.integers(0, 1800), rng.integers(0, 2400)
+        page[y : y + 3, x : x + 3] = 120
+    for y in range(100, 1800, 110):  # ruled lines
+        if not 850 < y < 1030:
+            page[y : y + 3] = 190
+    page[:, :60] = 20  # the dark table beside the sheet
+    result = _read(page)
+    assert _iou(result.box, box) > 0.6, result.box
+    assert _similarity(result.digit, _reference(digits[index])) > 0.8
+
+
+def test_pen_thin_strokes_are_thickened() -> None:
+    """A 7 drawn with a 2 px pen on a 300 px digit comes out with MNIST-like strokes, not a hairline."""
+
+    def seven(pen: int) -> np.ndarray:
+        image = Image.new("L", (420, 420), 240)
+        ImageDraw.Draw(image).line([(90, 60), (330, 60), (180, 370)], fill=20, width=pen)
+        return analyse(image, "seven").digit
+
+    thin, normal = seven(2), seven(36)
+    assert (thin > 127).sum() > 0.6 * (normal > 127).sum()
+    assert _similarity(thin, normal) > 0.8
+
+
+def test_pieces_of_one_digit_are_joined(digits: np.ndarray) -> None:
+    """A 5 whose top bar is drawn apart from the rest is read as one digit."""
+    image = Image.new("L", (400, 400), 240)
+    draw = ImageDraw.Draw(image)
+    draw.line([(150, 90), (270, 90)], fill=20, width=14)  # the detached bar
+    draw.line([(150, 112), (145, 190)], fill=20, width=14)
+    draw.arc([(120, 160), (280, 320)], start=-100, end=150, fill=20, width=14)
+    result = analyse(image, "five")
+    assert result.box[1] <= 90 and result.box[3] >= 300 and result.other_digits == 0
+
+
+def test_several_digits_are_flagged(digits: np.ndarray, tmp_path: Path, trained_run: Path, capsys) -> None:
+    page = _page((900, 300))
+    for i, x in enumerate((80, 300, 520)):
+        _place(page, digits[i], (x, 60, x + 180, 240))
+    Image.fromarray(page.astype(np.uint8)).save(tmp_path / "number.png")
+    assert _read(page).other_digits >= 2
+    assert main(["predict", str(tmp_path / "number.png"), "--model", str(trained_run), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert "digits" in row["warning"]
+    assert main(["predict", str(tmp_path / "number.png"), "--model", str(trained_run)]) == 0
+    assert "warning: " in capsys.readouterr().err
+
+
+def test_the_box_is_in_the_original_pictures_pixels(digits: np.ndarray) -> None:
+    page = _page((3000, 2000))  # larger than the 1024 px working size
+    box = _place(page, digits[3], (1800, 600, 2300, 1100))
+    assert _iou(_read(page).box, box) > 0.8

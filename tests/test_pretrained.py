@@ -1,0 +1,90 @@
+"""The models shipped inside the package: usable with no training, honest about their accuracy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA_DIR
+from lenet5.cli import main
+from lenet5.infer.model_folder import DEFAULT_MODEL, shipped_models
+
+
+def test_the_default_model_is_shipped() -> None:
+    shipped = shipped_models()
+    assert DEFAULT_MODEL in shipped
+    files = {p.name for p in shipped[DEFAULT_MODEL].iterdir()}
+    assert {"inference.json", "inference.pdiparams", "model.onnx", "lenet5.json", "README.md"} <= files
+    assert sum(p.stat().st_size for folder in shipped.values() for p in folder.iterdir()) < 2_000_000
+
+
+@pytest.mark.parametrize("name", sorted(shipped_models()))
+def test_shipped_model_scores_exactly_its_card(name: str) -> None:
+    """Each backend scores exactly the test accuracy written on the model's card, on the
+    bundled MNIST test set, and the two backends agree within 1e-4 on every probability."""
+    from lenet5.data import mnist
+    from lenet5.infer.backends import load_backend, predict_batched
+
+    folder = shipped_models()[name]
+    meta = json.loads((folder / "lenet5.json").read_text())
+    data = mnist.load(DATA_DIR)
+    results = {}
+    for backend in ("paddle", "onnx"):
+        runner = load_backend(folder, backend)
+        results[backend] = predict_batched(runner, runner.meta["normalization"](data.test_images))
+    accuracy = float((results["paddle"].argmax(1) == data.test_labels).mean())
+    assert accuracy == pytest.approx(meta["test_accuracy"], abs=1e-12)
+    assert float((results["onnx"].argmax(1) == data.test_labels).mean()) == pytest.approx(accuracy, abs=1e-12)
+    assert np.abs(results["paddle"] - results["onnx"]).max() < 1e-4
+    card = (folder / "README.md").read_text()
+    assert f"{100 * meta['test_accuracy']:.2f}%" in card and "Recipe `" in card and "Command: `lenet5 train" in card
+
+
+def test_predict_needs_no_training_and_no_paddle(tmp_path: Path) -> None:
+    """`lenet5 predict photo.png` with no --model reads the digit with the shipped model,
+    through ONNX Runtime, without importing Paddle (which costs about a second)."""
+    from lenet5.data import mnist
+
+    images, labels = mnist.load(DATA_DIR).test_images, mnist.load(DATA_DIR).test_labels
+    page = Image.new("L", (300, 240), 255)
+    page.paste(Image.fromarray(255 - images[0]).resize((150, 150)), (70, 40))
+    page.save(tmp_path / "photo.png")
+    probe = (
+        "import json, sys\n"
+        "from lenet5.cli import main\n"
+        f"status = main(['predict', {str(tmp_path / 'photo.png')!r}, '--json'])\n"
+        "print(json.dumps({'status': status, 'paddle': 'paddle' in sys.modules}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    lines = result.stdout.strip().splitlines()
+    answer, state = json.loads(lines[0]), json.loads(lines[-1])
+    assert state == {"status": 0, "paddle": False}, result.stderr
+    assert answer["digit"] == int(labels[0]) and answer["warning"] is None
+
+
+def test_models_lists_networks_and_shipped_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in listing["networks"]] == ["lenet5", "seed"]
+    default = next(m for m in listing["shipped"] if m["default"])
+    assert default["name"] == DEFAULT_MODEL and default["test_accuracy"] > 0.99
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "Shipped trained models" in text and f"{100 * default['test_accuracy']:.2f}%" in text
+    assert "name" in text.splitlines()[1] and "test accuracy" in text  # columns have a header
+
+
+def test_a_shipped_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lenet5.data import mnist
+
+    Image.fromarray(255 - mnist.load(DATA_DIR).test_images[1]).save(tmp_path / "d.png")
+    assert main(["predict", str(tmp_path / "d.png"), "--model", DEFAULT_MODEL, "--backend", "paddle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digit"] == int(mnist.load(DATA_DIR).test_labels[1])
+    assert main(["predict", str(tmp_path / "d.png"), "--model", "nonesuch"]) == 2
+    assert "shipped: " in capsys.readouterr().err
