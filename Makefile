@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 
-.PHONY: run test lint format clean bench browser pretrained
+.PHONY: install run test lint format clean bench browser pretrained
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,8 @@ $(VENV)/.stamp-bench: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/run_all.py
+
+install: $(VENV)/.stamp-run
 
 run: $(VENV)/.stamp-run
 	$(BIN)/lenet5 train $(RUN_ARGS)

@@ -67,7 +67,8 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
             if width * height > max_pixels:
                 raise UserError(f"{label}: image too large ({width}x{height}, limit {max_pixels:,} pixels)")
             if image.format == "JPEG" and max(width, height) > 2 * WORKING_SIZE:
-                image.draft("L", (WORKING_SIZE, WORKING_SIZE))  # decode a phone photo at 1/2..1/8 scale
+                # Decode a phone photo at 1/2..1/8 scale, at least 3/4 of the working size.
+                image.draft("L", (3 * WORKING_SIZE // 4, 3 * WORKING_SIZE // 4))
             image.load()
     except UserError:
         raise

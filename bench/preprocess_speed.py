@@ -1,0 +1,79 @@
+"""Speed of turning a picture into an MNIST digit (decode + lenet5.infer.preprocess), no model.
+
+    python bench/preprocess_speed.py [--repeats 50]
+
+Two pictures: a 12 MP phone-style JPEG (4000x3000, quality 90, a digit of about 600 px on
+paper with a light gradient and sensor noise) and a 300 px PNG of a drawn digit. For each,
+the p50/p99 of bytes -> 28x28 digit (decode included), and of decoded picture -> digit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import percentiles, write_result
+
+from lenet5.infer.preprocess import analyse, open_image, read_picture
+
+
+def phone_jpeg() -> bytes:
+    rng = np.random.default_rng(0)
+    h, w = 3000, 4000
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    paper = 225 - 60 * xs / w - 20 * ys / h + rng.normal(0, 4, (h, w)).astype(np.float32)
+    image = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8)).convert("RGB")
+    ImageDraw.Draw(image).line([(1700, 1200), (2300, 1200), (1900, 1800)], fill=(30, 40, 140), width=40)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def small_png() -> bytes:
+    image = Image.new("L", (300, 300), 245)
+    ImageDraw.Draw(image).line([(90, 70), (210, 70), (130, 240)], fill=20, width=16)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def timed(work, repeats: int) -> dict[str, float]:
+    work()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        samples.append(1000 * (time.perf_counter() - started))
+    return percentiles(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    results = {}
+    for name, data in (("jpeg_12mp", phone_jpeg()), ("png_300px", small_png())):
+        results[name] = {
+            "bytes": len(data),
+            "bytes_to_digit": timed(lambda d=data: read_picture(d, "x"), args.repeats),
+            "decoded_to_digit": timed(lambda d=data: analyse(open_image(d), "x"), args.repeats),
+        }
+        r = results[name]
+        print(
+            f"{name:9} bytes -> digit p50 {r['bytes_to_digit']['p50_ms']:.2f} ms p99 {r['bytes_to_digit']['p99_ms']:.2f}"
+            f" ms | decode + preprocess measured apart: (open_image + analyse) p50 "
+            f"{r['decoded_to_digit']['p50_ms']:.2f} ms"
+        )
+    print(f"wrote {write_result('preprocess_speed', {'repeats': args.repeats, **results})}")
+
+
+if __name__ == "__main__":
+    main()
