@@ -102,3 +102,12 @@ def serve_in_thread(app: object) -> Iterator[str]:
     finally:
         instance.should_exit = True
         thread.join(timeout=10)
+
+
+def one_error_line(stderr: str) -> str:
+    """The single `error: ...` line a bad input must produce, and nothing else."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]

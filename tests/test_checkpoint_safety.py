@@ -13,17 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, tiny_config
+from conftest import DATA_DIR, one_error_line, tiny_config
 from lenet5.cli import main
 from lenet5.errors import UserError
-
-
-def _one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def _with_meta(edit: Callable[[dict], object]) -> Callable[[dict[str, np.ndarray]], None]:
@@ -75,7 +67,7 @@ def test_crafted_last_checkpoint_is_one_line(
 ) -> None:
     run = _crafted_run(trained_run, tmp_path, mutate)
     assert main(["train", "--resume", str(run)]) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(run / "checkpoints" / "last.npz") in line and message in line, line
 
 

@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, run_cli
+from conftest import DATA_DIR, one_error_line, run_cli
 from lenet5.cli import main
-
-
-def _one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -46,7 +38,7 @@ def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixtur
 def test_missing_data_dir_is_one_line(tmp_path: Path) -> None:
     result = run_cli("train", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))
     assert result.returncode == 2
-    line = _one_error_line(result.stderr)
+    line = one_error_line(result.stderr)
     assert str(tmp_path / "nowhere") in line and "does not exist" in line
     assert not (tmp_path / "run").exists()
 
@@ -71,9 +63,9 @@ def test_bad_flags(args: list[str], message: str, capsys: pytest.CaptureFixture[
 
 def test_unknown_model_and_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--model", "resnet", "--out", str(tmp_path / "r")]) == 2
-    assert "unknown model 'resnet'" in _one_error_line(capsys.readouterr().err)
+    assert "unknown model 'resnet'" in one_error_line(capsys.readouterr().err)
     assert main(["train", "--recipe", "nope", "--out", str(tmp_path / "r")]) == 2
-    assert "unknown recipe 'nope'" in _one_error_line(capsys.readouterr().err)
+    assert "unknown recipe 'nope'" in one_error_line(capsys.readouterr().err)
 
 
 def test_options_that_need_lenet5(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,20 +75,20 @@ def test_options_that_need_lenet5(tmp_path: Path, capsys: pytest.CaptureFixture[
         (["--optimizer", "sdlm"], "needs a model with an RBF output"),
     ):
         assert main(["train", "--model", "seed", *flags, "--out", str(tmp_path / "r")]) == 2
-        assert message in _one_error_line(capsys.readouterr().err)
+        assert message in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "r").exists()
 
 
 def test_evaluate_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(tmp_path / "none")]) == 2
-    assert "no such run directory" in _one_error_line(capsys.readouterr().err)
+    assert "no such run directory" in one_error_line(capsys.readouterr().err)
     assert main(["evaluate", str(tmp_path)]) == 2
-    assert "not a run directory or model folder" in _one_error_line(capsys.readouterr().err)
+    assert "not a run directory or model folder" in one_error_line(capsys.readouterr().err)
 
 
 def test_resume_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--resume", str(tmp_path)]) == 2
-    assert "not a run directory (no config.json)" in _one_error_line(capsys.readouterr().err)
+    assert "not a run directory (no config.json)" in one_error_line(capsys.readouterr().err)
 
 
 def test_resume_corrupt_checkpoint(tmp_path: Path, trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +100,7 @@ def test_resume_corrupt_checkpoint(tmp_path: Path, trained_run: Path, capsys: py
     last = run / "checkpoints" / "last.npz"
     last.write_bytes(last.read_bytes()[:200])
     assert main(["train", "--resume", str(run)]) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert str(last) in line and "not a readable lenet5 checkpoint" in line
 
 
@@ -149,7 +141,7 @@ def test_distort_fraction_follows_the_recipe(
     from lenet5.train import loop
 
     assert main(["train", "--distort-fraction", "0.5", "--out", str(tmp_path / "r")]) == 2
-    assert "need --distort" in _one_error_line(capsys.readouterr().err)
+    assert "need --distort" in one_error_line(capsys.readouterr().err)
     seen = []
 
     class Stop(Exception):

@@ -12,18 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA_DIR, run_cli
+from conftest import DATA_DIR, one_error_line, run_cli
 from lenet5.cli import main
 
 READ_ONLY = Path("/sys/lenet5-test-output")  # writes here fail even for root (sysfs)
-
-
-def _one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -46,7 +38,7 @@ def test_export_refuses_a_users_folder(
     before = _snapshot(user_folder)
     for force in ([], ["--force"]):
         assert main(["export", str(trained_run), "--format", fmt, "--out", str(user_folder), *force]) == 2
-        assert "was not written by lenet5" in _one_error_line(capsys.readouterr().err)
+        assert "was not written by lenet5" in one_error_line(capsys.readouterr().err)
         assert _snapshot(user_folder) == before
 
 
@@ -54,14 +46,14 @@ def test_export_never_replaces_the_run_or_a_file(trained_run: Path, tmp_path: Pa
     run_before = _snapshot(trained_run)
     for force in ([], ["--force"]):
         assert main(["export", str(trained_run), "--out", str(trained_run), *force]) == 2
-        assert "training run directory" in _one_error_line(capsys.readouterr().err)
+        assert "training run directory" in one_error_line(capsys.readouterr().err)
         assert main(["export", str(trained_run), "--out", str(trained_run / "model"), *force]) == 2
-        _one_error_line(capsys.readouterr().err)
+        one_error_line(capsys.readouterr().err)
     assert _snapshot(trained_run) == run_before
     afile = tmp_path / "afile.txt"
     afile.write_text("keep me")
     assert main(["export", str(trained_run), "--out", str(afile), "--force"]) == 2
-    assert "not a folder" in _one_error_line(capsys.readouterr().err)
+    assert "not a folder" in one_error_line(capsys.readouterr().err)
     assert afile.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]  # no .afile.txt.old-NNNN
 
@@ -71,7 +63,7 @@ def test_export_force_replaces_only_an_earlier_export(trained_run: Path, tmp_pat
     assert main(["export", str(trained_run), "--format", "onnx", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "lenet5.json", "model.onnx"]
     assert main(["export", str(trained_run), "--out", str(out)]) == 2
-    assert "add --force" in _one_error_line(capsys.readouterr().err)
+    assert "add --force" in one_error_line(capsys.readouterr().err)
     assert main(["export", str(trained_run), "--out", str(out), "--force"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
@@ -81,14 +73,14 @@ def test_export_force_replaces_only_an_earlier_export(trained_run: Path, tmp_pat
     ]
     (out / "my-notes.txt").write_text("added by the user")
     assert main(["export", str(trained_run), "--format", "onnx", "--out", str(out), "--force"]) == 2
-    assert "'my-notes.txt', which lenet5 did not write" in _one_error_line(capsys.readouterr().err)
+    assert "'my-notes.txt', which lenet5 did not write" in one_error_line(capsys.readouterr().err)
     assert (out / "my-notes.txt").read_text() == "added by the user" and (out / "inference.json").exists()
 
 
 def test_export_into_the_current_folder_is_one_line(trained_run: Path, user_folder: Path) -> None:
     result = run_cli("export", str(trained_run), "--out", ".", cwd=user_folder)
     assert result.returncode == 2
-    assert "was not written by lenet5" in _one_error_line(result.stderr)
+    assert "was not written by lenet5" in one_error_line(result.stderr)
     result = run_cli("export", str(trained_run), "--out", ".", cwd=user_folder / "notes")
     assert result.returncode == 2 and (user_folder / "notes" / "todo.txt").read_text() == "buy milk"
 
@@ -100,7 +92,7 @@ def test_export_of_a_truncated_model_writes_nothing(trained_run: Path, tmp_path:
     params.write_bytes(params.read_bytes()[:3000])
     for fmt in ("paddle", "onnx"):
         assert main(["export", str(broken), "--format", fmt, "--out", str(tmp_path / fmt)]) == 2
-        line = _one_error_line(capsys.readouterr().err)
+        line = one_error_line(capsys.readouterr().err)
         assert str(broken) in line and "cannot load the model" in line
         assert not (tmp_path / fmt).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
@@ -135,7 +127,7 @@ def test_hand_edited_model_card_is_refused_everywhere(
         ["export", str(folder), "--out", str(tmp_path / "out")],
     ):
         assert main(command) == 2
-        line = _one_error_line(capsys.readouterr().err)
+        line = one_error_line(capsys.readouterr().err)
         assert "lenet5.json" in line and message in line
     with pytest.raises(UserError, match=r"lenet5\.json"):
         create_app(folder)  # `serve` refuses to start rather than answering 500 to every request
@@ -154,7 +146,7 @@ def test_report_replaces_only_its_own_report(trained_run: Path, tmp_path: Path, 
     (run / "report").mkdir()
     (run / "report" / "slides.pdf").write_bytes(b"%PDF my talk")
     assert main(["report", str(run), "--data-dir", str(DATA_DIR)]) == 2
-    assert "was not written by lenet5" in _one_error_line(capsys.readouterr().err)
+    assert "was not written by lenet5" in one_error_line(capsys.readouterr().err)
     assert (run / "report" / "slides.pdf").read_bytes() == b"%PDF my talk"
     shutil.rmtree(run / "report")
     for _ in range(2):  # a second report replaces the first
@@ -163,7 +155,7 @@ def test_report_replaces_only_its_own_report(trained_run: Path, tmp_path: Path, 
     assert (run / "report" / "index.html").is_file() and (run / "report" / "lenet5-report.json").is_file()
     (run / "report" / "mine.txt").write_text("x")
     assert main(["report", str(run), "--data-dir", str(DATA_DIR)]) == 2
-    assert "'mine.txt', which lenet5 did not write" in _one_error_line(capsys.readouterr().err)
+    assert "'mine.txt', which lenet5 did not write" in one_error_line(capsys.readouterr().err)
     assert (run / "report" / "mine.txt").read_text() == "x"
 
 
@@ -238,7 +230,7 @@ def test_predict_output_paths(flags, message, trained_run: Path, tmp_path: Path,
     Image.fromarray(255 - mnist_digit(0)).save(digit)
     flags = [f.format(dir=tmp_path, file=afile) for f in flags]
     assert main(["predict", str(digit), "--model", str(trained_run), *flags]) == 2
-    assert message in _one_error_line(capsys.readouterr().err)
+    assert message in one_error_line(capsys.readouterr().err)
     assert afile.read_text() == "someone's results"
 
 
@@ -262,7 +254,7 @@ def test_csv_is_replaced_only_when_it_is_ours(trained_run: Path, tmp_path: Path,
 )
 def test_unwritable_output_is_one_line(command: list[str], trained_run: Path, capsys) -> None:
     assert main([c.format(run=trained_run) for c in command]) == 2
-    assert str(READ_ONLY) in _one_error_line(capsys.readouterr().err)
+    assert str(READ_ONLY) in one_error_line(capsys.readouterr().err)
 
 
 def test_train_out_must_be_new_or_empty(tmp_path: Path, user_folder: Path, capsys) -> None:
@@ -271,7 +263,7 @@ def test_train_out_must_be_new_or_empty(tmp_path: Path, user_folder: Path, capsy
     before = _snapshot(user_folder)
     for out, message in ((afile, "not a folder"), (user_folder, "folder is not empty")):
         assert main(["train", "--out", str(out), "--data-dir", str(DATA_DIR)]) == 2
-        assert message in _one_error_line(capsys.readouterr().err)
+        assert message in one_error_line(capsys.readouterr().err)
     assert afile.read_text() == "keep" and _snapshot(user_folder) == before
 
 

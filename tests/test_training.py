@@ -176,3 +176,51 @@ def test_log_lines_follow_the_article(tmp_path: Path) -> None:
     assert steps[0].startswith("Step 0, Epoch 0, Cost ") and steps[1].startswith("Step 5, Epoch 0, Cost ")
     assert any(line.startswith("Test with Epoch 0, avg_cost: ") and ", acc: " in line for line in lines)
     assert lines[-2].startswith("Best epoch 0 (validation cost ") and "test accuracy" in lines[-2]
+
+
+def test_cosine_schedule_sets_each_epochs_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import paddle
+
+    rates: list[float] = []
+    real = paddle.optimizer.Adam.set_lr
+    monkeypatch.setattr(paddle.optimizer.Adam, "set_lr", lambda self, v: rates.append(v) or real(self, v))
+    cfg = tiny_config(epochs=4, lr=2e-3, lr_schedule="cosine", train_limit=600, val_size=200, test_limit=100)
+    train(cfg, tmp_path / "run", echo=quiet, progress=False)
+    # lr * (1 + cos(pi * e / 4)) / 2 for e = 0..3, written out: 2e-3, 1.7071e-3, 1e-3, 2.929e-4
+    assert rates == pytest.approx([2e-3, 1.70710678e-3, 1e-3, 2.92893219e-4])
+
+
+def test_strong_recipe_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lenet5.cli import main
+    from lenet5.train import loop
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(cfg, out, **kwargs):
+        seen.append(cfg)
+        raise Stop
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    with pytest.raises(Stop):
+        main(["train", "--recipe", "strong", "--out", str(tmp_path / "r")])
+    cfg = seen[-1]
+    assert (cfg.model, cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == ("seed", "adam", 2e-3, 128, 30)
+    assert (cfg.distort, cfg.distort_fraction, cfg.lr_schedule, cfg.distort_engine) == (True, 1.0, "cosine", "opencv")
+    assert cfg.recipe == "strong"
+    with pytest.raises(Stop):
+        main(["train", "--out", str(tmp_path / "r")])
+    assert (seen[-1].distort, seen[-1].lr_schedule, seen[-1].epochs, seen[-1].recipe) == (False, "constant", 10, "seed")
+
+
+def test_opencv_distortions_match_the_reference_warp() -> None:
+    from lenet5.data import mnist
+    from lenet5.data.distort import distort_batch
+
+    digits = mnist.load(REPO / "data" / "mnist").train_images[:300]
+    reference = distort_batch(digits, np.random.default_rng(7))
+    fast = distort_batch(digits, np.random.default_rng(7), engine="opencv")
+    assert np.abs(reference - fast).max() < 0.01  # grey levels 0..255
+    assert np.abs(reference - digits).mean() > 5  # and they are really distorted

@@ -318,6 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             distort=args.distort or recipe.distort,
             distort_fraction=_distort_fraction(args, recipe),
             lr_schedule=args.lr_schedule or recipe.lr_schedule,
+            distort_engine=recipe.distort_engine,
             distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
             recipe=recipe_name,

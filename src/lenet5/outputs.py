@@ -102,14 +102,19 @@ def claim_file(path: str | os.PathLike[str], kind: str, flag: str) -> Path:
         raise UserError(f"{path}: is not a regular file; choose another name for {flag}")
     if target.exists() and not is_ours(target, kind):
         raise UserError(f"{path}: exists and was not written by lenet5; choose another name for {flag}")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{path}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise UserError(f"{path}: cannot write in {parent} (permission denied)")
-            break
+    _check_writable(path, target.parents)
     return target
+
+
+def _check_writable(path: object, folders: Iterable[Path]) -> None:
+    """The first of `folders` that exists (the nearest existing parent) must be a writable folder."""
+    for folder in folders:
+        if folder.exists():
+            if not folder.is_dir():
+                raise UserError(f"{path}: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UserError(f"{path}: cannot write in {folder} (permission denied)")
+            return
 
 
 def claim_file_folder(path: str | os.PathLike[str], flag: str) -> Path:
@@ -118,13 +123,7 @@ def claim_file_folder(path: str | os.PathLike[str], flag: str) -> Path:
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise UserError(f"{path}: exists and is not a folder; {flag} needs a folder")
-    for parent in (target, *target.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{path}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise UserError(f"{path}: cannot write in {parent} (permission denied)")
-            break
+    _check_writable(path, (target, *target.parents))
     return target
 
 

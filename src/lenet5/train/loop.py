@@ -73,6 +73,7 @@ class TrainConfig:
     init: str = "paper"  # lenet5 only: "paper" (+/-2.4/F) or "sqrt" (+/-2.4/sqrt(F))
     lr_schedule: str = "constant"  # or "cosine" (per epoch, to zero at the end)
     recipe: str | None = None  # the recipe the settings came from (flags may have changed some)
+    distort_engine: str = "numpy"  # "opencv": same distortions, faster (data/distort.py)
 
     def build_model(self) -> Any:
         return create_model(self.model, init=self.init) if self.model == "lenet5" else create_model(self.model)
@@ -97,6 +98,8 @@ class TrainConfig:
             raise UserError(f"--lr-schedule {self.lr_schedule}: choose 'constant' or 'cosine'")
         if self.lr_schedule != "constant" and self.optimizer == "sdlm":
             raise UserError("--lr-schedule: SDLM follows the paper's own eta schedule")
+        if self.distort_engine not in ("numpy", "opencv"):
+            raise UserError(f"distort_engine {self.distort_engine}: choose 'numpy' or 'opencv'")
         if self.select_by not in ("cost", "accuracy"):
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
@@ -288,9 +291,9 @@ def _prepare_pass(
             picks = np.random.default_rng([cfg.seed, epoch, 4]).random(len(raw_train)) < cfg.distort_fraction
             chosen = np.flatnonzero(picks)
             x_epoch = x_train.copy()
-            x_epoch[chosen] = normalize(distort_batch(raw_train[chosen], rng, ranges))
+            x_epoch[chosen] = normalize(distort_batch(raw_train[chosen], rng, ranges, engine=cfg.distort_engine))
         else:
-            x_epoch = normalize(distort_batch(raw_train, rng, ranges))
+            x_epoch = normalize(distort_batch(raw_train, rng, ranges, engine=cfg.distort_engine))
     if hasattr(optimizer, "begin_pass"):
         from lenet5.train.sdlm import HESSIAN_SAMPLES
 
