@@ -209,7 +209,10 @@ def test_strong_recipe_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     cfg = seen[-1]
     assert (cfg.model, cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == ("seed", "adam", 2e-3, 128, 30)
     assert (cfg.distort, cfg.distort_fraction, cfg.lr_schedule, cfg.distort_engine) == (True, 1.0, "cosine", "opencv")
-    assert cfg.recipe == "strong"
+    assert cfg.recipe == "strong" and cfg.select_by == "accuracy"
+    with pytest.raises(Stop):
+        main(["train", "--recipe", "strong", "--no-distort", "--out", str(tmp_path / "r")])
+    assert seen[-1].distort is False and seen[-1].lr_schedule == "cosine"
     with pytest.raises(Stop):
         main(["train", "--out", str(tmp_path / "r")])
     assert (seen[-1].distort, seen[-1].lr_schedule, seen[-1].epochs, seen[-1].recipe) == (False, "constant", 10, "seed")

@@ -66,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hyper-parameter set: seed (the article), strong (the article's network trained the modern way) "
         "or paper (1998, for lenet5); default: the model's own",
     )
-    train.add_argument("--distort", action="store_true", help="random affine distortions of the training digits")
+    train.add_argument(
+        "--distort",
+        action=argparse.BooleanOptionalAction,
+        help="random affine distortions of the training digits (recipe strong: on; --no-distort turns them off)",
+    )
     train.add_argument(
         "--distort-fraction",
         type=float,
@@ -115,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="digits held out for validation (default 5000)",
     )
     train.add_argument(
-        "--select-by", choices=["cost", "accuracy"], default="cost", help="validation score that picks the best epoch"
+        "--select-by",
+        choices=["cost", "accuracy"],
+        help="validation score that picks the best epoch (recipes seed and paper: cost; strong: accuracy)",
     )
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="where to train (default cpu)")
     train.add_argument("--download", action="store_true", help="download missing MNIST files (checksums verified)")
@@ -282,7 +288,11 @@ def _distort_fraction(args: argparse.Namespace, recipe: Recipe) -> float:
     """The flag if given (TrainConfig.validate refuses it without --distort), else the recipe's."""
     if args.distort_fraction is not None:
         return args.distort_fraction
-    return recipe.distort_fraction if args.distort or recipe.distort else 1.0
+    return recipe.distort_fraction if _distort(args, recipe) else 1.0
+
+
+def _distort(args: argparse.Namespace, recipe: Recipe) -> bool:
+    return recipe.distort if args.distort is None else args.distort
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -311,11 +321,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             val_size=args.val_size,
             train_limit=args.train_limit,
             test_limit=args.test_limit,
-            select_by=args.select_by,
+            select_by=args.select_by or recipe.select_by,
             device=args.device,
             data_dir=args.data_dir,
             download=args.download,
-            distort=args.distort or recipe.distort,
+            distort=_distort(args, recipe),
             distort_fraction=_distort_fraction(args, recipe),
             lr_schedule=args.lr_schedule or recipe.lr_schedule,
             distort_engine=recipe.distort_engine,
