@@ -162,6 +162,11 @@ def _group(candidates: list[Blob]) -> tuple[Blob, set[int], tuple[int, int, int,
             overlaps_x = min(blob.x1, box[2]) - max(blob.x0, box[0]) > 0.3 * blob.width
             if blob.mass > 0.5 * seed.mass and not overlaps_x:
                 continue
+            # A speck (a few percent of the digit's ink) may lie inside the digit but must
+            # not stretch its box: dust beside a 7 would shift the whole digit.
+            inside = blob.x0 >= box[0] and blob.y0 >= box[1] and blob.x1 <= box[2] and blob.y1 <= box[3]
+            if blob.mass < 0.03 * seed.mass and not inside:
+                continue
             group.add(blob.index)
             box = (min(box[0], blob.x0), min(box[1], blob.y0), max(box[2], blob.x1), max(box[3], blob.y1))
             changed = True
