@@ -70,7 +70,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
             + ".",
             f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
             + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
-            + "; the epoch kept is the best on validation.",
+            + f"; the epoch kept is the best in validation {config.get('select_by', 'cost')}.",
         ]
     if summary:
         lines.append(
