@@ -177,9 +177,10 @@ def _find(gray: np.ndarray, strength: np.ndarray, threshold: float) -> tuple | N
     """Blobs of ink, the digit among them, and its box; None if there is no candidate."""
     mask = (strength > threshold).astype(np.uint8)
     labels, candidates = _candidates(mask, strength)
-    candidates = [b for b in candidates if not _solid(b, labels)]
     if not candidates:
         return None
+    # Filled regions are dropped, unless nothing else is left (one bold stroke: a "1").
+    candidates = [b for b in candidates if not _solid(b, labels)] or candidates
     seed, group, box = _group(candidates)
     return labels, candidates, seed, group, box
 
@@ -222,7 +223,9 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
     x0, y0, x1, y1 = box
     # Soft edges: the anti-aliased rim just below the threshold belongs to the strokes too.
     pieces = np.isin(labels[y0:y1, x0:x1], list(group)).astype(np.uint8)
-    rim = cv2.dilate(pieces, np.ones((3, 3), np.uint8))
+    # The rim reaches half a stroke out: a blurred picture's strokes fade over several pixels.
+    reach = _odd(stroke_width(pieces) / 2)
+    rim = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     crop = strength[y0:y1, x0:x1] * rim
     core = crop[pieces > 0]
     peak = float(np.percentile(core, 90)) if core.size else 1.0
