@@ -108,7 +108,7 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     if image.mode == "1":
         # A bilevel picture is usually dithered: average the dots back into grey levels.
         return cv2.blur(np.asarray(image.convert("L")), (3, 3))
-    return np.asarray(image.convert("L"))  # uint8: ink_map then works on 256 levels, not every pixel
+    return np.asarray(image.convert("L"))  # uint8: morphology on bytes is the fast path (infer/page.py)
 
 
 @dataclass(frozen=True)
