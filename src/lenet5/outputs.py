@@ -21,10 +21,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lenet5.errors import UserError
+from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE
+from lenet5.infer.model_meta import FORMAT, META_FILE
 
-MODEL_MARKER = "lenet5.json"
-MODEL_FORMAT_PREFIX = "lenet5-model/"
-MODEL_FILES = frozenset({MODEL_MARKER, "README.md", "inference.json", "inference.pdiparams", "model.onnx"})
+MODEL_MARKER = META_FILE
+MODEL_FORMAT_PREFIX = FORMAT.rsplit("/", 1)[0] + "/"  # any version of the model-folder format
+MODEL_FILES = frozenset({MODEL_MARKER, "README.md", f"{MODEL_PREFIX}.json", f"{MODEL_PREFIX}.pdiparams", ONNX_FILE})
 REPORT_MARKER = "lenet5-report.json"
 REPORT_FORMAT = "lenet5-report/1"
 PNG_SOFTWARE = "lenet5"  # the PNG text chunk `Software` of every picture we write

@@ -173,7 +173,7 @@ def _group(candidates: list[Blob]) -> tuple[Blob, set[int], tuple[int, int, int,
     return seed, group, box
 
 
-def _find(gray: np.ndarray, strength: np.ndarray, threshold: float) -> tuple | None:
+def _find(strength: np.ndarray, threshold: float) -> tuple | None:
     """Blobs of ink, the digit among them, and its box; None if there is no candidate."""
     mask = (strength > threshold).astype(np.uint8)
     labels, candidates = _candidates(mask, strength)
@@ -194,7 +194,7 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
     shadowed paper (a closing fills any dark region narrower than itself)."""
     strength = ink_strength(gray)
     threshold = ink_threshold(strength)
-    found = _find(gray, strength, threshold)
+    found = _find(strength, threshold)
     if found is None:
         return None
     labels, candidates, seed, group, box = found
@@ -212,7 +212,7 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
         rx0, ry0 = max(0, box[0] - pad), max(0, box[1] - pad)
         rx1, ry1 = min(gray.shape[1], box[2] + pad), min(gray.shape[0], box[3] + pad)
         local = ink_strength(gray[ry0:ry1, rx0:rx1], int(fitted))
-        refound = _find(gray[ry0:ry1, rx0:rx1], local, threshold)
+        refound = _find(local, threshold)
         if refound is not None and refound[2].mass > 0.3 * seed.mass:
             strength = np.zeros_like(strength)
             strength[ry0:ry1, rx0:rx1] = local
