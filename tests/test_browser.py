@@ -29,7 +29,7 @@ def server(trained_run: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[object]:
+def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -46,10 +46,16 @@ def page(server: str) -> Iterator[object]:
                 "--disable-sync",
             ],
         )
-        tab = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-size screen
-        tab.goto(server + "/")
-        yield tab
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server: str) -> Iterator[object]:
+    tab = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-size screen
+    tab.goto(server + "/")
+    yield tab
+    tab.close()
 
 
 def _stroke(page, points: list[tuple[float, float]]) -> None:
@@ -68,11 +74,31 @@ def _wait_for_digit(page, expected: str) -> None:
     )
 
 
+def _bar_fractions(page) -> list[float]:
+    """Each row's drawn bar width as a fraction of its track, as laid out by the browser."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#bars li')].map(li =>
+            li.querySelector('.fill').getBoundingClientRect().width /
+            li.querySelector('.bar').getBoundingClientRect().width)"""
+    )
+
+
 def test_draw_one_then_zero_then_upload(page, tmp_path: Path) -> None:
     assert page.locator("#pad").bounding_box()["width"] <= 390  # fits the phone-size viewport
+    # Empty state before any drawing: a message, never a broken-image icon.
+    assert page.locator("#seen-empty").is_visible()
+    assert "draw a digit" in page.locator("#seen-empty").inner_text().lower()
+    assert not page.locator("#seen").is_visible()
     _stroke(page, [(0.5, 0.15 + 0.7 * t / 20) for t in range(21)])
     _wait_for_digit(page, "1")
     assert page.locator("#bars li").count() == 10
+    assert page.locator("#seen").is_visible() and not page.locator("#seen-empty").is_visible()
+    # The bars are drawn at their probabilities' widths (after the .15 s transition).
+    page.wait_for_timeout(400)
+    shown = [float(t.rstrip("%")) / 100 for t in page.locator("#bars li > span:last-child").all_inner_texts()]
+    drawn = _bar_fractions(page)
+    assert max(shown) > 0.5 and drawn[shown.index(max(shown))] > 0.5
+    assert np.allclose(drawn, shown, atol=0.02), (drawn, shown)
     assert page.locator("#seen").get_attribute("src").startswith("data:image/png;base64,")
     page.screenshot(path=str(tmp_path / "one.png"))
 
@@ -94,3 +120,28 @@ def test_draw_one_then_zero_then_upload(page, tmp_path: Path) -> None:
     _wait_for_digit(page, "7")
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
     assert (tmp_path / "upload.png").stat().st_size > 5000
+
+
+def test_api_docs_work_offline(browser, server: str) -> None:
+    """/docs renders with every request outside this server refused, and "Try it out" on
+    /api/predict offers a file upload."""
+    outside: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    tab = browser.new_page()
+    tab.route("**/*", only_local)
+    tab.goto(server + "/docs")
+    operation = tab.locator(".opblock-post", has_text="/api/predict")
+    operation.wait_for(timeout=15000)
+    operation.locator(".opblock-summary").click()
+    tab.locator("button.try-out__btn").first.click()
+    tab.locator(".opblock-post input[type=file]").first.wait_for(timeout=5000)
+    tab.screenshot(path="/tmp/docs.png", full_page=True)
+    tab.close()
+    assert outside == []

@@ -51,6 +51,8 @@ def test_missing_data_dir_is_one_line(tmp_path: Path) -> None:
         (["train", "--lr", "-1"], "must be positive"),
         (["train", "--optimizer", "rmsprop"], "invalid choice"),
         (["train", "--bogus"], "unrecognized arguments"),
+        (["predict", "x.png", "--top-k", "11"], "at most 10"),
+        (["predict", "x.png", "--top-k", "0"], "must be at least 1"),
     ],
 )
 def test_bad_flags(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,3 +163,15 @@ def test_distort_fraction_follows_the_recipe(
         with pytest.raises(Stop):
             main(["train", *flags, "--out", str(tmp_path / "r")])
         assert seen[-1].distort_fraction == fraction
+
+
+def test_serve_on_a_taken_port_says_so_and_nothing_else() -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), timeout=60)
+    assert result.returncode == 2
+    assert "Serving" not in result.stdout
+    line = one_error_line(result.stderr)
+    assert f"port {port}" in line and "already in use" in line and "--port" in line

@@ -137,21 +137,38 @@ def test_cli_mixed_directory(trained_run: Path, tmp_path: Path, test_digits: tup
     unreadable = folder / "locked.png"
     _photo(test_digits[0][0]).save(unreadable)
     unreadable.chmod(0)
-    result = run_cli("predict", str(folder), str(tmp_path / "missing.png"), "--model", str(trained_run), "--json")
+    # In a folder, files that are not images by name are passed over (a model folder's own
+    # files, notes); a file named explicitly is read whatever its name.
+    (folder / "notes.txt").rename(tmp_path / "notes.txt")
+    for name in ("README.md", "lenet5.json", "model.onnx"):
+        (folder / "sub" / name).write_text("{}")
+    result = run_cli(
+        "predict", str(folder), str(tmp_path / "missing.png"), str(tmp_path / "notes.txt"),
+        "--model", str(trained_run), "--json",
+    )  # fmt: skip
     unreadable.chmod(0o644)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    errors = result.stderr.strip().splitlines()
+    errors = [line for line in result.stderr.strip().splitlines() if not line.startswith("note: ")]
     assert all(line.startswith("error: ") for line in errors)
+    assert "passed over 3 non-image file(s)" in result.stderr
     for name, phrase in expected.items():
         assert any(name in line and phrase in line for line in errors), (name, errors)
     assert any("missing.png" in line and "no such file" in line for line in errors)
+    assert not any(name in result.stderr for name in ("README.md", "lenet5.json", "model.onnx"))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     good = [row for row in lines if "good" in row["file"]]
     assert len(good) == 3
     for row in good:
         assert set(row) == {"file", "digit", "probability", "top_k", "box", "warning"} and len(row["top_k"]) == 3
         assert row["top_k"][0] == [row["digit"], row["probability"]]
+    # --json: every failed file has its own line on stdout too, so stdout alone accounts for every file.
+    failed = {Path(row["file"]).name: row["error"] for row in lines if "error" in row}
+    assert all(set(row) == {"file", "error"} for row in lines if "error" in row)
+    assert set(failed) >= {*expected, "missing.png"}
+    assert "no such file" in failed["missing.png"] and not failed["missing.png"].startswith(str(tmp_path))
+    every_input = {*expected, "good0.png", "good1.png", "good2.png", "locked.png", "missing.png", "notes.txt"}
+    assert sorted(Path(row["file"]).name for row in lines) == sorted(every_input)
     import os
 
     if os.geteuid() != 0:  # root reads files whatever their mode

@@ -29,3 +29,51 @@ def test_precision_recall_f1() -> None:
     assert scores["recall"][0] == 0.8 and scores["precision"][0] == 1.0
     assert abs(scores["precision"][1] - 10 / 12) < 1e-12
     assert abs(scores["f1"][0] - 2 * 0.8 / 1.8) < 1e-12
+
+
+def _history(epochs: int) -> list[dict[str, float]]:
+    rows = []
+    for epoch in range(epochs):
+        error = 0.06 / (1 + epoch)  # error rates from 6% down to well under 1%: spans a decade
+        row: dict[str, float] = {"epoch": epoch}
+        for split in ("train", "val", "test"):
+            row[f"{split}_cost"] = 3 * error
+            row[f"{split}_accuracy"] = 1 - error
+        rows.append(row)
+    return rows
+
+
+def test_error_rate_axis_reads_as_plain_numbers_clear_of_its_label() -> None:
+    from lenet5.report.curves import curves_figure
+    from lenet5.report.plotting import plt
+
+    fig = curves_figure(_history(12), best_epoch=5)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    errors = fig.axes[1]
+    labels = [t for t in errors.get_yticklabels(minor=False) + errors.get_yticklabels(minor=True) if t.get_text()]
+    low, high = errors.get_ylim()
+    visible = [t for t in labels if low <= t.get_position()[1] <= high]
+    assert len(visible) >= 3
+    for tick in visible:
+        text = tick.get_text()
+        assert re.fullmatch(r"[0-9.]+", text), text  # "0.5", "1", "2", never "6x10^0" in mathtext
+    ylabel = errors.yaxis.label.get_window_extent(renderer)
+    assert not any(ylabel.overlaps(t.get_window_extent(renderer)) for t in visible)
+    plt.close(fig)
+
+
+def test_per_class_legend_covers_no_bar() -> None:
+    from lenet5.report.figures import class_scores_figure
+    from lenet5.report.plotting import plt
+
+    high = [0.999] * 10  # full-height bars everywhere: any legend inside the axes would cover some
+    fig = class_scores_figure({"precision": high, "recall": high, "f1": [0.95] * 9 + [0.999]})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in ax.patches]
+    assert len(bars) == 30
+    assert not any(legend.overlaps(bar) for bar in bars)
+    plt.close(fig)

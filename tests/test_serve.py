@@ -70,6 +70,40 @@ def test_predict_json_base64_and_data_url(client: TestClient, digit_png: tuple[i
         assert answer.status_code == 200 and answer.json()["digit"] == label
 
 
+def test_predict_multipart_upload(client: TestClient, digit_png: tuple[int, bytes]) -> None:
+    """What `curl -F file=@digit.png` and browsers' forms send."""
+    label, png = digit_png
+    answer = client.post("/api/predict", files={"file": ("digit.png", png, "image/png")})
+    assert answer.status_code == 200 and answer.json()["digit"] == label
+    # Any field name; a form without a file is the client's error, named as such.
+    assert client.post("/api/predict", files={"picture": ("d.png", png, "image/png")}).json()["digit"] == label
+    no_file = client.post("/api/predict", files={"note": (None, "hello")})
+    assert no_file.status_code == 422 and "no file" in no_file.json()["error"]
+    broken = client.post("/api/predict", content=png, headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+    assert broken.status_code == 422
+
+
+def test_unsupported_type_lists_the_accepted_ones(client: TestClient) -> None:
+    error = client.post("/api/predict", content=b"x", headers={"Content-Type": "text/plain"}).json()["error"]
+    for accepted in ("image/png", "image/jpeg", "application/json", "multipart/form-data"):
+        assert accepted in error
+
+
+def test_api_docs_need_no_internet(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 50_000
+    # The bundled Swagger UI (4.x) reads OpenAPI 3.0: the document must use nothing of 3.1.
+    schema = client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.0.")
+    assert '"null"' not in client.get("/openapi.json").text
+    body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+    assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "code"),
     [

@@ -77,8 +77,8 @@ def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.Monk
     real_evaluate = loop.evaluate
     calls = {"n": 0}
 
-    def rigged(model, loss_fn, inputs, labels, batch_size=1000):
-        result = real_evaluate(model, loss_fn, inputs, labels, batch_size)
+    def rigged(model, loss_fn, inputs, labels, batch_size=1000, **options):
+        result = real_evaluate(model, loss_fn, inputs, labels, batch_size, **options)
         calls["n"] += 1
         is_val, epoch = calls["n"] % 2 == 1, (calls["n"] - 1) // 2
         if is_val:  # validation claims epoch 0 was best, whatever happened
@@ -227,3 +227,28 @@ def test_opencv_distortions_match_the_reference_warp() -> None:
     fast = distort_batch(digits, np.random.default_rng(7), engine="opencv")
     assert np.abs(reference - fast).max() < 0.01  # grey levels 0..255
     assert np.abs(reference - digits).mean() > 5  # and they are really distorted
+
+
+def test_visualdl_logs_what_the_run_measured(tmp_path: Path) -> None:
+    """`--visualdl`: the dashboard's scalars are the run's own metrics, epoch by epoch, and
+    each epoch has a panel of misread validation digits."""
+    from PIL import Image
+    from visualdl import LogReader
+
+    train(tiny_config(epochs=2), tmp_path / "run", echo=quiet, progress=False, visualdl=True)
+    records = list((tmp_path / "run" / "visualdl").glob("vdlrecords.*.log"))
+    assert len(records) == 1
+    reader = LogReader(file_path=str(records[0]))
+    history = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    for split in ("train", "val", "test"):
+        for metric in ("cost", "accuracy"):
+            logged = [(r.id, r.value) for r in reader.get_data("scalar", f"{metric}/{split}")]
+            assert [step for step, _ in logged] == [0, 1]
+            assert np.allclose([v for _, v in logged], [row[f"{split}_{metric}"] for row in history], rtol=1e-6)
+    assert [r.value for r in reader.get_data("scalar", "learning_rate")] == pytest.approx([1e-3, 1e-3])
+    panels = reader.get_data("image", "misread validation digits")
+    assert len(panels) == 2  # 2 epochs of a tiny model: some validation digits are misread each time
+    import io
+
+    panel = Image.open(io.BytesIO(panels[0].image.encoded_image_string))
+    assert panel.width > 300 and panel.height > 100

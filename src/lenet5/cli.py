@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,6 +32,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _top_k(text: str) -> int:
+    value = _positive_int(text)
+    if value > 10:
+        raise argparse.ArgumentTypeError(f"at most 10 (there are ten digits), got {value}")
     return value
 
 
@@ -63,8 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", help="network name: seed or lenet5 (default: the recipe's, seed)")
     train.add_argument(
         "--recipe",
-        help="hyper-parameter set: seed (the article), strong (the article's network trained the modern way) "
-        "or paper (1998, for lenet5); default: the model's own",
+        help="hyper-parameter set: seed (the article), strong (the article's network trained the modern way), "
+        "reader (strong plus a junk class, for `lenet5 read`) or paper (1998, for lenet5); default: the model's own",
+    )
+    train.add_argument(
+        "--junk",
+        type=float,
+        metavar="R",
+        help="add R junk pieces per digit (halves, pairs, cut neighbours) as an 11th class, so the network can "
+        "reject pieces that are not one digit (recipe reader 0.5, otherwise 0; seed network only)",
     )
     train.add_argument(
         "--distort",
@@ -126,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="where to train (default cpu)")
     train.add_argument("--download", action="store_true", help="download missing MNIST files (checksums verified)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
+    train.add_argument(
+        "--visualdl",
+        action="store_true",
+        help="also log costs, accuracies, learning rate and misread validation digits for VisualDL "
+        "(view with: visualdl --logdir RUN/visualdl)",
+    )
     train.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     _add_data_dir(train)
 
@@ -161,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read digits in your own images",
         description="Predict the digit in each image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size or mode). "
         "Images get MNIST's own preprocessing first: grayscale, ink made bright, cropped to the ink, longer "
-        "side 20 px, centred by centre of mass in 28x28. Directories are walked recursively. A bad file "
-        "prints `error: FILE: reason` and the rest are still processed; the exit status is 1 if any failed.",
+        "side 20 px, centred by centre of mass in 28x28. Directories are walked recursively for image files "
+        "(other files in them are passed over); files named are always read. A bad file prints "
+        "`error: FILE: reason` and the rest are still processed; the exit status is 1 if any failed.",
     )
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
     predict.add_argument(
@@ -171,8 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a shipped model's name (`lenet5 models`), a run directory or a model folder (default: the shipped "
         "seed model)",
     )
-    predict.add_argument("--top-k", type=_positive_int, default=3, metavar="K", help="alternatives to show (default 3)")
-    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--top-k", type=_top_k, default=3, metavar="K", help="alternatives to show, 1-10 (default 3)")
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line on stdout, for every file: the prediction, or {"file", "error"}',
+    )
     predict.add_argument(
         "--backend",
         choices=["paddle", "onnx"],
@@ -332,10 +359,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             distort_strength=args.distort_strength,
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
             recipe=recipe_name,
+            junk=recipe.junk if args.junk is None else args.junk,
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     echo = (lambda _msg: None) if args.json else print
-    summary = train(cfg, out, resume=bool(args.resume), echo=echo, progress=False if args.no_progress else None)
+    summary = train(
+        cfg,
+        out,
+        resume=bool(args.resume),
+        echo=echo,
+        progress=False if args.no_progress else None,
+        visualdl=args.visualdl,
+    )
     if args.json:
         print(json.dumps(summary))
     return 0
@@ -402,17 +437,22 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from lenet5 import outputs
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.predict import expand_inputs, predict_files, write_csv
+    from lenet5.infer.predict import Failure, expand_inputs, predict_files, write_csv
 
     # Output paths are checked before any work, so a bad one costs nothing and writes nothing.
     csv_path = outputs.claim_file(args.csv, "csv", "--csv") if args.csv else None
     save_input = outputs.claim_file_folder(args.save_input, "--save-input") if args.save_input else None
     backend = load_backend(args.model, args.backend)
+    files, skipped = expand_inputs(args.inputs)
+    if skipped:
+        print(f"note: passed over {len(skipped)} non-image file(s) in the folders given", file=sys.stderr)
     results, failures = [], 0
-    for result in predict_files(backend, expand_inputs(args.inputs), args.top_k, save_input):
-        if isinstance(result, UserError):
+    for result in predict_files(backend, files, args.top_k, save_input):
+        if isinstance(result, Failure):
             failures += 1
             print(f"error: {result}", file=sys.stderr)
+            if args.json:  # a script reading stdout sees every file, failed ones too
+                print(json.dumps(result.to_json()), flush=True)
             continue
         results.append(result)
         if args.json:
@@ -448,10 +488,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced, so a taken port is one
+    clear line and not a "Serving on ..." followed by uvicorn's error."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} on {host} is already in use; choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise UserError(f"no permission to listen on port {port}; use a port above 1023") from None
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lenet5.serve.app import ServerLimits, create_app
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be 1-65535, got {args.port}")
+    listener = _bind(args.host, args.port)  # before loading the model: a taken port costs nothing
 
     app = create_app(
         args.model,
@@ -464,8 +522,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             body_timeout=args.body_timeout,
         ),
     )
-    print(f"Serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"Serving model {app.state.service.info['model']} ({app.state.service.folder}) on "
+        f"http://{shown_host}:{args.port}/  (API docs: /docs)",
+        flush=True,
+    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[listener])
     return 0
 
 

@@ -10,15 +10,41 @@ import numpy as np
 from lenet5.errors import UserError
 from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
 
+JUNK = 10  # the class index of "not one whole digit" in models trained with one (recipe "reader")
+
 
 class Backend(Protocol):
     name: str
     meta: dict[str, Any]
+    classes: int
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray: ...
 
+    def scores(self, inputs: np.ndarray) -> np.ndarray: ...
 
-class PaddleInferenceBackend:
+
+class _Runner:
+    """What both runtimes share: a model's raw output, and the ten digits' probabilities.
+
+    A model trained with a junk class (lenet5.data.junk) has 11 outputs; `probabilities`
+    then gives the ten digits' share of them, renormalised, so reading one digit is the
+    same whatever the model; `scores` gives all of them (the number reader uses the junk
+    class to reject pieces that are not one whole digit)."""
+
+    classes = 10
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        out = self.scores(inputs)
+        if out.shape[-1] == 10:
+            return out
+        digits = out[:, :10]
+        return digits / np.maximum(digits.sum(axis=1, keepdims=True), 1e-12)
+
+
+class PaddleInferenceBackend(_Runner):
     """Paddle Inference predictor (`paddle.inference`), the deployment runtime."""
 
     name = "paddle"
@@ -45,7 +71,7 @@ class PaddleInferenceBackend:
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
 
-    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.ascontiguousarray(inputs, dtype=np.float32)
         self._input.reshape(list(inputs.shape))
         self._input.copy_from_cpu(inputs)
@@ -53,7 +79,7 @@ class PaddleInferenceBackend:
         return self._output.copy_to_cpu()
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(_Runner):
     """ONNX Runtime on the folder's `model.onnx`, or on a conversion made in memory."""
 
     name = "onnx"
@@ -82,7 +108,7 @@ class OnnxRuntimeBackend:
             raise UserError(f"{label}: ONNX Runtime cannot load the model ({type(exc).__name__})") from None
         self._input = self._session.get_inputs()[0].name
 
-    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
 
 
@@ -100,11 +126,12 @@ def load_backend(path: str | Path | None, backend: str | None = None, label: obj
     runner = BACKENDS[backend](folder, label or (path if path is not None else folder))
     blank = runner.meta["normalization"](np.zeros((1, 28, 28), dtype=np.uint8))
     try:
-        out = runner.probabilities(blank)
+        out = runner.scores(blank)
     except Exception as exc:  # the runtimes raise their own types for broken graphs
         raise UserError(f"{label or path}: the model does not run ({type(exc).__name__})") from None
-    if np.shape(out) != (1, 10) or not np.all(np.isfinite(out)):
-        raise UserError(f"{label or path}: the model does not output 10 probabilities")
+    if np.shape(out) not in ((1, 10), (1, 11)) or not np.all(np.isfinite(out)):
+        raise UserError(f"{label or path}: the model does not output 10 probabilities (or 11, with a junk class)")
+    runner.classes = int(np.shape(out)[1])
     return runner
 
 

@@ -51,7 +51,8 @@ def save_model_folder(net: Any, model_name: str, out_dir: str | Path, extra_meta
         "model": model_name,
         "normalization": norm.to_dict(),
         "input": {"name": "image", "shape": [None, 1, norm.size, norm.size], "dtype": "float32"},
-        "output": {"name": "probabilities", "shape": [None, 10]},
+        # 11 for a model trained with a junk class ("not one whole digit", lenet5.data.junk).
+        "output": {"name": "probabilities", "shape": [None, int(net.fc.weight.shape[1]) if hasattr(net, "fc") else 10]},
         **extra_meta,
     }
     # Only ever replaces an earlier model folder (a run's own `model/` on resume).

@@ -100,7 +100,7 @@ def ink_threshold(strength: np.ndarray) -> float:
     return max(MIN_STRENGTH, median + NOISE_SIGMAS * spread)
 
 
-def _blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
+def find_blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     ink = mask.astype(bool)  # summing over the ink pixels only: a few percent of the page
     mass = np.bincount(labels[ink], weights=strength[ink], minlength=count)
@@ -112,7 +112,7 @@ def _blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blo
     return labels, blobs
 
 
-def _is_page_furniture(blob: Blob, height: int, width: int) -> bool:
+def is_page_furniture(blob: Blob, height: int, width: int) -> bool:
     """Page edges, the table beside the sheet, ruled lines: not digits."""
     # From border to opposite border: a page edge or the table, never a digit, which
     # even drawn large leaves a margin on at least one side.
@@ -141,9 +141,9 @@ def _solid(blob: Blob, labels: np.ndarray) -> bool:
 
 
 def _candidates(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
-    labels, blobs = _blobs(mask, strength)
+    labels, blobs = find_blobs(mask, strength)
     height, width = mask.shape
-    kept = sorted((b for b in blobs if not _is_page_furniture(b, height, width)), key=lambda b: -b.mass)
+    kept = sorted((b for b in blobs if not is_page_furniture(b, height, width)), key=lambda b: -b.mass)
     return labels, kept[:MAX_CANDIDATES]
 
 

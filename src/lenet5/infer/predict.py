@@ -18,6 +18,8 @@ from lenet5.infer.backends import Backend
 from lenet5.infer.preprocess import PictureDigit, read_picture
 
 LOW_CONFIDENCE = 0.6  # below this top probability an answer is flagged, not trusted
+# What a folder is searched for. Files named on the command line are read whatever their name.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,25 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be read, reported in its place in the output."""
+
+    file: str
+    error: str  # the reason, without the file name in front
+
+    @classmethod
+    def of(cls, path: Path, exc: UserError) -> Failure:
+        message = str(exc)
+        return cls(str(path), message.removeprefix(f"{path}: "))
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.error}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"file": self.file, "error": self.error}
+
+
 def warning_for(other_digits: int, probability: float) -> str | None:
     """Why an answer should not be taken at face value, or None."""
     if other_digits:
@@ -52,18 +73,22 @@ def warning_for(other_digits: int, probability: float) -> str | None:
     return None
 
 
-def expand_inputs(paths: Sequence[str]) -> list[Path]:
-    """Files as given; directories walked recursively (hidden entries skipped), sorted."""
+def expand_inputs(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    """(files to read, files passed over). Files named are read as given; directories are
+    walked recursively, sorted, for image files only (a model folder's README.md or
+    model.onnx is not a picture), hidden entries skipped."""
     files: list[Path] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts)
-            )
+            for found in sorted(path.rglob("*")):
+                if not found.is_file() or any(part.startswith(".") for part in found.relative_to(path).parts):
+                    continue
+                (files if found.suffix.lower() in IMAGE_SUFFIXES else skipped).append(found)
         else:
             files.append(path)  # a missing file is reported when it is read
-    return files
+    return files, skipped
 
 
 def rank(probabilities: np.ndarray, top_k: int) -> list[tuple[int, float]]:
@@ -116,8 +141,8 @@ def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: 
 
 def predict_files(
     backend: Backend, files: Sequence[Path], top_k: int = 3, save_input: Path | None = None
-) -> Iterator[Prediction | UserError]:
-    """Yield a Prediction or the UserError for each file; one bad file never stops the rest."""
+) -> Iterator[Prediction | Failure]:
+    """Yield a Prediction or a Failure for each file; one bad file never stops the rest."""
     names = saved_input_names(files) if save_input is not None else {}
     for path in files:
         try:
@@ -125,7 +150,7 @@ def predict_files(
             if save_input is not None:
                 save_input_png(picture.digit, save_input / names[path])
         except UserError as exc:
-            yield exc
+            yield Failure.of(path, exc)
             continue
         yield predict_picture(backend, picture, str(path), top_k)
 

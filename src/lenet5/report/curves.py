@@ -6,12 +6,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
 from lenet5.report.plotting import plt, save_figure
 
 _SPLITS = (("train", "tab:blue"), ("val", "tab:orange"), ("test", "tab:green"))
 
 
 def plot_curves(history: Sequence[dict[str, Any]], path: str | Path, best_epoch: int | None = None) -> Path:
+    return save_figure(curves_figure(history, best_epoch), path)
+
+
+def curves_figure(history: Sequence[dict[str, Any]], best_epoch: int | None = None) -> Any:
     epochs = [row["epoch"] for row in history]
     fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for split, color in _SPLITS:
@@ -22,10 +28,16 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str | Path, best_epoch:
             ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best (val) = {best_epoch}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(loc="best")
     ax_cost.set_ylabel("cost (mean per-sample loss)")
     ax_cost.set_title("Cost")
     ax_acc.set_ylabel("error rate (%)")
     ax_acc.set_yscale("log")
+    # Plain numbers at 1-2-5 steps ("0.5", "1", "2"), not matplotlib's "6x10^0" minor labels,
+    # which are wide enough to run into the axis label.
+    ax_acc.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax_acc.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax_acc.yaxis.set_minor_formatter(NullFormatter())
     ax_acc.set_title("Error rate")
-    return save_figure(fig, path)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,10 @@ def precision_recall_f1(matrix: np.ndarray) -> dict[str, list[float]]:
 
 
 def plot_class_scores(scores: dict[str, list[float]], path: Path) -> Path:
+    return save_figure(class_scores_figure(scores), path)
+
+
+def class_scores_figure(scores: dict[str, list[float]]) -> Any:
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.27
     digits = np.arange(10)
@@ -33,9 +38,11 @@ def plot_class_scores(scores: dict[str, list[float]], path: Path) -> Path:
     ax.set_xlabel("digit")
     ax.set_ylabel("%")
     ax.set_title("Per-class precision, recall and F1 on the test set")
-    ax.legend(loc="lower right")
+    # Beside the axes, never over them: any corner of the plot can hold a bar.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
+    fig.tight_layout()
+    return fig
 
 
 def plot_confident_mistakes(

@@ -2,7 +2,8 @@
 
 FastAPI + uvicorn because they are the standard small-service stack in Python: request
 validation, an OpenAPI page at /docs for free, a test client, and an ASGI server that
-handles concurrent clients. The model is loaded once; a lock serialises calls into it
+handles concurrent clients. /docs is Swagger UI served from the `swagger-ui-bundle` package,
+so it works with no internet. The model is loaded once; a lock serialises calls into it
 because a Paddle Inference predictor (and an ONNX session's input binding) is one object
 shared by all requests. Nothing from a request is unpickled or used as a path.
 
@@ -28,15 +29,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from swagger_ui_bundle import swagger_ui_path
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
@@ -48,6 +52,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 log = logging.getLogger("lenet5.serve")
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff")
+ACCEPTED_TYPES = (*IMAGE_TYPES, "application/json", "multipart/form-data")
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,22 @@ _SUMMARY_KEYS = (
     "model", "selected_by", "best_epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy", "epochs",
     "final_train_cost", "final_train_accuracy", "train_seconds", "wall_seconds", "images_per_second",
 )  # fmt: skip
+
+
+class PredictAnswer(BaseModel):
+    """The body of a 200 from /api/predict (documents the schema on /docs)."""
+
+    digit: int = Field(ge=0, le=9)
+    probability: float
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    model: str
+    box: list[int] = Field(description="[x0, y0, x1, y1] of the digit in the uploaded picture's pixels")
+    # OpenAPI 3.0's spelling of an optional string (pydantic would write 3.1's `type: null`).
+    warning: Annotated[str | None, WithJsonSchema({"type": "string", "nullable": True})] = Field(
+        description="set when the answer should not be trusted"
+    )
+    input_png: str = Field(description="the 28x28 image the model saw, base64 PNG")
+    latency_ms: float
 
 
 class PredictionService:
@@ -209,6 +230,30 @@ def _image_from_json(body: bytes) -> bytes:
         raise UserError("image is not valid base64") from None
 
 
+async def _image_from_multipart(request: Request, body: bytes) -> bytes:
+    """The first file of a multipart/form-data body (`curl -F file=@digit.png`), parsed by
+    Starlette with python-multipart from the bytes already read under the size and time caps."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(request.scope, receive).form(max_files=4, max_fields=16) as form:
+            for value in form.values():
+                if not isinstance(value, str):  # an UploadFile
+                    return await value.read()
+    except Exception as exc:  # python-multipart's errors for a malformed body
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"malformed multipart body ({type(exc).__name__})") from None
+    raise UserError("multipart body has no file; send the picture as a file field, e.g. -F file=@digit.png")
+
+
 def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
     """Body -> the digit found in it; every failure is a UserError (the client's picture, never a 500)."""
     raw = _image_from_json(body) if content_type == "application/json" else body
@@ -230,10 +275,26 @@ def create_app(
         title="lenet5",
         description="Handwritten digit recognition with LeNet-5 on PaddlePaddle. Draw at `/`, call the API here.",
         version=__import__("lenet5").__version__,
+        docs_url=None,  # replaced below by a page whose assets are local, not a CDN's
+        redoc_url=None,
     )
+    # swagger-ui-bundle ships Swagger UI 4.15, which reads OpenAPI 3.0 documents only; this
+    # schema uses nothing of 3.1 (a test checks), so it is declared as what it is.
+    app.openapi_version = "3.0.3"
     app.state.service = service
     app.state.limits = limits
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="lenet5 API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -251,8 +312,9 @@ def create_app(
     @app.post(
         "/api/predict",
         summary="Read the digit in an image",
-        description="Body: the image bytes (Content-Type image/png, image/jpeg, ...) or JSON "
-        '`{"image": "<base64 PNG>"}`. The image gets MNIST-style preprocessing (any polarity, size or '
+        description="Body: the image bytes (Content-Type image/png, image/jpeg, ...), a multipart form "
+        'with the image as a file field (`curl -F file=@digit.png`), or JSON `{"image": "<base64 PNG>"}`. '
+        "The image gets MNIST-style preprocessing (any polarity, size or "
         "position). Answers the digit, its probability, all ten probabilities, the 28x28 input the model "
         "saw (base64 PNG), the digit's box in the picture, a warning when the answer should not be trusted "
         "(several digits, low confidence) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
@@ -261,8 +323,15 @@ def create_app(
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "description": "The picture itself, or JSON with the picture in base64.",
+                "description": "The picture itself, a form with the picture as a file, or JSON with it in base64.",
                 "content": {
+                    "multipart/form-data": {  # listed first: Swagger UI's "Try it out" then offers a file picker
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    },
                     **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
                     "application/json": {
                         "schema": {
@@ -277,6 +346,7 @@ def create_app(
             }
         },
         responses={
+            200: {"model": PredictAnswer, "description": "the digit read"},
             408: {"description": "body not received in time"},
             413: {"description": "body too large"},
             415: {"description": "unsupported type"},
@@ -287,8 +357,12 @@ def create_app(
     async def predict(request: Request) -> JSONResponse:
         started = time.perf_counter()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json" and content_type not in IMAGE_TYPES:
-            return _error(415, f"unsupported content type {content_type or '(none)'!r}", "unsupported_type")
+        if content_type not in ACCEPTED_TYPES:
+            return _error(
+                415,
+                f"unsupported content type {content_type or '(none)'!r}; send one of: {', '.join(ACCEPTED_TYPES)}",
+                "unsupported_type",
+            )
         try:
             body = await _read_body(request, limits)
         except _TooLarge:
@@ -299,6 +373,8 @@ def create_app(
             log.warning("client disconnected during upload to /api/predict")
             return _error(400, "client disconnected", "disconnected")
         try:
+            if content_type == "multipart/form-data":
+                body, content_type = await _image_from_multipart(request, body), "application/octet-stream"
             with slots.admit():
                 picture = await run_in_threadpool(slots.run, _decode, body, content_type, limits.max_pixels)
                 probabilities = await run_in_threadpool(service.predict, picture.digit)

@@ -74,9 +74,14 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine" (per epoch, to zero at the end)
     recipe: str | None = None  # the recipe the settings came from (flags may have changed some)
     distort_engine: str = "numpy"  # "opencv": same distortions, faster (data/distort.py)
+    # Junk pieces (halves, pairs, digits with a slice of a neighbour; data/junk.py) added to
+    # each split, this many per digit, as an eleventh class: for the number reader.
+    junk: float = 0.0
 
     def build_model(self) -> Any:
-        return create_model(self.model, init=self.init) if self.model == "lenet5" else create_model(self.model)
+        if self.model == "lenet5":
+            return create_model(self.model, init=self.init)
+        return create_model(self.model, num_classes=11) if self.junk > 0 else create_model(self.model)
 
     def validate(self) -> None:
         get_spec(self.model)
@@ -100,6 +105,10 @@ class TrainConfig:
             raise UserError("--lr-schedule: SDLM follows the paper's own eta schedule")
         if self.distort_engine not in ("numpy", "opencv"):
             raise UserError(f"distort_engine {self.distort_engine}: choose 'numpy' or 'opencv'")
+        if not 0.0 <= self.junk <= 2.0:
+            raise UserError(f"--junk {self.junk}: must be between 0 and 2 (junk pieces per digit)")
+        if self.junk > 0 and self.model != "seed":
+            raise UserError("--junk: only the seed network (lenet5's RBF output has one bitmap per digit)")
         if self.select_by not in ("cost", "accuracy"):
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
@@ -154,8 +163,10 @@ def train(
     resume: bool = False,
     echo: Callable[[str], None] = print,
     progress: bool | None = None,
+    visualdl: bool = False,
 ) -> dict[str, Any]:
-    """Train (or continue) a run in `out`; return its summary.
+    """Train (or continue) a run in `out`; return its summary. `visualdl`: also log to
+    RUN/visualdl for Paddle's VisualDL dashboard (lenet5.train.visualdl_log).
 
     Ctrl-C at any point (an epoch, an evaluation, a checkpoint write, the export) becomes
     TrainingInterrupted, which names the run and the epochs that are safely on disk."""
@@ -163,12 +174,15 @@ def train(
     run = RunDir(Path(out))
     _claim_run_dir(run, resume)
     saved = 0  # epochs whose state is in last.npz, i.e. what --resume would continue after
+    dashboard = None
     try:
         set_device(cfg.device)
         seed_everything(cfg.seed)
 
         data = mnist.load(cfg.data_dir, allow_download=cfg.download)
         splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
+        if cfg.junk > 0:
+            splits = _with_junk(splits, cfg.junk, cfg.seed)
         normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
         x_train, y_train = normalize(splits.train.images), splits.train.labels
         x_val, y_val = normalize(splits.val.images), splits.val.labels
@@ -203,6 +217,10 @@ def train(
                 },
             )
 
+        if visualdl:
+            from lenet5.train.visualdl_log import VisualDLLog
+
+            dashboard = VisualDLLog(run.root)
         started = time.perf_counter()
         step = sum(row["steps"] for row in history)
         steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
@@ -216,7 +234,7 @@ def train(
             )
             step += steps_per_epoch
             eval_started = time.perf_counter()
-            val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size)
+            val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size, keep_predictions=dashboard is not None)
             test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size)
             row = {
                 "epoch": epoch,
@@ -232,6 +250,9 @@ def train(
                 "images_per_second": len(y_train) / train_seconds,
             }
             history.append(row)
+            if dashboard is not None:
+                dashboard.epoch(row, optimizer.get_lr() if hasattr(optimizer, "get_lr") else cfg.lr)
+                dashboard.misread(epoch, splits.val.images, y_val, val.predictions)
             echo(f"Validation with Epoch {epoch}, avg_cost: {val.cost:.6f}, acc: {val.accuracy:.4f}")
             echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
             # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
@@ -253,6 +274,22 @@ def train(
         return _finish(run, cfg, history, best, wall_before + time.perf_counter() - started, echo)
     except KeyboardInterrupt:
         raise TrainingInterrupted(run.root, saved, resumable=run.config.is_file()) from None
+    finally:
+        if dashboard is not None:
+            dashboard.close()
+
+
+def _with_junk(splits: Any, share: float, seed: int) -> Any:
+    """Each split plus junk pieces made from its own digits (so none of the test digits'
+    ink reaches training), with generators derived from the seed and the split."""
+    from lenet5.data.junk import with_junk
+    from lenet5.data.splits import Split, Splits
+
+    parts = {}
+    for number, name in enumerate(("train", "val", "test")):
+        part = getattr(splits, name)
+        parts[name] = Split(*with_junk(part.images, part.labels, share, seed=[seed, 5, number]))
+    return Splits(**parts)
 
 
 def _claim_run_dir(run: RunDir, resume: bool) -> None:
@@ -405,6 +442,8 @@ def _finish(
         f"test accuracy {100 * best['test_accuracy']:.2f}%"
     )
     echo(f"Run directory: {run.root}")
+    if (run.root / "visualdl").is_dir():
+        echo(f"VisualDL logs: visualdl --logdir {run.root / 'visualdl'}  (then open http://127.0.0.1:8040/)")
     return summary
 
 

@@ -7,6 +7,7 @@ const digitEl = document.getElementById("digit");
 const statusEl = document.getElementById("status");
 const bars = document.getElementById("bars");
 const seen = document.getElementById("seen");
+const seenEmpty = document.getElementById("seen-empty");
 let drawing = false;
 let inked = false;
 let timer = null;
@@ -80,6 +81,8 @@ function show(answer) {
   if (!answer) {
     digitEl.textContent = "?";
     seen.removeAttribute("src");
+    seen.hidden = true;  // never a broken-image icon: the empty state says what will appear
+    seenEmpty.hidden = false;
     return;
   }
   digitEl.textContent = String(answer.digit);
@@ -93,6 +96,8 @@ function show(answer) {
     bars.appendChild(row);
   });
   seen.src = `data:image/png;base64,${answer.input_png}`;
+  seen.hidden = false;
+  seenEmpty.hidden = true;
 }
 
 document.getElementById("clear").addEventListener("click", () => {

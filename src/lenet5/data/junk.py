@@ -1,0 +1,102 @@
+"""Pieces that are not one whole digit, for training a recogniser that can say so.
+
+Reading a written number (lenet5.infer.read_number) cuts the ink into candidate pieces
+and lets the network choose among the ways to group them. That works only if the network
+gives a low score to a piece that is half a digit, two digits, or a digit with a slice of
+its neighbour: LeCun et al. 1998 (Sections V-VI) train the recogniser on such "junk"
+pieces for this reason. Here they are made from MNIST digits of the same split, cut and
+paired the way the number reader cuts and pairs ink, and rendered by the same function
+that renders a piece at reading time (lenet5.infer.preprocess.render_mnist), so the
+network sees junk exactly as the reader will show it.
+
+Three kinds, about a third each:
+- a fragment: one digit cut at 30-70% of its ink width, the left or the right part;
+- a pair: two digits side by side, from 3 px overlapping (touching) to 3 px apart;
+- a digit with 25-60% of a neighbour attached, on its left or right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lenet5.infer.preprocess import render_mnist
+
+JUNK_LABEL = 10  # the eleventh class
+
+
+def _crop(image: np.ndarray) -> np.ndarray:
+    """An MNIST digit (uint8, ink bright) as ink 0..1 cropped to its bounding box."""
+    rows = np.flatnonzero(image.max(axis=1) > 0)
+    cols = np.flatnonzero(image.max(axis=0) > 0)
+    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / 255.0
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int, shift: int) -> tuple[np.ndarray, int]:
+    """Two crops on one canvas, `gap` px apart (negative: overlapping), the right one `shift`
+    px lower; the ink where they overlap is the brighter of the two. Also returns where the
+    right crop starts."""
+    start = left.shape[1] + gap
+    top_right = max(0, shift)
+    top_left = max(0, -shift)
+    height = max(top_left + left.shape[0], top_right + right.shape[0])
+    width = max(left.shape[1], start + right.shape[1])
+    canvas = np.zeros((height, width), dtype=np.float32)
+    canvas[top_left : top_left + left.shape[0], : left.shape[1]] = left
+    region = canvas[top_right : top_right + right.shape[0], start : start + right.shape[1]]
+    np.maximum(region, right, out=region)
+    return canvas, start
+
+
+def _trim(piece: np.ndarray) -> np.ndarray | None:
+    rows = np.flatnonzero(piece.max(axis=1) > 0.05)
+    cols = np.flatnonzero(piece.max(axis=0) > 0.05)
+    if len(rows) < 3 or len(cols) < 2:
+        return None
+    return piece[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def junk_pieces(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` junk pieces (uint8 [count, 28, 28], MNIST conventions) made from `images`."""
+    out = np.zeros((count, 28, 28), dtype=np.uint8)
+    made = 0
+    while made < count:
+        kind = rng.integers(3)
+        a = _crop(images[rng.integers(len(images))])
+        if kind == 0:
+            cut = max(1, round(rng.uniform(0.3, 0.7) * a.shape[1]))
+            piece = a[:, :cut] if rng.random() < 0.5 else a[:, cut:]
+        else:
+            b = _crop(images[rng.integers(len(images))])
+            gap, shift = int(rng.integers(-3, 4)), int(rng.integers(-3, 4))
+            if kind == 1:
+                piece, _ = _side_by_side(a, b, gap, shift)
+            else:
+                keep = rng.uniform(0.25, 0.6)
+                if rng.random() < 0.5:  # a whole, then the left part of b
+                    canvas, start = _side_by_side(a, b, gap, shift)
+                    piece = canvas[:, : start + max(1, round(keep * b.shape[1]))]
+                else:  # the right part of b, then a whole
+                    canvas, start = _side_by_side(b, a, gap, shift)
+                    piece = canvas[:, max(0, b.shape[1] - max(1, round(keep * b.shape[1]))) :]
+        trimmed = _trim(piece)
+        if trimmed is None or trimmed.shape[1] < 0.3 * trimmed.shape[0]:
+            continue  # nothing left, or a lone upright stroke: a piece no one could tell from a "1"
+        out[made] = render_mnist(trimmed)
+        made += 1
+    return out
+
+
+def with_junk(
+    images: np.ndarray, labels: np.ndarray, share: float, seed: int | list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The digits plus `share` times as many junk pieces made from them (label 10), shuffled
+    in among them by a generator seeded with `seed`."""
+    count = round(share * len(labels))
+    if count == 0:
+        return images, labels
+    rng = np.random.default_rng(seed)
+    junk = junk_pieces(images, count, rng)
+    all_images = np.concatenate([images, junk])
+    all_labels = np.concatenate([labels, np.full(count, JUNK_LABEL, dtype=labels.dtype)])
+    order = rng.permutation(len(all_labels))
+    return all_images[order], all_labels[order]
