@@ -98,7 +98,7 @@ def _photograph(line: np.ndarray, rng: np.random.Generator) -> Image.Image:
     big = np.clip(big, 0, 1)
     pad = 20 * SCALE // 2
     big = np.pad(big, pad)
-    h, w = big.shape
+    _h, w = big.shape
     paper = rng.uniform(200, 245) + rng.uniform(-15, 15) * np.linspace(-1, 1, w)[None, :]
     ink_level = rng.uniform(20, 80)
     photo = paper - big * (paper - ink_level)

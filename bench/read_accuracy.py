@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from number_sets import KINDS, make_set  # noqa: E402
+from number_sets import KINDS, make_set
 
-from lenet5.data import mnist  # noqa: E402
-from lenet5.infer.backends import load_backend  # noqa: E402
-from lenet5.infer.read_number import read_number  # noqa: E402
+from lenet5.data import mnist
+from lenet5.infer.backends import load_backend
+from lenet5.infer.read_number import read_number
 
 
 def accuracy(backend, kind: str, count: int, seed: int, data, show_errors: int = 0) -> dict[str, object]:

@@ -145,3 +145,36 @@ def test_api_docs_work_offline(browser, server: str) -> None:
     tab.screenshot(path="/tmp/docs.png", full_page=True)
     tab.close()
     assert outside == []
+
+
+def test_number_mode_reads_a_written_number(browser, server: str, tmp_path: Path) -> None:
+    """/api/read behind the page uses the shipped reader model (create_app's default)."""
+    tab = browser.new_page(viewport={"width": 1100, "height": 900})
+    tab.goto(server + "/")
+    tab.click("#mode-number")
+    box = tab.locator("#pad").bounding_box()
+    assert box["width"] > 2.5 * box["height"]  # a wide pad for several digits
+    assert not tab.locator("#bars").is_visible()
+    # "1", "0", "7" written side by side, each a third of the pad's height or more.
+    _stroke(tab, [(0.15, 0.2 + 0.6 * t / 20) for t in range(21)])
+    angles = np.linspace(0, 2 * np.pi, 40)
+    _stroke(tab, [(0.42 + 0.07 * np.sin(a), 0.5 - 0.3 * np.cos(a)) for a in angles])
+    _stroke(tab, [(0.65, 0.22), (0.8, 0.22), (0.72, 0.8)])
+    tab.wait_for_function("document.getElementById('number').textContent === '107'", timeout=15000)
+    assert tab.locator("#number-digits li").count() == 3
+    # Each digit's box is drawn over the ink: the overlay has coloured pixels on each box's edge.
+    drawn = tab.evaluate(
+        """() => {
+            const c = document.getElementById('overlay');
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let painted = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+            return painted;
+        }"""
+    )
+    assert drawn > 500
+    tab.screenshot(path=str(tmp_path / "number.png"), full_page=True)
+    # Back to one digit: the bars return, the number goes.
+    tab.click("#mode-digit")
+    assert tab.locator("#digit").is_visible() and not tab.locator("#number").is_visible()
+    tab.close()

@@ -213,6 +213,39 @@ def build_parser() -> argparse.ArgumentParser:
         "in different folders get their folder in the name; only earlier lenet5 images are ever replaced)",
     )
 
+    read = commands.add_parser(
+        "read",
+        help="read whole written numbers (several digits on one line)",
+        description="Read every digit of a number written on one line, left to right, as LeNet-5 was built to "
+        "(ZIP codes, cheques): the ink is over-segmented (blobs, and cuts through touching digits), the network "
+        "scores every way of grouping the pieces, and the best path through that segmentation graph is kept "
+        "(LeCun et al. 1998, Section V; docs/reading-numbers.md). Folders are searched for image files. A bad "
+        "file prints `error: FILE: reason` and the rest are still read; the exit status is 1 if any failed.",
+    )
+    read.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
+    read.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="a shipped model's name, a run directory or a model folder (default: the shipped reader model, "
+        "trained to reject pieces that are not one digit; any other model works, less well on touching digits)",
+    )
+    read.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"file", "number", "confidence", "digits": [{"digit", "probability", '
+        '"box"}]}, or {"file", "error"}',
+    )
+    read.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="write a copy of each picture with each digit's box and reading drawn on it, as DIR/NAME.read.png",
+    )
+    read.add_argument(
+        "--backend",
+        choices=["paddle", "onnx"],
+        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
+    )
+
     export = commands.add_parser(
         "export",
         help="export a trained model for Paddle Inference or ONNX Runtime",
@@ -468,6 +501,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_read(args: argparse.Namespace) -> int:
+    from lenet5 import outputs
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.model_folder import DEFAULT_READER, shipped_models
+    from lenet5.infer.predict import Failure, expand_inputs, save_png, saved_input_names
+    from lenet5.infer.read_number import annotated, read_file
+
+    annotate = outputs.claim_file_folder(args.annotate, "--annotate") if args.annotate else None
+    model = args.model or (DEFAULT_READER if DEFAULT_READER in shipped_models() else None)
+    backend = load_backend(model, args.backend)
+    if backend.classes == 10:
+        print(
+            f"note: {model or 'the default model'} has no junk class; touching digits are read less well than "
+            "with the shipped reader model",
+            file=sys.stderr,
+        )
+    files, skipped = expand_inputs(args.inputs)
+    if skipped:
+        print(f"note: passed over {len(skipped)} non-image file(s) in the folders given", file=sys.stderr)
+    names = saved_input_names(files, ".read.png") if annotate is not None else {}
+    failures = 0
+    for path in files:
+        try:
+            reading, picture = read_file(backend, path, str(path))
+            if annotate is not None:
+                save_png(annotated(picture, reading), annotate / names[path], "--annotate")
+        except UserError as exc:
+            failure = Failure.of(path, exc)
+            failures += 1
+            print(f"error: {failure}", file=sys.stderr)
+            if args.json:
+                print(json.dumps(failure.to_json()), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(reading.to_json()), flush=True)
+        else:
+            print(f"{reading.file}  {reading.number}  ({reading.confidence:.2f})", flush=True)
+    return 1 if failures else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from lenet5.infer.export import export_folder
 
@@ -569,7 +642,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from lenet5.infer.model_folder import DEFAULT_MODEL, read_meta, shipped_models
+    from lenet5.infer.model_folder import DEFAULT_MODEL, DEFAULT_READER, read_meta, shipped_models
     from lenet5.models import get_spec
     from lenet5.models.registry import INPUTS
 
@@ -577,13 +650,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     shipped = []
     for name, folder in shipped_models().items():
         meta = read_meta(folder)
+        output = meta.get("output") or {}
+        classes = (output.get("shape") or [None, 10])[-1]
         shipped.append(
             {
                 "name": name,
                 "network": meta["model"],
                 "recipe": meta.get("recipe"),
+                "classes": classes,  # 11: the ten digits and "junk" (not one whole digit)
                 "test_accuracy": meta.get("test_accuracy"),
                 "default": name == DEFAULT_MODEL,
+                "default_for_read": name == DEFAULT_READER,
                 "folder": str(folder),
             }
         )
@@ -594,12 +671,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"  {'name':8}  {'input':6}  description")
     for row in networks:
         print(f"  {row['name']:8}  {row['input']:6}  {get_spec(row['name']).description}")
-    print("Shipped trained models (lenet5 predict IMAGE --model NAME):")
+    print("Shipped trained models (lenet5 predict IMAGE --model NAME, lenet5 read IMAGE --model NAME):")
     print(f"  {'name':8}  {'network':8}  {'recipe':8}  {'test accuracy':>13}")
     for row in shipped:
         accuracy = f"{100 * row['test_accuracy']:.2f}%" if row["test_accuracy"] is not None else "?"
-        default = "  (default)" if row["default"] else ""
-        print(f"  {row['name']:8}  {row['network']:8}  {row['recipe'] or '?':8}  {accuracy:>13}{default}")
+        notes = []
+        if row["default"]:
+            notes.append("default")
+        if row["default_for_read"]:
+            notes.append("default for read")
+        if row["classes"] == 11:
+            notes.append("also answers 'junk': not one whole digit")
+        note = f"  ({'; '.join(notes)})" if notes else ""
+        print(f"  {row['name']:8}  {row['network']:8}  {row['recipe'] or '?':8}  {accuracy:>13}{note}")
     if not shipped:
         print("  (none installed; `make pretrained` builds them)")
     return 0
@@ -609,6 +693,7 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "read": cmd_read,
     "export": cmd_export,
     "report": cmd_report,
     "summary": cmd_summary,

@@ -13,6 +13,11 @@ Three kinds, about a third each:
 - a fragment: one digit cut at 30-70% of its ink width, the left or the right part;
 - a pair: two digits side by side, from 3 px overlapping (touching) to 3 px apart;
 - a digit with 25-60% of a neighbour attached, on its left or right.
+
+And the other side of that boundary, labelled as the digit itself: a digit with a sliver
+(5-15% of the width) of a touching neighbour still attached, which is what a cut through
+two touching digits leaves. Without these, the junk class learns to reject every piece
+with a stray stroke, and so the right cut between touching digits.
 """
 
 from __future__ import annotations
@@ -86,17 +91,45 @@ def junk_pieces(images: np.ndarray, count: int, rng: np.random.Generator) -> np.
     return out
 
 
+def sliver_pieces(
+    images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` digits with a thin slice of a touching neighbour on one side, labelled as the digit."""
+    out = np.zeros((count, 28, 28), dtype=np.uint8)
+    out_labels = np.zeros(count, dtype=labels.dtype)
+    made = 0
+    while made < count:
+        index = rng.integers(len(images))
+        a, b = _crop(images[index]), _crop(images[rng.integers(len(images))])
+        keep = max(1, round(rng.uniform(0.05, 0.15) * b.shape[1]))
+        gap, shift = -int(rng.integers(0, 3)), int(rng.integers(-3, 4))
+        if rng.random() < 0.5:
+            canvas, start = _side_by_side(a, b, gap, shift)
+            piece = canvas[:, : start + keep]
+        else:
+            canvas, start = _side_by_side(b, a, gap, shift)
+            piece = canvas[:, max(0, b.shape[1] - keep) :]
+        trimmed = _trim(piece)
+        if trimmed is None:
+            continue
+        out[made], out_labels[made] = render_mnist(trimmed), labels[index]
+        made += 1
+    return out, out_labels
+
+
 def with_junk(
     images: np.ndarray, labels: np.ndarray, share: float, seed: int | list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The digits plus `share` times as many junk pieces made from them (label 10), shuffled
-    in among them by a generator seeded with `seed`."""
+    """The digits plus `share` times as many junk pieces made from them (label 10) and half
+    as many again digits with a sliver of a neighbour (labelled as the digit), shuffled in
+    among them by a generator seeded with `seed`."""
     count = round(share * len(labels))
     if count == 0:
         return images, labels
     rng = np.random.default_rng(seed)
     junk = junk_pieces(images, count, rng)
-    all_images = np.concatenate([images, junk])
-    all_labels = np.concatenate([labels, np.full(count, JUNK_LABEL, dtype=labels.dtype)])
+    slivers, sliver_labels = sliver_pieces(images, labels, count // 2, rng)
+    all_images = np.concatenate([images, junk, slivers])
+    all_labels = np.concatenate([labels, np.full(count, JUNK_LABEL, dtype=labels.dtype), sliver_labels])
     order = rng.permutation(len(all_labels))
     return all_images[order], all_labels[order]

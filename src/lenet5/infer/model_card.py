@@ -24,6 +24,11 @@ def _distortions(config: dict[str, Any]) -> str:
     return f", random affine distortions of {share} each epoch"
 
 
+def _classes(meta: dict[str, Any]) -> int:
+    output = meta.get("output") or {}
+    return int((output.get("shape") or [None, 10])[-1])
+
+
 def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
     model = meta["model"]
     norm = meta["normalization"]
@@ -44,7 +49,14 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
         f" {abs(norm['offset'])}` with p in 0..255,"
         " 0 = background, 255 = ink (white ink on black, as MNIST)."
         + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
-        "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1).",
+        (
+            "- Output: float32 `[N, 11]`, the probability of each digit 0-9 and, last, of *junk*: a piece that is"
+            " not one whole digit (half a digit, two digits, a digit with a slice of its neighbour); rows sum to 1."
+            " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
+            " digits."
+            if _classes(meta) == 11
+            else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
+        ),
         "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
         " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.infer.preprocess` do this.",
         "",
@@ -72,7 +84,14 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
             + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
             + f"; the epoch kept is the best in validation {config.get('select_by', 'cost')}.",
         ]
-    if summary:
+    if summary and "digit_test_accuracy" in summary:
+        lines.append(
+            f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%,"
+            f" digits and junk); **test accuracy {100 * summary['digit_test_accuracy']:.2f}%** on the MNIST test"
+            f" digits ({'first ' + str(config['test_limit']) if config.get('test_limit') else 'all 10,000'}),"
+            f" {100 * summary['test_accuracy']:.2f}% on those digits plus junk pieces made from them."
+        )
+    elif summary:
         lines.append(
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%);"
             f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits"

@@ -15,6 +15,7 @@ MODEL_PREFIX = "inference"
 ONNX_FILE = "model.onnx"
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"  # models shipped inside the package
 DEFAULT_MODEL = "seed"
+DEFAULT_READER = "reader"  # `lenet5 read`'s default: the seed network trained with a junk class
 
 
 def shipped_models() -> dict[str, Path]:

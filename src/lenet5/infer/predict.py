@@ -66,7 +66,7 @@ def warning_for(other_digits: int, probability: float) -> str | None:
     if other_digits:
         return (
             f"the picture seems to hold {other_digits + 1} or more digits; this reads only the most prominent "
-            "one (to read a whole number, crop each digit)"
+            "one (to read a whole number: lenet5 read, or POST /api/read)"
         )
     if probability < LOW_CONFIDENCE:
         return f"low confidence ({100 * probability:.0f}%): the picture may not be a single clear digit"
@@ -103,31 +103,38 @@ def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 
     return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked)
 
 
-def saved_input_names(files: Sequence[Path]) -> dict[Path, str]:
-    """`--save-input` file names: `STEM.28x28.png`, unless two inputs share a stem
-    (`a/digit.png`, `b/digit.jpg`); then every one of those gets its folders and extension
-    in the name (`a__digit.png.28x28.png`), so no output is written over another."""
+def saved_input_names(files: Sequence[Path], suffix: str = ".28x28.png") -> dict[Path, str]:
+    """Output file names for inputs (`--save-input`, `read --annotate`): `STEM` + `suffix`,
+    unless two inputs share a stem (`a/digit.png`, `b/digit.jpg`); then every one of those
+    gets its folders and extension in the name (`a__digit.png.28x28.png`), so no output is
+    written over another."""
     by_stem: dict[str, list[Path]] = {}
     for path in files:
         by_stem.setdefault(path.stem, []).append(path)
     names: dict[Path, str] = {}
     for stem, group in by_stem.items():
         if len(group) == 1:
-            names[group[0]] = f"{stem}.28x28.png"
+            names[group[0]] = f"{stem}{suffix}"
             continue
         for path in group:
             parts = [p for p in path.parts if p not in ("/", ".", "..")]
-            names[path] = "__".join(parts) + ".28x28.png"
+            names[path] = "__".join(parts) + suffix
     return names
 
 
 def save_input_png(digit: np.ndarray, target: Path) -> None:
     """The 28x28 digit the model saw, marked as ours so a later run may replace it."""
-    outputs.claim_file(target, "png", "--save-input")
+    save_png(Image.fromarray(digit), target, "--save-input")
+
+
+def save_png(image: Image.Image, target: Path, flag: str) -> None:
+    """A PNG marked as ours (so a later run may replace it, and nothing else is), written
+    atomically; anyone else's file at `target` is refused."""
+    outputs.claim_file(target, "png", flag)
     info = PngInfo()
     info.add_text("Software", outputs.PNG_SOFTWARE)
     buffer = io.BytesIO()
-    Image.fromarray(digit).save(buffer, format="PNG", pnginfo=info)
+    image.save(buffer, format="PNG", pnginfo=info)
     with file_errors(target, "write"):
         atomic.write_bytes(target, buffer.getvalue())
 

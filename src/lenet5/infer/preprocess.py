@@ -153,10 +153,10 @@ def mnist_digit(image: Image.Image, label: str = "image") -> np.ndarray:
 
 def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
     height, width = patch.shape
-    total = float(patch.sum())
-    ys, xs = np.mgrid[0:height, 0:width]
-    com_y = float((ys * patch).sum() / total) if total else (height - 1) / 2
-    com_x = float((xs * patch).sum() / total) if total else (width - 1) / 2
+    moments = cv2.moments(patch.astype(np.float32))  # the ink's mass and first moments, in one pass
+    total = moments["m00"]
+    com_y = moments["m01"] / total if total else (height - 1) / 2
+    com_x = moments["m10"] / total if total else (width - 1) / 2
     centre = (FIELD - 1) / 2
     top = int(np.clip(round(centre - com_y), 0, FIELD - height))
     left = int(np.clip(round(centre - com_x), 0, FIELD - width))

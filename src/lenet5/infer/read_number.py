@@ -25,6 +25,7 @@ Boxes are given in the original picture's pixels.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +39,19 @@ from lenet5.infer import page
 from lenet5.infer.backends import Backend
 from lenet5.infer.preprocess import NoInkError, open_image, render_mnist, to_grayscale
 
-MAX_PIECES_PER_DIGIT = 4  # an arc joins at most this many pieces (a 5's bar, a broken 0, cut slices)
+MAX_PIECES_PER_DIGIT = 6  # an arc joins at most this many pieces (a 5's bar, a broken 0, cut slices)
 MAX_DIGIT_WIDTH = 1.3  # of the line height: no single digit is wider (a wide 0 or 2 is about 1)
-CUT_WIDTH = 0.8  # blobs wider than this (of the line height) may be several touching digits
-MIN_CUT_SPACING = 0.18  # candidate cuts at least this far apart (of the line height)
+CUT_WIDTH = 0.75  # blobs wider than this (of the line height) may be several touching digits
+# Candidate cuts: a blob that may be one wide digit (a 0, a 2) gets a few, far apart; a blob
+# wider than any digit (WIDE_BLOB) surely holds several touching digits and gets many,
+# close together (measured with bench/tune_reader.py: more cuts everywhere split single
+# digits; fewer everywhere miss the joints of touching ones).
+WIDE_BLOB = 1.1  # of the line height
+CUTS = {False: (3, 0.2), True: (5, 0.12)}  # wide blob? -> (cuts per line height of width, min spacing)
 GAP = 0.35  # a clear gap this wide (of the line height) between pieces: never inside one digit
+LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
+JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
+DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
 SPECK = 0.03  # blobs with less ink than this share of the largest are dust
 
 
@@ -81,14 +90,13 @@ class NumberReading:
 
 @dataclass(frozen=True)
 class Piece:
-    """An elementary segment: the pixels of one blob within a column range."""
+    """An elementary segment: some of one blob's pixels (all of them, or those between two cuts)."""
 
-    blob: int
+    mask: np.ndarray  # bool, over the piece's own box
     x0: int
-    x1: int  # exclusive
     y0: int
+    x1: int  # exclusive
     y1: int
-    mass: float
 
     @property
     def centre(self) -> float:
@@ -101,51 +109,105 @@ def _line_height(blobs: list[page.Blob]) -> float:
     return float(np.median([b.height for b in blobs if b.mass > 0.3 * heaviest]))
 
 
-def _cut_columns(column_ink: np.ndarray, height: float) -> list[int]:
-    """Candidate cuts through a blob that may be several touching digits: columns where the
-    smoothed vertical profile has a local minimum, away from the blob's ends, lowest first
-    and at least MIN_CUT_SPACING apart, about two per digit the blob could hold."""
-    width = len(column_ink)
-    smooth = np.convolve(column_ink, np.ones(3) / 3, mode="same")
-    margin = max(1, int(0.25 * height))
-    inner = np.arange(margin, width - margin)
-    if len(inner) == 0:
+def _least_ink(ink: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic programming down the rows: the least ink a path from the top row to each
+    pixel crosses (one column sideways per row at most, `step` per sideways move), and
+    which way each pixel's best path came from (-1 left, 0 above, +1 right)."""
+    h, w = ink.shape
+    total = np.empty((h, w), dtype=np.float32)
+    came_from = np.zeros((h, w), dtype=np.int8)
+    total[0] = ink[0]
+    from_left = np.empty(w, dtype=np.float32)
+    from_right = np.empty(w, dtype=np.float32)
+    for y in range(1, h):
+        above = total[y - 1]
+        from_left[0], from_left[1:] = np.inf, above[:-1] + step
+        from_right[-1], from_right[:-1] = np.inf, above[1:] + step
+        best = np.minimum(above, np.minimum(from_left, from_right))
+        came_from[y] = np.where(best == above, 0, np.where(best == from_left, -1, 1))
+        total[y] = best + ink[y]
+    return total, came_from
+
+
+def _trace(came_from: np.ndarray, row: int, columns: np.ndarray) -> np.ndarray:
+    """The columns of the best paths from the top row down to (row, each of `columns`):
+    an array [row + 1, len(columns)]."""
+    paths = np.empty((row + 1, len(columns)), dtype=np.int64)
+    paths[row] = columns
+    for y in range(row, 0, -1):
+        paths[y - 1] = paths[y] + came_from[y, paths[y]]
+    return paths
+
+
+def _cut_paths(ink: np.ndarray, height: float) -> list[np.ndarray]:
+    """Candidate cuts through a blob that may be several touching digits.
+
+    A cut is a path from the top row to the bottom one, moving at most one column per row,
+    that crosses as little ink as it can (LeCun et al. 1998, Section V, find cuts from the
+    ink and its contours; this is the usual "minimum-ink path" form of that idea). Where
+    two slanted digits touch, such a cut follows the slant through the gap and crosses only
+    the joint, which a straight vertical cut cannot do. For every column of the middle row
+    away from the blob's ends, the best cut through it (down from the top, up from the
+    bottom); the cheapest are kept, spaced as CUTS says. Generous on purpose: a
+    wrong cut costs only arcs that the recogniser then rejects. Returns, per cut, its
+    column in each row."""
+    h, w = ink.shape
+    margin = max(1, int(0.2 * height))
+    if w <= 2 * margin or h < 3:
         return []
-    minima = [x for x in inner if smooth[x] <= smooth[max(0, x - 1)] and smooth[x] <= smooth[min(width - 1, x + 1)]]
-    minima.sort(key=lambda x: smooth[x])
-    spacing = MIN_CUT_SPACING * height
-    wanted = max(1, 2 * round(width / height))
-    cuts: list[int] = []
-    for x in minima:
-        if all(abs(x - c) >= spacing for c in cuts):
-            cuts.append(int(x))
-        if len(cuts) >= wanted:
+    step = 0.1  # the cost of a sideways step, against up to 1 per pixel of ink crossed
+    down, down_from = _least_ink(ink, step)
+    up, up_from = _least_ink(ink[::-1], step)
+    middle = h // 2
+    through = down[middle] + up[h - 1 - middle] - ink[middle]
+    columns = np.arange(margin, w - margin)
+    columns = columns[np.argsort(through[columns], kind="stable")]
+    per_height, min_spacing = CUTS[w > WIDE_BLOB * height]
+    spacing = min_spacing * height
+    wanted = max(1, math.ceil(per_height * w / height))
+    # Every candidate's whole path at once: down from the top to the middle row, and up
+    # from the bottom (traced in the flipped picture) to it.
+    upper = _trace(down_from, middle, columns)
+    lower = _trace(up_from, h - 1 - middle, columns)[::-1]
+    candidates = np.concatenate([upper, lower[1:]]).T  # [len(columns), h]
+    paths: list[np.ndarray] = []
+    open_ = np.ones(len(candidates), dtype=bool)  # not too close to a cut already kept
+    for k in np.flatnonzero(open_):
+        if not open_[k]:
+            continue
+        paths.append(candidates[k])
+        if len(paths) >= wanted:
             break
-    return sorted(cuts)
+        open_ &= np.abs(candidates - candidates[k]).mean(axis=1) >= spacing
+    return sorted(paths, key=lambda path: path.mean())
 
 
-def over_segment(labels: np.ndarray, blobs: list[page.Blob], height: float) -> list[Piece]:
+def _piece(mask: np.ndarray, ox: int, oy: int) -> Piece | None:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return Piece(mask[r0:r1, c0:c1], ox + int(c0), oy + int(r0), ox + int(c1), oy + int(r1))
+
+
+def over_segment(labels: np.ndarray, ink: np.ndarray, blobs: list[page.Blob], height: float) -> list[Piece]:
     """Elementary pieces, left to right: each blob, cut where it may hold touching digits."""
     pieces: list[Piece] = []
     for blob in blobs:
         own = labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index
-        bounds = [0, blob.width]
-        if blob.width > CUT_WIDTH * height:
-            bounds = [0, *_cut_columns(own.sum(axis=0).astype(np.float64), height), blob.width]
-        for left, right in zip(bounds, bounds[1:], strict=False):
-            rows = np.flatnonzero(own[:, left:right].any(axis=1))
-            if len(rows) == 0:
-                continue
-            pieces.append(
-                Piece(
-                    blob.index,
-                    blob.x0 + left,
-                    blob.x0 + right,
-                    blob.y0 + int(rows[0]),
-                    blob.y0 + int(rows[-1]) + 1,
-                    float(own[:, left:right].sum()),
-                )
-            )
+        if blob.width <= CUT_WIDTH * height:
+            found = [_piece(own, blob.x0, blob.y0)]
+        else:
+            columns = np.arange(blob.width)[None, :]
+            bounds = [np.zeros(blob.height, dtype=np.int64)]
+            bounds += [path[:, None] for path in _cut_paths(ink[blob.y0 : blob.y1, blob.x0 : blob.x1] * own, height)]
+            bounds.append(np.full(blob.height, blob.width, dtype=np.int64))
+            # Crossing cuts are made to meet instead, so every pixel lies in exactly one piece.
+            bounds = [b.reshape(-1, 1) for b in np.maximum.accumulate(np.stack([b.ravel() for b in bounds]), axis=0)]
+            found = [
+                _piece(own & (columns >= a) & (columns < b), blob.x0, blob.y0) for a, b in itertools.pairwise(bounds)
+            ]
+        pieces += [p for p in found if p is not None]
     return sorted(pieces, key=lambda p: p.centre)
 
 
@@ -166,24 +228,15 @@ def _arcs(pieces: list[Piece], height: float) -> list[tuple[int, int]]:
     return arcs
 
 
-def _render_arc(ink: np.ndarray, labels: np.ndarray, pieces: list[Piece]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def _render_arc(ink: np.ndarray, pieces: list[Piece]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The arc's own ink (only its pieces' pixels, with their soft rim) as an MNIST digit."""
     x0, y0 = min(p.x0 for p in pieces), min(p.y0 for p in pieces)
     x1, y1 = max(p.x1 for p in pieces), max(p.y1 for p in pieces)
     own = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    window = labels[y0:y1, x0:x1]
     for p in pieces:
-        own[:, p.x0 - x0 : p.x1 - x0] |= window[:, p.x0 - x0 : p.x1 - x0] == p.blob
+        own[p.y0 - y0 : p.y1 - y0, p.x0 - x0 : p.x1 - x0] |= p.mask
     rim = cv2.dilate(own, np.ones((3, 3), np.uint8))  # the anti-aliased edge just below the threshold
-    crop = ink[y0:y1, x0:x1] * rim
-    rows, cols = np.flatnonzero(crop.max(axis=1) > 0), np.flatnonzero(crop.max(axis=0) > 0)
-    crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return render_mnist(page.normalise_stroke(crop, own[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])), (
-        x0,
-        y0,
-        x1,
-        y1,
-    )
+    return render_mnist(ink[y0:y1, x0:x1] * rim), (x0, y0, x1, y1)
 
 
 def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int, int]]:
@@ -205,10 +258,8 @@ def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int
     return path[::-1]
 
 
-def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tuple[int, int, int, int]]]:
-    """(digit, probability, box in `gray`'s pixels) for each digit of the number, left to right."""
-    strength = page.ink_strength(gray)
-    threshold = page.ink_threshold(strength)
+def _ink_blobs(strength: np.ndarray, threshold: float) -> tuple[np.ndarray, list[page.Blob]]:
+    """Labelled blobs of ink, without page furniture and dust."""
     mask = (strength > threshold).astype(np.uint8)
     labels, blobs = page.find_blobs(mask, strength)
     h, w = mask.shape
@@ -216,28 +267,99 @@ def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tupl
     if not blobs:
         raise NoInkError("no ink found (blank or near-uniform image)")
     heaviest = max(b.mass for b in blobs)
-    blobs = [b for b in blobs if b.mass >= SPECK * heaviest]
+    return labels, [b for b in blobs if b.mass >= SPECK * heaviest]
+
+
+def _even_strokes(strength: np.ndarray, threshold: float, height: float) -> np.ndarray:
+    """Stroke width brought to MNIST's proportion of the digit height, once for the whole
+    line (as lenet5.infer.page does for one digit): a pen line is thickened, a marker
+    thinned. Done before the blobs are found, so pieces and their ink agree. (Per candidate
+    instead, as for one digit, read 5 points fewer numbers right: bench/tune_reader.py.)"""
+    width = page.stroke_width((strength > threshold).astype(np.uint8))
+    if width <= 0 or height < 8:
+        return strength
+    ratio = width / height
+    if page.STROKE_BAND[0] <= ratio <= page.STROKE_BAND[1]:
+        return strength
+    radius = round(abs(page.STROKE_TARGET * height - width) / 2)
+    if ratio > page.STROKE_BAND[1]:
+        radius = min(radius, round(width / 2 - 1))
+    if radius < 1:
+        return strength
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    return cv2.dilate(strength, element) if ratio < page.STROKE_BAND[0] else cv2.erode(strength, element)
+
+
+@dataclass(frozen=True)
+class ScoredGraph:
+    """The segmentation graph of one line with the network's scores on every arc."""
+
+    nodes: int
+    arcs: list[tuple[int, int]]
+    scores: np.ndarray  # [arcs, 10 or 11]: the network's probabilities (11th: junk)
+    boxes: list[tuple[int, int, int, int]]  # each arc's box in the analysed picture's pixels
+
+    def digit_probabilities(self, junk_weight: float = JUNK_WEIGHT) -> np.ndarray:
+        """The ten digits' probabilities per arc, with the junk class's share scaled by
+        `junk_weight` before renormalising (1: the network's own; 0: junk ignored)."""
+        digits = self.scores[:, :10]
+        junk = self.scores[:, 10:].sum(axis=1, keepdims=True)
+        return digits / np.maximum(digits.sum(axis=1, keepdims=True) + junk_weight * junk, 1e-12)
+
+    def best_reading(
+        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY
+    ) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+        """(digit, probability, box) along the least-penalty path: each arc costs
+        -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits)."""
+        probs = self.digit_probabilities(junk_weight)
+        best = probs.max(axis=1)
+        costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
+        index = {arc: k for k, arc in enumerate(self.arcs)}
+        reading = []
+        for arc in best_path(costs, self.nodes):
+            k = index[arc]
+            digit = int(np.argmax(probs[k]))
+            reading.append((digit, float(probs[k, digit]), self.boxes[k]))
+        return reading
+
+
+def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+    """(digit, probability, box in `gray`'s pixels) for each digit of the number, left to right."""
+    return score_graph(backend, gray).best_reading()
+
+
+def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
+    """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
+    strength = page.ink_strength(gray)
+    threshold = page.ink_threshold(strength)
+    labels, blobs = _ink_blobs(strength, threshold)
     height = _line_height(blobs)
-    pieces = over_segment(labels, blobs, height)
-    arcs = _arcs(pieces, height)
+    # Segment at a fixed scale, digits about LINE_HEIGHT px high: the cut search and the
+    # rendering of every candidate then cost the same whatever the picture's resolution,
+    # and a 40 px digit still has strokes several pixels wide.
+    scale = min(1.0, LINE_HEIGHT / height)
+    if scale < 1.0:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        strength = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
+    strength = _even_strokes(strength, threshold, height * scale)
+    labels, blobs = _ink_blobs(strength, threshold)
+    height = _line_height(blobs)
     # Soft ink 0..1, as for one digit: the threshold's half is the floor, the strokes' 90th
     # percentile the peak.
-    core = strength[mask > 0]
+    core = strength[strength > threshold]
     peak = float(np.percentile(core, 90)) if core.size else 1.0
     floor = threshold / 2
     ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
-    rendered = [_render_arc(ink, labels, pieces[i:j]) for i, j in arcs]
+    pieces = over_segment(labels, ink, blobs, height)
+    arcs = _arcs(pieces, height)
+    rendered = [_render_arc(ink, pieces[i:j]) for i, j in arcs]
     digits = np.stack([r[0] for r in rendered])
     scores = backend.scores(backend.meta["normalization"](digits))
-    digit_scores = scores[:, :10]
-    costs = {arc: -math.log(max(float(digit_scores[k].max()), 1e-12)) for k, arc in enumerate(arcs)}
-    reading = []
-    for arc in best_path(costs, len(pieces) + 1):
-        k = arcs.index(arc)
-        probs = digit_scores[k]
-        best = int(np.argmax(probs))
-        reading.append((best, float(probs[best]), rendered[k][1]))
-    return reading
+    boxes = [
+        (int(x0 / scale), int(y0 / scale), math.ceil(x1 / scale), math.ceil(y1 / scale))
+        for x0, y0, x1, y1 in (r[1] for r in rendered)
+    ]
+    return ScoredGraph(len(pieces) + 1, arcs, scores, boxes)
 
 
 def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
@@ -256,12 +378,34 @@ def read_number(backend: Backend, image: Image.Image, label: str = "image") -> N
     return NumberReading(label, digits)
 
 
-def read_file(backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None) -> NumberReading:
-    """A file path or bytes -> the number in it. Every failure is a UserError naming the file."""
+def annotated(image: Image.Image, reading: NumberReading) -> Image.Image:
+    """A copy of the picture with each digit's box and its reading drawn over it."""
+    from PIL import ImageDraw, ImageFont
+
+    canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    line = max(2, round(max(canvas.size) / 300))
+    size = max(12, round(0.25 * max((d.box[3] - d.box[1] for d in reading.digits), default=40)))
+    font = ImageFont.load_default(size=size)
+    for d in reading.digits:
+        colour = (0, 150, 60) if d.probability >= 0.9 else (220, 120, 0) if d.probability >= 0.6 else (220, 0, 0)
+        draw.rectangle(d.box, outline=colour, width=line)
+        label = f"{d.digit} {100 * d.probability:.0f}%"
+        x, y = d.box[0], max(0, d.box[1] - size - 2 * line)
+        draw.rectangle(draw.textbbox((x, y), label, font=font), fill=(255, 255, 255))
+        draw.text((x, y), label, fill=colour, font=font)
+    return canvas
+
+
+def read_file(
+    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None
+) -> tuple[NumberReading, Image.Image]:
+    """A file path or bytes -> the number in it, and the picture (upright) it was read from.
+    Every failure is a UserError naming the file."""
     label = name or str(source if not isinstance(source, bytes) else "<bytes>")
     image = open_image(source, name, max_pixels) if max_pixels else open_image(source, name)
     try:
-        return read_number(backend, image, label)
+        return read_number(backend, image, label), image
     except UserError:
         raise
     except (OSError, ValueError, TypeError, MemoryError, cv2.error) as exc:

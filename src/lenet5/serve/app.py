@@ -44,9 +44,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
-from lenet5.infer.model_folder import resolve_model_folder
+from lenet5.infer.model_folder import DEFAULT_READER, resolve_model_folder, shipped_models
 from lenet5.infer.predict import warning_for
 from lenet5.infer.preprocess import NoInkError, PictureDigit, read_picture
+from lenet5.infer.read_number import read_file
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -94,6 +95,54 @@ class PredictAnswer(BaseModel):
     latency_ms: float
 
 
+class ReadDigitAnswer(BaseModel):
+    digit: int = Field(ge=0, le=9)
+    probability: float
+    box: list[int] = Field(description="[x0, y0, x1, y1] of the digit in the uploaded picture's pixels")
+
+
+class ReadAnswer(BaseModel):
+    """The body of a 200 from /api/read."""
+
+    file: str
+    number: str = Field(description="the digits read, left to right")
+    confidence: float = Field(description="the product of the digits' probabilities")
+    digits: list[ReadDigitAnswer]
+    model: str
+    latency_ms: float
+
+
+# The request body both picture routes take, for /docs ("Try it out" offers a file picker).
+PICTURE_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "The picture itself, a form with the picture as a file, or JSON with it in base64.",
+    "content": {
+        "multipart/form-data": {  # listed first: Swagger UI's "Try it out" then offers a file picker
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {"image": {"type": "string", "description": "base64 PNG or JPEG, or a data: URL"}},
+            }
+        },
+    },
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    408: {"description": "body not received in time"},
+    413: {"description": "body too large"},
+    415: {"description": "unsupported type"},
+    422: {"description": "not a readable picture of a digit"},
+    503: {"description": "too many pictures being decoded; retry later"},
+}
+
+
 class PredictionService:
     """The loaded model plus what /api/model reports about it."""
 
@@ -137,6 +186,39 @@ class PredictionService:
         x = self.backend.meta["normalization"](digit[None])
         with self._lock:
             return self.backend.probabilities(x)[0]
+
+
+class _LockedScores:
+    """A backend whose model calls take a lock (the runtimes' predictor objects are shared)."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self._lock = threading.Lock()
+        self.meta = backend.meta
+        self.classes = backend.classes
+        self.name = backend.name
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._backend.scores(inputs)
+
+
+class ReaderService:
+    """The model behind /api/read: the shipped reader model unless told otherwise."""
+
+    def __init__(self, model_path: str | Path | None, backend: str | None = None) -> None:
+        self.backend = _LockedScores(load_backend(model_path, backend))
+        self.model = self.backend.meta["model"]
+        self.folder = resolve_model_folder(model_path)
+
+    def read(self, raw: bytes, max_pixels: int) -> dict[str, Any]:
+        try:
+            reading, _ = read_file(self.backend, raw, "upload", max_pixels=max_pixels)
+        except UserError:
+            raise
+        except Exception as exc:  # a decoder's own surprise on crafted bytes is still a bad picture
+            raise UserError(f"upload: cannot decode the image ({type(exc).__name__})") from None
+        return reading.to_json()
 
 
 class _Busy(Exception):
@@ -254,9 +336,13 @@ async def _image_from_multipart(request: Request, body: bytes) -> bytes:
     raise UserError("multipart body has no file; send the picture as a file field, e.g. -F file=@digit.png")
 
 
+def _raw_image(body: bytes, content_type: str) -> bytes:
+    return _image_from_json(body) if content_type == "application/json" else body
+
+
 def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
     """Body -> the digit found in it; every failure is a UserError (the client's picture, never a 500)."""
-    raw = _image_from_json(body) if content_type == "application/json" else body
+    raw = _raw_image(body, content_type)
     try:
         return read_picture(raw, "upload", max_pixels=max_pixels)
     except UserError:
@@ -266,10 +352,18 @@ def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
 
 
 def create_app(
-    model_path: str | Path | None = None, backend: str | None = None, limits: ServerLimits | None = None
+    model_path: str | Path | None = None,
+    backend: str | None = None,
+    limits: ServerLimits | None = None,
+    reader_path: str | Path | None = None,
 ) -> FastAPI:
+    """`reader_path`: the model behind /api/read (default: the shipped reader model, else
+    the same model as /api/predict)."""
     limits = limits or ServerLimits()
     service = PredictionService(model_path, backend)
+    if reader_path is None:
+        reader_path = DEFAULT_READER if DEFAULT_READER in shipped_models() else model_path
+    reader = ReaderService(reader_path, backend)
     slots = DecodeSlots(limits.max_concurrent, limits.max_queue)
     app = FastAPI(
         title="lenet5",
@@ -309,52 +403,9 @@ def create_app(
     async def model_info() -> dict[str, Any]:
         return service.info
 
-    @app.post(
-        "/api/predict",
-        summary="Read the digit in an image",
-        description="Body: the image bytes (Content-Type image/png, image/jpeg, ...), a multipart form "
-        'with the image as a file field (`curl -F file=@digit.png`), or JSON `{"image": "<base64 PNG>"}`. '
-        "The image gets MNIST-style preprocessing (any polarity, size or "
-        "position). Answers the digit, its probability, all ten probabilities, the 28x28 input the model "
-        "saw (base64 PNG), the digit's box in the picture, a warning when the answer should not be trusted "
-        "(several digits, low confidence) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
-        "large, 415 unsupported content type, 422 undecodable image or no ink, 503 server busy (retry "
-        "after the Retry-After seconds).",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "description": "The picture itself, a form with the picture as a file, or JSON with it in base64.",
-                "content": {
-                    "multipart/form-data": {  # listed first: Swagger UI's "Try it out" then offers a file picker
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    },
-                    **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["image"],
-                            "properties": {
-                                "image": {"type": "string", "description": "base64 PNG or JPEG, or a data: URL"}
-                            },
-                        }
-                    },
-                },
-            }
-        },
-        responses={
-            200: {"model": PredictAnswer, "description": "the digit read"},
-            408: {"description": "body not received in time"},
-            413: {"description": "body too large"},
-            415: {"description": "unsupported type"},
-            422: {"description": "not a readable picture of a digit"},
-            503: {"description": "too many pictures being decoded; retry later"},
-        },
-    )
-    async def predict(request: Request) -> JSONResponse:
+    async def answer_picture(request: Request, route: str, work: Any) -> JSONResponse:
+        """What /api/predict and /api/read share: the body's formats, its limits, the
+        decoding slots and the error answers; `work(body, content_type)` does the rest."""
         started = time.perf_counter()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ACCEPTED_TYPES:
@@ -370,32 +421,68 @@ def create_app(
         except _TooSlow:
             return _error(408, f"body not received within {limits.body_timeout:g} s", "timeout")
         except ClientDisconnect:
-            log.warning("client disconnected during upload to /api/predict")
+            log.warning("client disconnected during upload to %s", route)
             return _error(400, "client disconnected", "disconnected")
         try:
             if content_type == "multipart/form-data":
                 body, content_type = await _image_from_multipart(request, body), "application/octet-stream"
             with slots.admit():
-                picture = await run_in_threadpool(slots.run, _decode, body, content_type, limits.max_pixels)
-                probabilities = await run_in_threadpool(service.predict, picture.digit)
+                answer = await run_in_threadpool(slots.run, work, body, content_type)
         except _Busy:
             return _error(503, "server busy decoding other pictures; retry shortly", "busy", {"Retry-After": "1"})
         except NoInkError:
             return _error(422, "no ink found: draw or upload a digit", "no_ink")
         except UserError as exc:
             return _error(422, str(exc), "bad_image")
+        answer["latency_ms"] = 1000 * (time.perf_counter() - started)
+        return JSONResponse(answer)
+
+    def predict_one(body: bytes, content_type: str) -> dict[str, Any]:
+        picture = _decode(body, content_type, limits.max_pixels)
+        probabilities = service.predict(picture.digit)
         best = int(np.argmax(probabilities))
-        return JSONResponse(
-            {
-                "digit": best,
-                "probability": float(probabilities[best]),
-                "probabilities": [float(p) for p in probabilities],
-                "model": service.info["model"],
-                "box": list(picture.box),
-                "warning": warning_for(picture.other_digits, float(probabilities[best])),
-                "input_png": _png_base64(picture.digit),
-                "latency_ms": 1000 * (time.perf_counter() - started),
-            }
-        )
+        return {
+            "digit": best,
+            "probability": float(probabilities[best]),
+            "probabilities": [float(p) for p in probabilities],
+            "model": service.info["model"],
+            "box": list(picture.box),
+            "warning": warning_for(picture.other_digits, float(probabilities[best])),
+            "input_png": _png_base64(picture.digit),
+        }
+
+    def read_all(body: bytes, content_type: str) -> dict[str, Any]:
+        return {**reader.read(_raw_image(body, content_type), limits.max_pixels), "model": reader.model}
+
+    @app.post(
+        "/api/predict",
+        summary="Read the digit in an image",
+        description="Body: the image bytes (Content-Type image/png, image/jpeg, ...), a multipart form "
+        'with the image as a file field (`curl -F file=@digit.png`), or JSON `{"image": "<base64 PNG>"}`. '
+        "The image gets MNIST-style preprocessing (any polarity, size or "
+        "position). Answers the digit, its probability, all ten probabilities, the 28x28 input the model "
+        "saw (base64 PNG), the digit's box in the picture, a warning when the answer should not be trusted "
+        "(several digits, low confidence) and the server-side latency. Errors: 408 body sent too slowly, 413 body too "
+        "large, 415 unsupported content type, 422 undecodable image or no ink, 503 server busy (retry "
+        "after the Retry-After seconds).",
+        openapi_extra={"requestBody": PICTURE_BODY},
+        responses={200: {"model": PredictAnswer, "description": "the digit read"}, **ERROR_RESPONSES},
+    )
+    async def predict(request: Request) -> JSONResponse:
+        return await answer_picture(request, "/api/predict", predict_one)
+
+    @app.post(
+        "/api/read",
+        summary="Read a whole written number (one line of digits)",
+        description="The same bodies as /api/predict. Every digit of the number, left to right: the ink is "
+        "over-segmented, the network scores every grouping of the pieces, and the best path through the "
+        "segmentation graph is kept (LeCun et al. 1998, Section V). Answers the number as a string, its "
+        "confidence (the product of the digits' probabilities), each digit with its probability and its box "
+        "in the picture's pixels, the model and the server-side latency. Errors as for /api/predict.",
+        openapi_extra={"requestBody": PICTURE_BODY},
+        responses={200: {"model": ReadAnswer, "description": "the number read"}, **ERROR_RESPONSES},
+    )
+    async def read(request: Request) -> JSONResponse:
+        return await answer_picture(request, "/api/read", read_all)
 
     return app

@@ -1,8 +1,17 @@
 // The drawing pad: pointer events (mouse, pen and touch alike), debounced live prediction.
+// Two modes: one digit (POST /api/predict, probability bars) and a number (a wide pad,
+// POST /api/read, each digit's box drawn over the ink with its probability).
 "use strict";
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
+const overlay = document.getElementById("overlay");
+const overlayCtx = overlay.getContext("2d");
+const numberEl = document.getElementById("number");
+const numberDigits = document.getElementById("number-digits");
+let mode = "digit";
+// Where the picture sent sits on the pad: the identity for drawings, the fit for uploads.
+let view = { scale: 1, dx: 0, dy: 0 };
 const digitEl = document.getElementById("digit");
 const statusEl = document.getElementById("status");
 const bars = document.getElementById("bars");
@@ -17,10 +26,12 @@ function resetPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
   ctx.strokeStyle = "#000";
-  ctx.lineWidth = pad.width / 14;  // a pen stroke about as thick as an MNIST stroke
+  ctx.lineWidth = pad.height / 14;  // a pen stroke about as thick as an MNIST stroke
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   inked = false;
+  view = { scale: 1, dx: 0, dy: 0 };
+  overlayCtx.clearRect(0, 0, overlay.width, overlay.height);
 }
 
 function point(event) {
@@ -60,17 +71,22 @@ function schedule(delay = 150) {
 
 async function send(body, type) {
   const ticket = ++inFlight;
+  const reading = mode === "number";
   statusEl.textContent = "reading…";
   try {
-    const response = await fetch("/api/predict", { method: "POST", headers: { "Content-Type": type }, body });
+    const route = reading ? "/api/read" : "/api/predict";
+    const response = await fetch(route, { method: "POST", headers: { "Content-Type": type }, body });
     const answer = await response.json();
     if (ticket !== inFlight) return;  // a newer drawing has been sent since
     if (!response.ok) {
       show(null);
-      statusEl.textContent = answer.code === "no_ink" ? "Draw a digit" : `Cannot read that image: ${answer.error}`;
+      showNumber(null);
+      const prompt = reading ? "Write a number" : "Draw a digit";
+      statusEl.textContent = answer.code === "no_ink" ? prompt : `Cannot read that image: ${answer.error}`;
       return;
     }
-    show(answer);
+    if (reading) showNumber(answer);
+    else show(answer);
   } catch (error) {
     statusEl.textContent = `Server unreachable (${error})`;
   }
@@ -100,10 +116,57 @@ function show(answer) {
   seenEmpty.hidden = true;
 }
 
+function showNumber(answer) {
+  overlayCtx.clearRect(0, 0, overlay.width, overlay.height);
+  numberDigits.replaceChildren();
+  if (!answer) {
+    numberEl.textContent = "";
+    return;
+  }
+  numberEl.textContent = answer.number;
+  statusEl.textContent = `${(100 * answer.confidence).toFixed(1)}% sure of the whole number · ${answer.latency_ms.toFixed(1)} ms`;
+  const line = Math.max(2, overlay.height / 120);
+  const size = Math.round(overlay.height / 11);
+  overlayCtx.font = `bold ${size}px system-ui, sans-serif`;
+  overlayCtx.lineWidth = line;
+  for (const d of answer.digits) {
+    const [x0, y0, x1, y1] = d.box.map((v, i) => v * view.scale + (i % 2 ? view.dy : view.dx));
+    const colour = d.probability >= 0.9 ? "#0a8f3c" : d.probability >= 0.6 ? "#d97800" : "#d40000";
+    overlayCtx.strokeStyle = colour;
+    overlayCtx.fillStyle = colour;
+    overlayCtx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    overlayCtx.fillText(`${d.digit} ${(100 * d.probability).toFixed(0)}%`, x0, Math.max(size, y0 - line * 2));
+    const item = document.createElement("li");
+    item.textContent = `${d.digit} · ${(100 * d.probability).toFixed(1)}%`;
+    numberDigits.appendChild(item);
+  }
+}
+
+function setMode(next) {
+  mode = next;
+  const number = next === "number";
+  document.body.classList.toggle("number-mode", number);
+  document.getElementById("mode-digit").setAttribute("aria-selected", String(!number));
+  document.getElementById("mode-number").setAttribute("aria-selected", String(number));
+  document.getElementById("title").textContent = number ? "Write a number" : "Draw a digit";
+  document.getElementById("hint").textContent = number
+    ? "Write the digits side by side on one line; each gets a box and its reading."
+    : "Draw with a mouse, pen or finger, or drop an image on the pad.";
+  pad.width = overlay.width = number ? 840 : 280;  // resizing a canvas clears it
+  pad.height = overlay.height = 280;
+  resetPad();
+  show(null);
+  showNumber(null);
+  statusEl.textContent = number ? "Write a number" : "Draw a digit";
+}
+document.getElementById("mode-digit").addEventListener("click", () => setMode("digit"));
+document.getElementById("mode-number").addEventListener("click", () => setMode("number"));
+
 document.getElementById("clear").addEventListener("click", () => {
   resetPad();
   show(null);
-  statusEl.textContent = "Draw a digit";
+  showNumber(null);
+  statusEl.textContent = mode === "number" ? "Write a number" : "Draw a digit";
 });
 
 function upload(file) {
@@ -114,10 +177,16 @@ function upload(file) {
     const scale = Math.min(pad.width / image.width, pad.height / image.height);
     const w = image.width * scale, h = image.height * scale;
     ctx.drawImage(image, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
+    view = { scale, dx: (pad.width - w) / 2, dy: (pad.height - h) / 2 };  // boxes come in the photo's pixels
     URL.revokeObjectURL(image.src);
+    send(file, file.type || "application/octet-stream");  // after the pad is set, so the boxes land on it
+  };
+  image.onerror = () => {  // a format the browser cannot show (TIFF): the server may still read it
+    URL.revokeObjectURL(image.src);
+    resetPad();
+    send(file, file.type || "application/octet-stream");
   };
   image.src = URL.createObjectURL(file);
-  send(file, file.type || "application/octet-stream");
 }
 document.getElementById("file").addEventListener("change", (event) => upload(event.target.files[0]));
 pad.addEventListener("dragover", (event) => { event.preventDefault(); pad.classList.add("drop"); });

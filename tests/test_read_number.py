@@ -1,0 +1,222 @@
+"""Reading whole numbers (`lenet5 read`, /api/read): each segmentation case, the JSON, the
+boxes, the command line's bad-input rules and the segmentation graph's path search."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA_DIR, run_cli
+from lenet5.data import mnist
+
+# MNIST test digits, one per class, that the shipped reader reads right on their own: the
+# cases below test segmentation, not recognition.
+DIGITS = {0: 3, 1: 2, 2: 1, 3: 18, 4: 4, 5: 15, 6: 11, 7: 0, 8: 61, 9: 7}
+SCALE = 5  # MNIST pixels -> picture pixels
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from lenet5.infer.backends import load_backend
+
+    return load_backend("reader")
+
+
+@pytest.fixture(scope="module")
+def test_images() -> np.ndarray:
+    return mnist.load(DATA_DIR).test_images
+
+
+def _ink(images: np.ndarray, digit: int) -> np.ndarray:
+    image = images[DIGITS[digit]].astype(np.float32) / 255
+    rows, cols = np.flatnonzero(image.max(axis=1) > 0), np.flatnonzero(image.max(axis=0) > 0)
+    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _compose(
+    parts: list[np.ndarray], gaps: list[int], tops: list[int] | None = None
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """Crops side by side at MNIST scale (`gaps[k]` px before part k+1; negative overlaps),
+    photographed dark on light at SCALE; returns the picture and each part's true box."""
+    tops = tops or [0] * len(parts)
+    height = max(t + p.shape[0] for t, p in zip(tops, parts, strict=True)) + 12
+    width = sum(p.shape[1] for p in parts) + sum(max(0, g) for g in gaps) + 12
+    canvas = np.zeros((height, width), dtype=np.float32)
+    boxes = []
+    x = 6
+    for k, part in enumerate(parts):
+        if k:
+            x += gaps[k - 1]
+        y = 6 + tops[k]
+        region = canvas[y : y + part.shape[0], x : x + part.shape[1]]
+        np.maximum(region, part, out=region)
+        boxes.append((x * SCALE, y * SCALE, (x + part.shape[1]) * SCALE, (y + part.shape[0]) * SCALE))
+        x += part.shape[1]
+    big = cv2.resize(canvas, (width * SCALE, height * SCALE), interpolation=cv2.INTER_CUBIC)
+    photo = 235 - np.clip(big, 0, 1) * 200
+    return Image.fromarray(photo.astype(np.uint8)), boxes
+
+
+def _read(reader, image: Image.Image) -> str:
+    from lenet5.infer.read_number import read_number
+
+    return read_number(reader, image).number
+
+
+def test_separated_digits(reader, test_images: np.ndarray) -> None:
+    image, _ = _compose([_ink(test_images, d) for d in (2, 0, 2, 6)], [6, 5, 7])
+    assert _read(reader, image) == "2026"
+
+
+def test_gaps_of_a_pixel_with_overlapping_boxes(reader, test_images: np.ndarray) -> None:
+    # Slanted neighbours one pixel apart: their boxes overlap, their ink does not touch.
+    image, _ = _compose([_ink(test_images, d) for d in (4, 7, 3)], [1, 1])
+    assert _read(reader, image) == "473"
+
+
+def _touching(parts: list[np.ndarray]) -> Image.Image:
+    """Two digits brought together until their ink is one blob, and one pixel more."""
+    for overlap in range(1, 12):
+        image, _ = _compose(parts, [-overlap])
+        count, _ = cv2.connectedComponents((np.asarray(image) < 120).astype(np.uint8))
+        if count - 1 == 1:
+            return _compose(parts, [-overlap - 1])[0]
+    raise AssertionError("the digits never touched")
+
+
+@pytest.mark.parametrize("pair", ["23", "50", "74"])
+def test_touching_pair_is_split(reader, test_images: np.ndarray, pair: str) -> None:
+    image = _touching([_ink(test_images, int(d)) for d in pair])
+    count, _ = cv2.connectedComponents((np.asarray(image) < 120).astype(np.uint8))
+    assert count - 1 == 1  # the two digits really are one blob of ink
+    assert _read(reader, image) == pair
+
+
+def test_broken_five_is_one_digit(reader, test_images: np.ndarray) -> None:
+    five = _ink(test_images, 5).copy()
+    # Cut the 5's top bar off its body: a gap of two rows under the bar's row band.
+    bar_rows = np.flatnonzero(five[:, five.shape[1] // 2 :].max(axis=1) > 0)[:4]
+    five[bar_rows[-1] + 1 : bar_rows[-1] + 3, :] = 0
+    count, _ = cv2.connectedComponents((five > 0.2).astype(np.uint8))
+    assert count - 1 >= 2  # really broken
+    image, _ = _compose([_ink(test_images, 3), five, _ink(test_images, 8)], [6, 6])
+    assert _read(reader, image) == "358"
+
+
+def test_a_one_next_to_a_zero(reader, test_images: np.ndarray) -> None:
+    image, _ = _compose([_ink(test_images, 1), _ink(test_images, 0)], [2])
+    assert _read(reader, image) == "10"
+
+
+def test_digits_of_different_heights(reader, test_images: np.ndarray) -> None:
+    small = cv2.resize(_ink(test_images, 7), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    large = cv2.resize(_ink(test_images, 9), None, fx=1.3, fy=1.3, interpolation=cv2.INTER_CUBIC)
+    image, _ = _compose([_ink(test_images, 4), small, large], [6, 6], tops=[4, 12, 0])
+    assert _read(reader, image) == "479"
+
+
+def test_slanted_digits(reader, test_images: np.ndarray) -> None:
+    def slant(part: np.ndarray, shear: float) -> np.ndarray:
+        h, w = part.shape
+        extra = int(abs(shear) * h) + 1
+        matrix = np.float32([[1, shear, extra if shear < 0 else 0], [0, 1, 0]])
+        return cv2.warpAffine(part, matrix, (w + extra, h))
+
+    image, _ = _compose([slant(_ink(test_images, d), 0.25) for d in (6, 1, 8)], [4, 4])
+    assert _read(reader, image) == "618"
+
+
+def test_boxes_are_in_the_original_pictures_pixels(reader, test_images: np.ndarray) -> None:
+    """A picture far larger than the working size: each box still lands on its digit."""
+    from lenet5.infer.read_number import read_number
+
+    image, truth = _compose([_ink(test_images, d) for d in (5, 1, 9)], [8, 8])
+    big = image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC)
+    truth = [tuple(4 * v for v in box) for box in truth]
+    reading = read_number(reader, big)
+    assert reading.number == "519"
+    for got, want in zip((d.box for d in reading.digits), truth, strict=True):
+        ix = max(0, min(got[2], want[2]) - max(got[0], want[0]))
+        iy = max(0, min(got[3], want[3]) - max(got[1], want[1]))
+        union = (got[2] - got[0]) * (got[3] - got[1]) + (want[2] - want[0]) * (want[3] - want[1]) - ix * iy
+        assert ix * iy / union > 0.6, (got, want)
+
+
+def test_best_path_is_the_least_total_cost() -> None:
+    from lenet5.infer.read_number import best_path
+
+    # Pieces 0,1,2: reading 0-1 as one digit and 2 alone beats every other grouping.
+    costs = {(0, 1): 1.0, (1, 2): 1.0, (2, 3): 0.1, (0, 2): 0.5, (1, 3): 5.0, (0, 3): 3.0}
+    assert best_path(costs, 4) == [(0, 2), (2, 3)]
+    costs[(0, 3)] = 0.4
+    assert best_path(costs, 4) == [(0, 3)]
+
+
+def test_cli_json_annotate_and_bad_files(tmp_path: Path, test_images: np.ndarray) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image, _ = _compose([_ink(test_images, d) for d in (3, 1, 4)], [6, 6])
+    image.save(folder / "pi.png")
+    (folder / "notes.txt").write_text("not a picture")  # passed over in a folder
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    theirs = tmp_path / "out" / "broken.read.png"
+    theirs.parent.mkdir()
+    result = run_cli("read", str(folder), "--json", "--annotate", str(tmp_path / "out"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    rows = {Path(row["file"]).name: row for row in map(json.loads, result.stdout.splitlines())}
+    assert set(rows) == {"pi.png", "broken.png"}
+    assert set(rows["broken.png"]) == {"file", "error"}
+    pi = rows["pi.png"]
+    assert set(pi) == {"file", "number", "confidence", "digits"} and pi["number"] == "314"
+    assert 0 < pi["confidence"] <= 1
+    assert pi["confidence"] == pytest.approx(np.prod([d["probability"] for d in pi["digits"]]))
+    for d in pi["digits"]:
+        assert set(d) == {"digit", "probability", "box"} and len(d["box"]) == 4
+        x0, y0, x1, y1 = d["box"]
+        assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height
+    annotated = Image.open(tmp_path / "out" / "pi.read.png")
+    assert annotated.size == image.size and annotated.info.get("Software") == "lenet5"
+    # The annotation differs from the picture on each digit's box edge (the box is drawn).
+    diff = np.abs(np.asarray(annotated.convert("L"), dtype=np.int16) - np.asarray(image, dtype=np.int16))
+    for d in pi["digits"]:
+        x0, y0, x1, y1 = d["box"]
+        assert diff[y0 + (y1 - y0) // 2, max(0, x0 - 1) : x0 + 3].max() > 50
+    # Text output: FILE  NUMBER  (CONFIDENCE); someone else's file in --annotate is refused.
+    theirs.write_bytes(b"mine")
+    text = run_cli("read", str(folder / "pi.png"), "--annotate", str(tmp_path / "out"))
+    assert text.returncode == 0
+    assert text.stdout.split()[:2] == [str(folder / "pi.png"), "314"]
+    refused = run_cli("read", str(folder / "broken.png"), str(folder / "pi.png"), "--annotate", str(tmp_path / "out"))
+    assert refused.returncode == 1 and theirs.read_bytes() == b"mine"
+
+
+def test_api_read(reader, test_images: np.ndarray, trained_run: Path) -> None:
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from lenet5.serve.app import create_app
+
+    client = TestClient(create_app(trained_run))  # /api/read uses the shipped reader by default
+    image, _ = _compose([_ink(test_images, d) for d in (2, 7)], [6])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    png = buffer.getvalue()
+    answers = [
+        client.post("/api/read", content=png, headers={"Content-Type": "image/png"}),
+        client.post("/api/read", json={"image": base64.b64encode(png).decode()}),
+        client.post("/api/read", files={"file": ("n.png", png, "image/png")}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["number"] == "27" and len(body["digits"]) == 2
+        assert set(body) == {"file", "number", "confidence", "digits", "model", "latency_ms"}
+    blank = client.post("/api/read", content=b"not an image", headers={"Content-Type": "image/png"})
+    assert blank.status_code == 422 and blank.json()["code"] == "bad_image"
