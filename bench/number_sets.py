@@ -81,10 +81,8 @@ def _line(digits: list[np.ndarray], kind: str, rng: np.random.Generator) -> np.n
             own_left, _ = _row_extents(digit)
             both = np.isfinite(placed_right) & np.isfinite(own_left)
             want = int(rng.integers(1, 3)) if kind == "close" else -int(rng.integers(1, 3))
-            if both.any():
-                left = int(np.max(placed_right[both] - own_left[both])) + want + 1
-            else:  # no row in common (a tall digit beside a low one): butt the boxes
-                left = x + want
+            # With no row in common (a tall digit beside a low one), the boxes are butted.
+            left = int(np.max(placed_right[both] - own_left[both])) + want + 1 if both.any() else x + want
             left = max(left, x - digit.shape[1] // 2)
         region = canvas[top : top + digit.shape[0], left : left + digit.shape[1]]
         np.maximum(region, digit[: region.shape[0], : region.shape[1]], out=region)

@@ -78,6 +78,23 @@ def interrupt_then_resume(cfg, out: Path, stop_epoch: int, monkeypatch: pytest.M
     return info.value.completed_epochs, resumed
 
 
+def rig_validation(monkeypatch: pytest.MonkeyPatch, rewrite) -> None:
+    """Make the training loop's validation say what `rewrite(result, epoch)` returns; the
+    test evaluation is left alone (the loop evaluates validation, then test, each epoch)."""
+    from lenet5.train import loop
+
+    real = loop.evaluate
+    calls = {"n": 0}
+
+    def rigged(model, loss_fn, inputs, labels, batch_size=1000, **options):
+        result = real(model, loss_fn, inputs, labels, batch_size, **options)
+        calls["n"] += 1
+        is_val, epoch = calls["n"] % 2 == 1, (calls["n"] - 1) // 2
+        return rewrite(result, epoch) if is_val else result
+
+    monkeypatch.setattr(loop, "evaluate", rigged)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, interrupt_then_resume, quiet, tiny_config
+from conftest import REPO, interrupt_then_resume, quiet, rig_validation, tiny_config
 from lenet5.errors import UserError
 from lenet5.train import loop
 from lenet5.train.loop import summary_metrics, train
@@ -74,18 +74,10 @@ def test_same_seed_same_metrics_other_seed_differs(tmp_path: Path, trained_run: 
 
 def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rig validation so the best epoch by validation is not the best by test; the summary must follow validation."""
-    real_evaluate = loop.evaluate
-    calls = {"n": 0}
-
-    def rigged(model, loss_fn, inputs, labels, batch_size=1000, **options):
-        result = real_evaluate(model, loss_fn, inputs, labels, batch_size, **options)
-        calls["n"] += 1
-        is_val, epoch = calls["n"] % 2 == 1, (calls["n"] - 1) // 2
-        if is_val:  # validation claims epoch 0 was best, whatever happened
-            return type(result)(cost=1.0 + epoch, accuracy=result.accuracy, n=result.n)
-        return result
-
-    monkeypatch.setattr(loop, "evaluate", rigged)
+    # Validation claims epoch 0 was best, whatever happened.
+    rig_validation(
+        monkeypatch, lambda result, epoch: type(result)(cost=1.0 + epoch, accuracy=result.accuracy, n=result.n)
+    )
     summary = train(tiny_config(epochs=3), tmp_path / "run", echo=quiet, progress=False)
     rows = _metrics(tmp_path / "run")
     assert summary["best_epoch"] == 0

@@ -35,6 +35,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_model_options(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help=f"a shipped model's name (`lenet5 models`), a run directory or a model folder (default: {default})",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["paddle", "onnx"],
+        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
+    )
+
+
 def _top_k(text: str) -> int:
     value = _positive_int(text)
     if value > 10:
@@ -188,22 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`error: FILE: reason` and the rest are still processed; the exit status is 1 if any failed.",
     )
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
-    predict.add_argument(
-        "--model",
-        metavar="NAME_OR_PATH",
-        help="a shipped model's name (`lenet5 models`), a run directory or a model folder (default: the shipped "
-        "seed model)",
-    )
+    _add_model_options(predict, "the shipped seed model")
     predict.add_argument("--top-k", type=_top_k, default=3, metavar="K", help="alternatives to show, 1-10 (default 3)")
     predict.add_argument(
         "--json",
         action="store_true",
         help='one JSON object per line on stdout, for every file: the prediction, or {"file", "error"}',
-    )
-    predict.add_argument(
-        "--backend",
-        choices=["paddle", "onnx"],
-        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
     )
     predict.add_argument("--csv", metavar="FILE", help="also write all results to a CSV file")
     predict.add_argument(
@@ -223,11 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
         "file prints `error: FILE: reason` and the rest are still read; the exit status is 1 if any failed.",
     )
     read.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
-    read.add_argument(
-        "--model",
-        metavar="NAME_OR_PATH",
-        help="a shipped model's name, a run directory or a model folder (default: the shipped reader model, "
-        "trained to reject pieces that are not one digit; any other model works, less well on touching digits)",
+    _add_model_options(
+        read,
+        "the shipped reader model, trained to reject pieces that are not one digit; any other model works, "
+        "less well on touching digits",
     )
     read.add_argument(
         "--json",
@@ -239,11 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--annotate",
         metavar="DIR",
         help="write a copy of each picture with each digit's box and reading drawn on it, as DIR/NAME.read.png",
-    )
-    read.add_argument(
-        "--backend",
-        choices=["paddle", "onnx"],
-        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
     )
 
     export = commands.add_parser(
@@ -276,18 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the drawing page at / and the API (POST /api/predict, GET /api/model, GET /healthz; "
         "OpenAPI docs at /docs). Binds to 127.0.0.1 unless told otherwise.",
     )
-    serve.add_argument(
-        "--model",
-        metavar="NAME_OR_PATH",
-        help="a shipped model's name, a run directory or a model folder (default: the shipped seed model)",
-    )
+    _add_model_options(serve, "the shipped seed model; /api/read uses the shipped reader model")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument(
-        "--backend",
-        choices=["paddle", "onnx"],
-        help="runtime (default: onnx when the folder has model.onnx, else paddle)",
-    )
     serve.add_argument(
         "--max-bytes", type=_positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
     )

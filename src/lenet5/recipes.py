@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -85,20 +85,6 @@ STRONG = Recipe(
 # class, so the network can tell the number reader that a candidate piece is not one whole
 # digit (LeCun et al. 1998, Sections V-VI). 20 epochs: the extra third of the data per
 # epoch keeps the run near the strong recipe's time.
-READER = Recipe(
-    name="reader",
-    model="seed",
-    optimizer="adam",
-    lr=2e-3,
-    batch_size=128,
-    epochs=20,
-    loss="cross_entropy",
-    distort=True,
-    distort_fraction=1.0,
-    lr_schedule="cosine",
-    distort_engine="opencv",
-    select_by="accuracy",
-    junk=0.5,
-)
+READER = replace(STRONG, name="reader", epochs=20, junk=0.5)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED, PAPER, STRONG, READER)}

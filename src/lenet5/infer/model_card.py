@@ -24,6 +24,11 @@ def _distortions(config: dict[str, Any]) -> str:
     return f", random affine distortions of {share} each epoch"
 
 
+def _sentence(text: str) -> str:
+    """First letter up, the rest as written (str.capitalize would lower "C3" and "RBF")."""
+    return text[:1].upper() + text[1:]
+
+
 def _classes(meta: dict[str, Any]) -> int:
     output = meta.get("output") or {}
     return int((output.get("shape") or [None, 10])[-1])
@@ -39,7 +44,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
     lines = [
         f"# LeNet-5 digit recognizer: `{model}`",
         "",
-        f"{get_spec(model).description.capitalize()}. Exported by `lenet5 export` for "
+        f"{_sentence(get_spec(model).description)}. Exported by `lenet5 export` for "
         + {"paddle": "Paddle Inference", "onnx": "ONNX Runtime", "both": "Paddle Inference and ONNX Runtime"}[backend]
         + ".",
         "",
