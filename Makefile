@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 
-.PHONY: install run test lint format clean bench browser pretrained
+.PHONY: install run test lint format clean bench browser pretrained tutorial
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,16 +57,26 @@ pretrained: $(VENV)/.stamp-run
 	  $(BIN)/lenet5 export $$run --format both --out src/lenet5/pretrained/$$name --force || exit 1; \
 	done
 
-# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here);
+# the tutorial's figures need a Chinese font (WenQuanYi Micro Hei).
 CHROMIUM := /usr/bin/chromium
-browser: $(CHROMIUM)
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+browser: $(CHROMIUM) $(CJK_FONT)
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+$(CJK_FONT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
 
-test: $(VENV)/.stamp-dev $(CHROMIUM)
+test: $(VENV)/.stamp-dev $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	LENET5_REQUIRE_BROWSER=1 LENET5_REQUIRE_KERNELS=1 $(BIN)/python -m pytest -q
+
+# The tutorial notebook (docs/tutorial): regenerated from its percent-format source and
+# executed in full (the article's recipe, about 3 minutes on 2 cores), outputs kept.
+tutorial: $(VENV)/.stamp-dev $(CJK_FONT)
+	$(BIN)/jupytext --to ipynb --output docs/tutorial/lenet5_tutorial.ipynb docs/tutorial/lenet5_tutorial.py
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 docs/tutorial/lenet5_tutorial.ipynb
 
 format: $(VENV)/.stamp-dev
 	$(BIN)/ruff format src tests bench

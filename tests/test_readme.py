@@ -69,3 +69,24 @@ def test_readme_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)#]+)\)", path.read_text()):
         if not target.startswith(("http://", "https://")):
             assert (path.parent / target).exists(), target
+
+
+def test_the_chinese_readme_names_the_same_commands_and_flags() -> None:
+    """README.zh-CN.md is a faithful version: every `lenet5 COMMAND` and every flag shown in
+    one is shown in the other, and each links to the other at the top."""
+    english, chinese = README.read_text(), (REPO / "README.zh-CN.md").read_text()
+
+    def shown(text: str) -> tuple[set[str], set[str]]:
+        calls = _invocations(text)
+        flags = {flag for _, rest in calls for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest)}
+        return {command for command, _ in calls}, flags
+
+    assert shown(english)[0] == shown(chinese)[0]
+    assert shown(english)[1] == shown(chinese)[1], shown(english)[1] ^ shown(chinese)[1]
+    assert "(README.zh-CN.md)" in english.split("\n\n")[1]
+    assert "(README.md)" in chinese.split("\n\n")[1]
+    commands = _subcommands()
+    for command, rest in _invocations(chinese):
+        assert command in commands
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
+            assert flag in commands[command], f"README.zh-CN.md shows `lenet5 {command} ... {flag}`"
