@@ -98,6 +98,20 @@ def test_digit_is_centred_by_mass_and_fits_the_box(test_digits: tuple[np.ndarray
     assert abs((ys * digit).sum() / mass - 13.5) < 1.0 and abs((xs * digit).sum() / mass - 13.5) < 1.0
 
 
+@pytest.mark.parametrize("shape", [(20, 2), (40, 4), (2, 20), (40, 1), (30, 30)])
+def test_every_shape_is_centred_by_mass(shape: tuple[int, int]) -> None:
+    """Thin strokes too: a 1 drawn straight renders 2 px wide, and must still sit in the
+    middle by its mass (ink fading towards one end, as a pen stroke's does)."""
+    from lenet5.infer.preprocess import render_mnist
+
+    fade = np.linspace(0.2, 1.0, shape[0], dtype=np.float32)[:, None]
+    digit = render_mnist(np.ones(shape, dtype=np.float32) * fade).astype(float)
+    ys, xs = np.mgrid[0:28, 0:28]
+    mass = digit.sum()
+    assert mass > 0
+    assert abs((ys * digit).sum() / mass - 13.5) < 1.0 and abs((xs * digit).sum() / mass - 13.5) < 1.0
+
+
 def _bad_files(folder: Path) -> dict[str, str]:
     """file name -> expected phrase in its error."""
     (folder / "notes.txt").write_text("not an image")

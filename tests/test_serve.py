@@ -41,6 +41,11 @@ def test_healthz_and_model(client: TestClient) -> None:
     assert info["model"] == "seed" and info["recipe"]["optimizer"] == "adam"
     assert 0 < info["test_accuracy"] <= 1 and info["summary"]["best_epoch"] in (0, 1)
     assert info["architecture"]["layers"][0]["name"] == "conv1"
+    # /api/read's model: the shipped reader, by name, with its junk class; never a path.
+    assert info["reader"] == {
+        "name": "reader", "model": "seed", "classes": 11, "test_accuracy": info["reader"]["test_accuracy"],
+    }  # fmt: skip
+    assert 0.99 < info["reader"]["test_accuracy"] <= 1
 
 
 def test_page_and_assets_are_local(client: TestClient) -> None:

@@ -153,10 +153,11 @@ def mnist_digit(image: Image.Image, label: str = "image") -> np.ndarray:
 
 def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
     height, width = patch.shape
-    moments = cv2.moments(patch.astype(np.float32))  # the ink's mass and first moments, in one pass
-    total = moments["m00"]
-    com_y = moments["m01"] / total if total else (height - 1) / 2
-    com_x = moments["m10"] / total if total else (width - 1) / 2
+    # Row and column sums, then one dot product each (not cv2.moments: it takes an N x 2
+    # array for a list of points, so a 2-px-wide "1" would have no mass at all).
+    total = float(patch.sum())
+    com_y = float(patch.sum(axis=1) @ np.arange(height)) / total if total else (height - 1) / 2
+    com_x = float(patch.sum(axis=0) @ np.arange(width)) / total if total else (width - 1) / 2
     centre = (FIELD - 1) / 2
     top = int(np.clip(round(centre - com_y), 0, FIELD - height))
     left = int(np.clip(round(centre - com_x), 0, FIELD - width))

@@ -48,7 +48,7 @@ CUT_WIDTH = 0.75  # blobs wider than this (of the line height) may be several to
 # digits; fewer everywhere miss the joints of touching ones).
 WIDE_BLOB = 1.1  # of the line height
 CUTS = {False: (3, 0.2), True: (5, 0.12)}  # wide blob? -> (cuts per line height of width, min spacing)
-GAP = 0.35  # a clear gap this wide (of the line height) between pieces: never inside one digit
+GAP = 0.2  # a clear gap this wide (of the line height) between pieces: never inside one digit
 LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
 JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
 DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)

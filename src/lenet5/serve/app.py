@@ -364,6 +364,12 @@ def create_app(
     if reader_path is None:
         reader_path = DEFAULT_READER if DEFAULT_READER in shipped_models() else model_path
     reader = ReaderService(reader_path, backend)
+    service.info["reader"] = {  # the model behind /api/read, by name (never a path)
+        "name": reader.folder.name if reader.folder.parent.name == "pretrained" else None,
+        "model": reader.model,
+        "classes": reader.backend.classes,
+        "test_accuracy": reader.backend.meta.get("test_accuracy"),
+    }
     slots = DecodeSlots(limits.max_concurrent, limits.max_queue)
     app = FastAPI(
         title="lenet5",

@@ -158,6 +158,7 @@ function setMode(next) {
   show(null);
   showNumber(null);
   statusEl.textContent = number ? "Write a number" : "Draw a digit";
+  showModelLine();
 }
 document.getElementById("mode-digit").addEventListener("click", () => setMode("digit"));
 document.getElementById("mode-number").addEventListener("click", () => setMode("number"));
@@ -197,9 +198,19 @@ pad.addEventListener("drop", (event) => {
   upload(event.dataTransfer.files[0]);
 });
 
+let modelLines = { digit: "", number: "" };
+function showModelLine() {
+  const line = modelLines[mode];
+  if (line) document.getElementById("model-line").textContent = line;
+}
 fetch("/api/model").then((r) => r.json()).then((info) => {
-  const accuracy = info.test_accuracy == null ? "" : `, ${(100 * info.test_accuracy).toFixed(2)}% on MNIST test`;
-  document.getElementById("model-line").textContent = `Model: ${info.model}${accuracy}. It reads your digit as you draw.`;
+  const percent = (p) => (p == null ? "" : `, ${(100 * p).toFixed(2)}% on MNIST test`);
+  modelLines.digit = `Model: ${info.model}${percent(info.test_accuracy)}. It reads your digit as you draw.`;
+  const reader = info.reader || {};
+  const junk = reader.classes === 11 ? ", trained to reject pieces that are not one digit" : "";
+  modelLines.number = `Reader model: ${reader.name || reader.model}${percent(reader.test_accuracy)}${junk}. ` +
+    "It reads the number as you write.";
+  showModelLine();
 }).catch(() => {});
 
 resetPad();
