@@ -129,13 +129,21 @@ function showNumber(answer) {
   const size = Math.round(overlay.height / 11);
   overlayCtx.font = `bold ${size}px system-ui, sans-serif`;
   overlayCtx.lineWidth = line;
+  let labelsEnd = -Infinity;  // right end of the last label drawn above the boxes
   for (const d of answer.digits) {
     const [x0, y0, x1, y1] = d.box.map((v, i) => v * view.scale + (i % 2 ? view.dy : view.dx));
     const colour = d.probability >= 0.9 ? "#0a8f3c" : d.probability >= 0.6 ? "#d97800" : "#d40000";
     overlayCtx.strokeStyle = colour;
     overlayCtx.fillStyle = colour;
     overlayCtx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    overlayCtx.fillText(`${d.digit} ${(100 * d.probability).toFixed(0)}%`, x0, Math.max(size, y0 - line * 2));
+    const label = `${d.digit} ${(100 * d.probability).toFixed(0)}%`;
+    const width = overlayCtx.measureText(label).width;
+    if (x0 >= labelsEnd + line) {  // room above the box
+      overlayCtx.fillText(label, x0, Math.max(size, y0 - line * 2));
+      labelsEnd = x0 + width;
+    } else {  // a narrow neighbour's label is there: below the box instead
+      overlayCtx.fillText(label, x0, Math.min(overlay.height - line, y1 + size + line));
+    }
     const item = document.createElement("li");
     item.textContent = `${d.digit} · ${(100 * d.probability).toFixed(1)}%`;
     numberDigits.appendChild(item);
