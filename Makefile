@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 
-.PHONY: install run test lint format clean bench browser pretrained tutorial
+.PHONY: install run test lint format clean bench browser pretrained tutorial mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,13 @@ test: $(VENV)/.stamp-dev $(CHROMIUM) $(CJK_FONT)
 tutorial: $(VENV)/.stamp-dev $(CJK_FONT)
 	$(BIN)/jupytext --to ipynb --output docs/tutorial/lenet5_tutorial.ipynb docs/tutorial/lenet5_tutorial.py
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 docs/tutorial/lenet5_tutorial.ipynb
+
+# Mutation testing (not in CI): mutmut 3 over the modules listed under [tool.mutmut] in
+# pyproject.toml, with their fast tests; `.venv/bin/mutmut results` lists the survivors.
+mutation: $(VENV)/.stamp-dev
+	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
 
 format: $(VENV)/.stamp-dev
 	$(BIN)/ruff format src tests bench
