@@ -127,6 +127,8 @@ def test_eta_schedule_by_pass() -> None:
     etas = [eta_for_pass(p) for p in range(20)]
     assert etas[:2] == [5e-4] * 2 and etas[2:5] == [2e-4] * 3 and etas[5:8] == [1e-4] * 3
     assert etas[8:12] == [5e-5] * 4 and etas[12:20] == [1e-5] * 8
+    # Passes beyond the paper's 20 keep its last rate (a longer run must not jump back up).
+    assert [eta_for_pass(p) for p in (20, 25, 100)] == [1e-5] * 3
 
 
 class _ScalarChain(paddle.nn.Layer):
