@@ -7,12 +7,12 @@ follows are described in docs/reading-numbers.md):
 1. Ink. The picture's ink against its local background, exactly as for one digit
    (lenet5.infer.page): uneven light and coloured paper come out flat.
 2. Over-segmentation. Connected blobs of ink, specks and page furniture dropped, and each
-   blob wider than a digit cut at the low points of its ink's vertical profile (where two
-   digits touch, the column holds little ink). This makes more pieces than there are digits,
-   on purpose: a broken 5 is two blobs, a touching "23" gets several candidate cuts.
+   blob wider than a digit cut along least-ink paths from its top to its bottom (where two
+   digits touch, such a path crosses only the joint). This makes more pieces than there are
+   digits, on purpose: a broken 5 is two blobs, a touching "23" gets several candidate cuts.
 3. The segmentation graph. Pieces are ordered left to right; a node sits between two
    pieces, and an arc from node i to node j is the candidate digit made of pieces i..j-1
-   (at most four, no wider than a digit can be, no clear gap inside).
+   (no wider than a digit can be, no clear gap inside).
 4. Recognition of every arc. Each candidate is rendered as an MNIST digit (the same
    rendering as `predict`) and the network scores all of them in one batch. With a model
    trained with a junk class (`--recipe reader`, the shipped "reader" model), a half, a
@@ -199,13 +199,12 @@ def over_segment(labels: np.ndarray, ink: np.ndarray, blobs: list[page.Blob], he
             found = [_piece(own, blob.x0, blob.y0)]
         else:
             columns = np.arange(blob.width)[None, :]
-            bounds = [np.zeros(blob.height, dtype=np.int64)]
-            bounds += [path[:, None] for path in _cut_paths(ink[blob.y0 : blob.y1, blob.x0 : blob.x1] * own, height)]
-            bounds.append(np.full(blob.height, blob.width, dtype=np.int64))
+            cuts = _cut_paths(ink[blob.y0 : blob.y1, blob.x0 : blob.x1] * own, height)
+            edges = np.stack([np.zeros(blob.height, dtype=np.int64), *cuts, np.full(blob.height, blob.width)])
             # Crossing cuts are made to meet instead, so every pixel lies in exactly one piece.
-            bounds = [b.reshape(-1, 1) for b in np.maximum.accumulate(np.stack([b.ravel() for b in bounds]), axis=0)]
+            edges = np.maximum.accumulate(edges, axis=0)[:, :, None]  # [cut, row, 1]
             found = [
-                _piece(own & (columns >= a) & (columns < b), blob.x0, blob.y0) for a, b in itertools.pairwise(bounds)
+                _piece(own & (columns >= a) & (columns < b), blob.x0, blob.y0) for a, b in itertools.pairwise(edges)
             ]
         pieces += [p for p in found if p is not None]
     return sorted(pieces, key=lambda p: p.centre)
@@ -244,10 +243,10 @@ def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int
     best = [math.inf] * nodes
     back: list[int | None] = [None] * nodes
     best[0] = 0.0
-    for j in range(1, nodes):
-        for (i, jj), cost in costs.items():
-            if jj == j and best[i] + cost < best[j]:
-                best[j], back[j] = best[i] + cost, i
+    # Arcs in order of their end node: every arc into node i is settled before any leaves it.
+    for (i, j), cost in sorted(costs.items(), key=lambda item: item[0][1]):
+        if best[i] + cost < best[j]:
+            best[j], back[j] = best[i] + cost, i
     path, j = [], nodes - 1
     while j > 0:
         i = back[j]
@@ -341,9 +340,11 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     if scale < 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         strength = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
-    strength = _even_strokes(strength, threshold, height * scale)
-    labels, blobs = _ink_blobs(strength, threshold)
-    height = _line_height(blobs)
+    evened = _even_strokes(strength, threshold, height * scale)
+    if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink
+        strength = evened
+        labels, blobs = _ink_blobs(strength, threshold)
+        height = _line_height(blobs)
     # Soft ink 0..1, as for one digit: the threshold's half is the floor, the strokes' 90th
     # percentile the peak.
     core = strength[strength > threshold]
