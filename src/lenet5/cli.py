@@ -630,7 +630,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from lenet5.infer.model_folder import DEFAULT_MODEL, DEFAULT_READER, read_meta, shipped_models
+    from lenet5.infer.model_folder import DEFAULT_MODEL, DEFAULT_READER, output_classes, read_meta, shipped_models
     from lenet5.models import get_spec
     from lenet5.models.registry import INPUTS
 
@@ -638,14 +638,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     shipped = []
     for name, folder in shipped_models().items():
         meta = read_meta(folder)
-        output = meta.get("output") or {}
-        classes = (output.get("shape") or [None, 10])[-1]
         shipped.append(
             {
                 "name": name,
                 "network": meta["model"],
                 "recipe": meta.get("recipe"),
-                "classes": classes,  # 11: the ten digits and "junk" (not one whole digit)
+                "classes": output_classes(meta),  # 11: the ten digits and "junk" (not one whole digit)
                 "test_accuracy": meta.get("test_accuracy"),
                 "default": name == DEFAULT_MODEL,
                 "default_for_read": name == DEFAULT_READER,

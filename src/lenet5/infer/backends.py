@@ -10,8 +10,6 @@ import numpy as np
 from lenet5.errors import UserError
 from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
 
-JUNK = 10  # the class index of "not one whole digit" in models trained with one (recipe "reader")
-
 
 class Backend(Protocol):
     name: str

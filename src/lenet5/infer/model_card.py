@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lenet5.infer.model_folder import output_classes
 from lenet5.models import get_spec
 
 
@@ -27,11 +28,6 @@ def _distortions(config: dict[str, Any]) -> str:
 def _sentence(text: str) -> str:
     """First letter up, the rest as written (str.capitalize would lower "C3" and "RBF")."""
     return text[:1].upper() + text[1:]
-
-
-def _classes(meta: dict[str, Any]) -> int:
-    output = meta.get("output") or {}
-    return int((output.get("shape") or [None, 10])[-1])
 
 
 def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
@@ -59,7 +55,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
             " not one whole digit (half a digit, two digits, a digit with a slice of its neighbour); rows sum to 1."
             " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
             " digits."
-            if _classes(meta) == 11
+            if output_classes(meta) == 11
             else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
         ),
         "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"

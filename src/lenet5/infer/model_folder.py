@@ -50,6 +50,12 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+def output_classes(meta: dict[str, Any]) -> int:
+    """10, or 11 for a model with a junk class ("not one whole digit", lenet5.data.junk)."""
+    output = meta.get("output") or {}
+    return int((output.get("shape") or [None, 10])[-1])
+
+
 def detect_backend(folder: Path) -> str:
     """ONNX Runtime when the folder has `model.onnx` (fastest to start: no Paddle import),
     else Paddle Inference."""

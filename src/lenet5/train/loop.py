@@ -273,7 +273,7 @@ def train(
             _plot_curves(history, run.curves, best["epoch"] if best else None)
 
         wall = wall_before + time.perf_counter() - started
-        return _finish(run, cfg, history, best, wall, echo, (normalize(digits_test.images), digits_test.labels))
+        return _finish(run, cfg, history, best, wall, echo, digits_test, normalize)
     except KeyboardInterrupt:
         raise TrainingInterrupted(run.root, saved, resumable=run.config.is_file()) from None
     finally:
@@ -400,7 +400,8 @@ def _finish(
     best: dict[str, Any] | None,
     wall_seconds: float,
     echo: Callable[[str], None],
-    digits_test: tuple[np.ndarray, np.ndarray],
+    digits_test: Any,
+    normalize: Any,
 ) -> dict[str, Any]:
     if best is None:
         raise UserError(f"{run.root}: no completed epoch to summarise")
@@ -431,7 +432,8 @@ def _finish(
         # Trained with junk pieces as an 11th class: the test numbers above include them. A
         # model folder's accuracy is the one every other model reports, the MNIST test
         # digits' (read as `predict` reads them: the best of the ten digits).
-        digits = _digit_accuracy(best_model, *digits_test, cfg.eval_batch_size)
+        x, y = normalize(digits_test.images), digits_test.labels  # only here: junk runs alone need it
+        digits = _digit_accuracy(best_model, x, y, cfg.eval_batch_size)
         summary["digit_test_accuracy"] = digits
         card = {**card, "test_accuracy": digits, "test_accuracy_with_junk": best["test_accuracy"]}
     save_model_folder(best_model, cfg.model, run.model, {**card, "recipe": cfg.recipe})
