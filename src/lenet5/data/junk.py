@@ -52,6 +52,16 @@ def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int, shift: int) -> 
     return canvas, start
 
 
+def _with_slice_of(a: np.ndarray, b: np.ndarray, keep: int, gap: int, shift: int, b_on_right: bool) -> np.ndarray:
+    """`a` whole with the `keep` columns of `b` nearest to it: b's left edge when b is on
+    the right, its right edge when b is on the left."""
+    if b_on_right:
+        canvas, start = _side_by_side(a, b, gap, shift)
+        return canvas[:, : start + keep]
+    canvas, _ = _side_by_side(b, a, gap, shift)
+    return canvas[:, max(0, b.shape[1] - keep) :]
+
+
 def _trim(piece: np.ndarray) -> np.ndarray | None:
     rows = np.flatnonzero(piece.max(axis=1) > 0.05)
     cols = np.flatnonzero(piece.max(axis=0) > 0.05)
@@ -76,13 +86,8 @@ def junk_pieces(images: np.ndarray, count: int, rng: np.random.Generator) -> np.
             if kind == 1:
                 piece, _ = _side_by_side(a, b, gap, shift)
             else:
-                keep = rng.uniform(0.25, 0.6)
-                if rng.random() < 0.5:  # a whole, then the left part of b
-                    canvas, start = _side_by_side(a, b, gap, shift)
-                    piece = canvas[:, : start + max(1, round(keep * b.shape[1]))]
-                else:  # the right part of b, then a whole
-                    canvas, start = _side_by_side(b, a, gap, shift)
-                    piece = canvas[:, max(0, b.shape[1] - max(1, round(keep * b.shape[1]))) :]
+                keep = max(1, round(rng.uniform(0.25, 0.6) * b.shape[1]))
+                piece = _with_slice_of(a, b, keep, gap, shift, b_on_right=rng.random() < 0.5)
         trimmed = _trim(piece)
         if trimmed is None or trimmed.shape[1] < 0.3 * trimmed.shape[0]:
             continue  # nothing left, or a lone upright stroke: a piece no one could tell from a "1"
@@ -103,12 +108,7 @@ def sliver_pieces(
         a, b = _crop(images[index]), _crop(images[rng.integers(len(images))])
         keep = max(1, round(rng.uniform(0.05, 0.15) * b.shape[1]))
         gap, shift = -int(rng.integers(0, 3)), int(rng.integers(-3, 4))
-        if rng.random() < 0.5:
-            canvas, start = _side_by_side(a, b, gap, shift)
-            piece = canvas[:, : start + keep]
-        else:
-            canvas, start = _side_by_side(b, a, gap, shift)
-            piece = canvas[:, max(0, b.shape[1] - keep) :]
+        piece = _with_slice_of(a, b, keep, gap, shift, b_on_right=rng.random() < 0.5)
         trimmed = _trim(piece)
         if trimmed is None:
             continue
