@@ -212,12 +212,8 @@ class ReaderService:
         self.folder = resolve_model_folder(model_path)
 
     def read(self, raw: bytes, max_pixels: int) -> dict[str, Any]:
-        try:
+        with _bad_picture_is_the_clients():
             reading, _ = read_file(self.backend, raw, "upload", max_pixels=max_pixels)
-        except UserError:
-            raise
-        except Exception as exc:  # a decoder's own surprise on crafted bytes is still a bad picture
-            raise UserError(f"upload: cannot decode the image ({type(exc).__name__})") from None
         return reading.to_json()
 
 
@@ -330,8 +326,6 @@ async def _image_from_multipart(request: Request, body: bytes) -> bytes:
                 if not isinstance(value, str):  # an UploadFile
                     return await value.read()
     except Exception as exc:  # python-multipart's errors for a malformed body
-        if isinstance(exc, UserError):
-            raise
         raise UserError(f"malformed multipart body ({type(exc).__name__})") from None
     raise UserError("multipart body has no file; send the picture as a file field, e.g. -F file=@digit.png")
 
@@ -340,15 +334,23 @@ def _raw_image(body: bytes, content_type: str) -> bytes:
     return _image_from_json(body) if content_type == "application/json" else body
 
 
-def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
-    """Body -> the digit found in it; every failure is a UserError (the client's picture, never a 500)."""
-    raw = _raw_image(body, content_type)
+@contextlib.contextmanager
+def _bad_picture_is_the_clients() -> Iterator[None]:
+    """Every failure inside is a UserError (the client's picture, never a 500): a decoder's
+    own surprise on crafted bytes is still a bad picture."""
     try:
-        return read_picture(raw, "upload", max_pixels=max_pixels)
+        yield
     except UserError:
         raise
-    except Exception as exc:  # a decoder's own surprise on crafted bytes is still a bad picture
+    except Exception as exc:
         raise UserError(f"upload: cannot decode the image ({type(exc).__name__})") from None
+
+
+def _decode(body: bytes, content_type: str, max_pixels: int) -> PictureDigit:
+    """Body -> the digit found in it."""
+    raw = _raw_image(body, content_type)
+    with _bad_picture_is_the_clients():
+        return read_picture(raw, "upload", max_pixels=max_pixels)
 
 
 def create_app(
