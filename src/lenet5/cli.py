@@ -11,10 +11,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lenet5 import __version__
 from lenet5.errors import TrainingInterrupted, UserError, file_errors
 from lenet5.recipes import Recipe
+
+if TYPE_CHECKING:
+    from lenet5.infer.predict import Failure
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -455,25 +459,37 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_files(inputs: Sequence[str]) -> list[Path]:
+    """The files `predict` and `read` read; what folders held besides images is counted on stderr."""
+    from lenet5.infer.predict import expand_inputs
+
+    files, skipped = expand_inputs(inputs)
+    if skipped:
+        print(f"note: passed over {len(skipped)} non-image file(s) in the folders given", file=sys.stderr)
+    return files
+
+
+def _report_failure(failure: Failure, as_json: bool) -> None:
+    print(f"error: {failure}", file=sys.stderr)
+    if as_json:  # a script reading stdout sees every file, failed ones too
+        print(json.dumps(failure.to_json()), flush=True)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from lenet5 import outputs
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.predict import Failure, expand_inputs, predict_files, write_csv
+    from lenet5.infer.predict import Failure, predict_files, write_csv
 
     # Output paths are checked before any work, so a bad one costs nothing and writes nothing.
     csv_path = outputs.claim_file(args.csv, "csv", "--csv") if args.csv else None
     save_input = outputs.claim_file_folder(args.save_input, "--save-input") if args.save_input else None
     backend = load_backend(args.model, args.backend)
-    files, skipped = expand_inputs(args.inputs)
-    if skipped:
-        print(f"note: passed over {len(skipped)} non-image file(s) in the folders given", file=sys.stderr)
+    files = _image_files(args.inputs)
     results, failures = [], 0
     for result in predict_files(backend, files, args.top_k, save_input):
         if isinstance(result, Failure):
             failures += 1
-            print(f"error: {result}", file=sys.stderr)
-            if args.json:  # a script reading stdout sees every file, failed ones too
-                print(json.dumps(result.to_json()), flush=True)
+            _report_failure(result, args.json)
             continue
         results.append(result)
         if args.json:
@@ -493,7 +509,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     from lenet5 import outputs
     from lenet5.infer.backends import load_backend
     from lenet5.infer.model_folder import DEFAULT_READER, shipped_models
-    from lenet5.infer.predict import Failure, expand_inputs, save_png, saved_input_names
+    from lenet5.infer.predict import Failure, save_png, saved_input_names
     from lenet5.infer.read_number import annotated, read_file
 
     annotate = outputs.claim_file_folder(args.annotate, "--annotate") if args.annotate else None
@@ -505,9 +521,7 @@ def cmd_read(args: argparse.Namespace) -> int:
             "with the shipped reader model",
             file=sys.stderr,
         )
-    files, skipped = expand_inputs(args.inputs)
-    if skipped:
-        print(f"note: passed over {len(skipped)} non-image file(s) in the folders given", file=sys.stderr)
+    files = _image_files(args.inputs)
     names = saved_input_names(files, ".read.png") if annotate is not None else {}
     failures = 0
     for path in files:
@@ -516,11 +530,8 @@ def cmd_read(args: argparse.Namespace) -> int:
             if annotate is not None:
                 save_png(annotated(picture, reading), annotate / names[path], "--annotate")
         except UserError as exc:
-            failure = Failure.of(path, exc)
             failures += 1
-            print(f"error: {failure}", file=sys.stderr)
-            if args.json:
-                print(json.dumps(failure.to_json()), flush=True)
+            _report_failure(Failure.of(path, exc), args.json)
             continue
         if args.json:
             print(json.dumps(reading.to_json()), flush=True)
