@@ -1,3 +1,5 @@
 from lenet5.cli import main
 
-raise SystemExit(main())
+# Guarded: data-parallel workers (multiprocessing's spawn) import this module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

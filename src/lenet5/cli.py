@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="validation score that picks the best epoch (recipes seed and paper: cost; strong: accuracy)",
     )
     train.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="where to train (default cpu)")
+    train.add_argument(
+        "--nproc",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="data-parallel training on N processes (paddle.distributed: gloo on CPUs, one process per GPU "
+        "with NCCL); --batch-size stays the global batch (default 1)",
+    )
     train.add_argument("--download", action="store_true", help="download missing MNIST files (checksums verified)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
     train.add_argument(
@@ -349,7 +357,11 @@ def _distort(args: argparse.Namespace, recipe: Recipe) -> bool:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from lenet5.recipes import RECIPES
+    from lenet5.train import distributed, launcher
     from lenet5.train.loop import TrainConfig, config_from_run, train
+
+    world = distributed.launched_world()
+    launcher.check_nproc(args.nproc, world.local_size, world.parallel)
 
     if args.resume:
         if args.out and Path(args.out) != Path(args.resume):
@@ -387,6 +399,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             junk=recipe.junk if args.junk is None else args.junk,
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
+    if args.nproc > 1 and not world.parallel:
+        # This process starts the workers; each runs this same command (with the run
+        # directory spelled out, so they agree on it) and finds its rank in the environment.
+        distributed.refuse_sequential(cfg.optimizer, args.nproc)
+        cfg.validate()
+        worker_argv = [*args.argv, *([] if args.out or args.resume else ["--out", str(out)])]
+        return launcher.run_workers(worker_argv, args.nproc, cfg.device, out)
     echo = (lambda _msg: None) if args.json else print
     summary = train(
         cfg,
@@ -396,7 +415,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         visualdl=args.visualdl,
     )
-    if args.json:
+    if args.json and world.is_writer:
         print(json.dumps(summary))
     return 0
 
@@ -714,6 +733,7 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what data-parallel workers run again
     try:
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit

@@ -10,6 +10,7 @@ import numpy as np
 
 from lenet5.data.batches import batches
 from lenet5.runtime import import_paddle
+from lenet5.train import distributed
 
 paddle = import_paddle()
 
@@ -20,6 +21,8 @@ class EvalResult:
     accuracy: float  # correct / n, not a mean of batch means
     n: int
     predictions: np.ndarray | None = None  # the predicted class of each input, when asked for
+    total_loss: float = 0.0  # the sums behind cost and accuracy (what workers add up)
+    correct: int = 0
 
 
 def evaluate(
@@ -29,7 +32,16 @@ def evaluate(
     labels: np.ndarray,
     batch_size: int = 1000,
     keep_predictions: bool = False,
+    world: distributed.World = distributed.SINGLE,
 ) -> EvalResult:
+    """Cost and accuracy over the whole set. With several workers each scores its own
+    shard and the sums are added up, so every digit counts exactly once."""
+    if world.parallel:
+        start, stop = world.shard(len(labels))
+        mine = evaluate(model, loss_fn, inputs[start:stop], labels[start:stop], batch_size, keep_predictions)
+        total_loss, correct = distributed.all_sum(world, mine.total_loss, mine.correct)
+        predictions = None if mine.predictions is None else distributed.gather_arrays(world, mine.predictions)
+        return _result(total_loss, int(correct), len(labels), predictions)
     was_training = model.training
     model.eval()
     total_loss = 0.0
@@ -46,6 +58,16 @@ def evaluate(
                 kept.append(predicted.numpy())
     if was_training:
         model.train()
-    n = len(labels)
-    predictions = np.concatenate(kept) if kept else None
-    return EvalResult(cost=total_loss / n, accuracy=correct / n, n=n, predictions=predictions)
+    predictions = np.concatenate(kept) if kept else (np.zeros(0, np.int64) if keep_predictions else None)
+    return _result(total_loss, correct, len(labels), predictions)
+
+
+def _result(total_loss: float, correct: int, n: int, predictions: np.ndarray | None) -> EvalResult:
+    return EvalResult(
+        cost=total_loss / n if n else 0.0,
+        accuracy=correct / n if n else 0.0,
+        n=n,
+        predictions=predictions,
+        total_loss=total_loss,
+        correct=correct,
+    )

@@ -35,7 +35,7 @@ from lenet5.infer.model_card import model_card
 from lenet5.models import create_model, get_spec
 from lenet5.recipes import SEED
 from lenet5.runtime import import_paddle, seed_everything, set_device
-from lenet5.train import checkpoint
+from lenet5.train import checkpoint, distributed
 from lenet5.train.evaluation import evaluate
 from lenet5.train.losses import get_loss
 from lenet5.train.optimizers import build_optimizer
@@ -169,14 +169,28 @@ def train(
     RUN/visualdl for Paddle's VisualDL dashboard (lenet5.train.visualdl_log).
 
     Ctrl-C at any point (an epoch, an evaluation, a checkpoint write, the export) becomes
-    TrainingInterrupted, which names the run and the epochs that are safely on disk."""
+    TrainingInterrupted, which names the run and the epochs that are safely on disk.
+
+    Started by paddle.distributed.launch, this is one data-parallel worker
+    (lenet5.train.distributed); rank 0 alone prints and writes the run directory."""
+    world = distributed.launched_world()
+    distributed.refuse_sequential(cfg.optimizer, world.size)
     cfg.validate()
     run = RunDir(Path(out))
-    _claim_run_dir(run, resume)
+    set_device(cfg.device)  # before joining: on GPUs the device picks the worker's card
+    distributed.join(world)
+    claim_error = None
+    if world.is_writer:
+        try:
+            _claim_run_dir(run, resume)
+        except UserError as exc:
+            claim_error = str(exc)
+    distributed.agree(world, claim_error)
+    if not world.is_writer:
+        echo, progress = (lambda _message: None), False
     saved = 0  # epochs whose state is in last.npz, i.e. what --resume would continue after
     dashboard = None
     try:
-        set_device(cfg.device)
         seed_everything(cfg.seed)
 
         data = mnist.load(cfg.data_dir, allow_download=cfg.download)
@@ -200,10 +214,10 @@ def train(
             meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta)
             history, best, wall_before = meta["history"], meta["best"], meta["wall_seconds"]
             saved = len(history)
-            echo(f"Resuming {run.root} after epoch {len(history) - 1}")
+            echo(f"Resuming {run.root} after epoch {len(history) - 1}{_process_change(history, world)}")
         elif resume:
             echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
-        else:
+        elif world.is_writer:
             atomic.write_json(
                 run.config,
                 {
@@ -212,13 +226,17 @@ def train(
                     "splits": {"train": len(y_train), "val": len(y_val), "test": len(y_test)},
                     "versions": _versions(),
                     "kernels": kernels.describe(),
+                    "distributed": world.describe(),
                     "command": sys.argv,
                     "commit": _git_commit(),
                     "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 },
             )
 
-        if visualdl:
+        # Gradients are averaged over the workers by Paddle's DataParallel; `model` itself (the
+        # same parameters) is what is evaluated, checkpointed and exported.
+        train_model = paddle.DataParallel(model) if world.parallel else model
+        if visualdl and world.is_writer:
             from lenet5.train.visualdl_log import VisualDLLog
 
             dashboard = VisualDLLog(run.root)
@@ -231,12 +249,14 @@ def train(
                 optimizer.set_lr(cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2)
             x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
             train_cost, train_acc, train_seconds = _train_epoch(
-                model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress
+                model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress, train_model, world
             )
             step += steps_per_epoch
+            distributed.average_batch_norm(world, model)
             eval_started = time.perf_counter()
-            val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size, keep_predictions=dashboard is not None)
-            test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size)
+            # With --visualdl every worker keeps its predictions: gathering them is collective.
+            val = evaluate(model, loss_fn, x_val, y_val, cfg.eval_batch_size, keep_predictions=visualdl, world=world)
+            test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size, world=world)
             row = {
                 "epoch": epoch,
                 "steps": steps_per_epoch,
@@ -249,8 +269,12 @@ def train(
                 "train_seconds": train_seconds,
                 "eval_seconds": time.perf_counter() - eval_started,
                 "images_per_second": len(y_train) / train_seconds,
+                "processes": world.size,  # --resume may change it
             }
             history.append(row)
+            if not world.is_writer:
+                saved = len(history)
+                continue
             if dashboard is not None:
                 dashboard.epoch(row, optimizer.get_lr() if hasattr(optimizer, "get_lr") else cfg.lr)
                 dashboard.misread(epoch, splits.val.images, y_val, val.predictions)
@@ -273,12 +297,31 @@ def train(
             _plot_curves(history, run.curves, best["epoch"] if best else None)
 
         wall = wall_before + time.perf_counter() - started
+        if not world.is_writer:
+            return {"rank": world.rank, "epochs": len(history)}
         return _finish(run, cfg, history, best, wall, echo, digits_test, normalize)
     except KeyboardInterrupt:
+        if not world.is_writer:
+            raise SystemExit(130) from None  # rank 0 says what was saved
         raise TrainingInterrupted(run.root, saved, resumable=run.config.is_file()) from None
+    except RuntimeError as exc:
+        lost = distributed.lost_worker(exc) if world.parallel else None
+        if lost is None:
+            raise
+        raise UserError(
+            f"rank {world.rank}: {lost}; {saved} completed epoch(s) are saved, continue with: "
+            f"lenet5 train --resume {run.root} --nproc N"
+        ) from None
     finally:
         if dashboard is not None:
             dashboard.close()
+
+
+def _process_change(history: list[dict[str, Any]], world: distributed.World) -> str:
+    before = history[-1].get("processes", 1) if history else 1
+    if before == world.size:
+        return f" with {world.size} processes" if world.parallel else ""
+    return f" with {world.size} process(es); it ran with {before} before (same global batch)"
 
 
 def _with_junk(splits: Any, share: float, seed: int) -> Any:
@@ -359,7 +402,11 @@ def _train_epoch(
     first_step: int,
     echo: Callable[[str], None],
     progress: bool | None,
+    train_model: Any = None,
+    world: distributed.World = distributed.SINGLE,
 ) -> tuple[float, float, float]:
+    """One pass; `train_model` is `model` or its DataParallel wrapper (what the updates go through)."""
+    train_model = model if train_model is None else train_model
     model.train()
     n = len(y_train)
     # Running sums stay on the device; reading them back every step would add a sync per step.
@@ -376,11 +423,13 @@ def _train_epoch(
     )
     started = time.perf_counter()
     for i, (x, y) in enumerate(batches(x_train, y_train, cfg.batch_size, epoch_rng(cfg.seed, epoch))):
-        per_sample, outputs, yt = train_step(model, optimizer, loss_fn, x, y)
-        with paddle.no_grad():
-            loss_sum += per_sample.sum().detach()
-            correct += (model.predictions(outputs) == yt).astype("int64").sum()
-        seen += len(y)
+        x, y, scale = distributed.my_share(world, x, y)
+        per_sample, outputs, yt = train_step(train_model, optimizer, loss_fn, x, y, scale)
+        if scale != 0.0:  # 0: a stand-in digit for a worker whose share of a short batch is empty
+            with paddle.no_grad():
+                loss_sum += per_sample.sum().detach()
+                correct += (model.predictions(outputs) == yt).astype("int64").sum()
+            seen += len(y)
         step = first_step + i
         if cfg.log_every and step % cfg.log_every == 0:
             message = f"Step {step}, Epoch {epoch}, Cost {per_sample.mean().item():.6f}"
@@ -388,6 +437,7 @@ def _train_epoch(
         bar.update(1)
         if not bar.disable and i % 20 == 0:
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}")
+    distributed.sum_tensors(world, loss_sum, correct)
     seconds = time.perf_counter() - started
     bar.close()
     return loss_sum.item() / n, correct.item() / n, seconds
