@@ -5,7 +5,9 @@
 2. whole process: `lenet5 train --epochs 1` wall time (this run's model feeds the rest);
 3. whole process: `lenet5 predict` cold start on one PNG (median of 3);
 4. single-image latency and batch-1000 throughput per backend (predict_latency.py);
-5. HTTP load: 8 clients for 30 s (serve_load.py).
+5. HTTP load: 8 clients for 30 s (serve_load.py);
+6. data-parallel training: 1 process against 2 workers, both networks, and the cost of the
+   all-reduce per step (data_parallel.py).
 The table is written to bench/results/summary.md.
 """
 
@@ -48,6 +50,7 @@ def main() -> None:
     cold = [run(PYTHON, "-m", "lenet5", "predict", str(digit), "--model", str(model)) for _ in range(3)]
     run(PYTHON, str(HERE / "predict_latency.py"), "--model", str(model))
     run(PYTHON, str(HERE / "serve_load.py"), "--model", str(model), "--seconds", "30")
+    run(PYTHON, str(HERE / "data_parallel.py"))
     sys.path.insert(0, str(HERE))
     from common import write_result
 
@@ -98,8 +101,26 @@ def write_summary(train_wall: float, cold: float) -> None:
         f"- HTTP: {load['clients']} clients, {load['seconds']:.0f} s: {load['requests_per_s']:.0f} req/s, "
         f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['errors']} errors",
     ]
+    lines += _data_parallel_lines()
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _data_parallel_lines() -> list[str]:
+    dp = json.loads((RESULTS / "data_parallel.json").read_text())
+    n = dp["nproc"]
+    lines = ["", f"| data-parallel training | 1 process x all cores | {n} processes x 1 core |", "| --- | --- | --- |"]
+    for network, pair in dp["throughput"].items():
+        one, many = pair["1 process"]["images_per_s"], pair[f"{n} processes"]["images_per_s"]
+        lines.append(f"| {network} | {one:.0f} images/s | {many:.0f} images/s ({many / one:.2f}x) |")
+    lines += ["", "| per step, global batch 128 | all_reduce of the parameters | step | step without the exchange |"]
+    lines.append("| --- | --- | --- | --- |")
+    for network, row in dp["collectives"].items():
+        lines.append(
+            f"| {network} ({row['parameters']} parameters) | {row['all_reduce_ms']:.2f} ms | {row['step_ms']:.2f} ms | "
+            f"{row['step_without_exchange_ms']:.2f} ms |"
+        )
+    return lines
 
 
 if __name__ == "__main__":
