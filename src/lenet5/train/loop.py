@@ -310,7 +310,7 @@ def train(
             raise
         raise UserError(
             f"rank {world.rank}: {lost}; {saved} completed epoch(s) are saved, continue with: "
-            f"lenet5 train --resume {run.root} --nproc N"
+            f"lenet5 train --resume {run.root} --nproc {world.size}"
         ) from None
     finally:
         if dashboard is not None:
