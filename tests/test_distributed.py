@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -222,6 +223,36 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_it_resumes(two_worker_run
     assert f"after epoch {completed - 1} with 2 processes" in result.stdout
     assert _rows(out) == _rows(two_worker_run)
     assert _summary(out) == _summary(two_worker_run)
+
+
+def test_ctrl_c_stops_every_worker_and_says_how_to_resume(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal interrupts the whole foreground group: the parent stops the
+    workers itself (no gloo abort from a worker left waiting) and prints one line."""
+    out = tmp_path / "interrupted"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "lenet5", "train", "--nproc", "2", *SMALL, *COMMON, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        start_new_session=True,
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
+        assert parent.poll() is None, parent.stderr.read()
+        time.sleep(0.05)
+    workers = _workers(parent.pid)
+    os.killpg(parent.pid, signal.SIGINT)
+    stdout, stderr = parent.communicate(timeout=60)
+    assert parent.returncode == 130
+    assert stderr.strip().splitlines() == [
+        f"Interrupted. {len(_rows(out))} completed epoch(s) are saved; continue with: "
+        f"lenet5 train --resume {out} --nproc 2"
+    ]
+    assert "Aborted" not in stdout and "Traceback" not in stdout
+    assert not any(_alive(pid) for pid in workers)
 
 
 def test_same_seed_and_count_give_identical_metrics(two_worker_run: Path, tmp_path: Path) -> None:

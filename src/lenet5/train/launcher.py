@@ -30,6 +30,9 @@ def worker(argv: Sequence[str]) -> None:
     # Paddle answers SIGTERM with a multi-line C++ report; when spawn stops the survivors of
     # a failed worker, they should just stop.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C is the parent's to handle (run_workers). A worker interrupted on its own would
+    # leave the others blocked in a collective, which gloo ends with an abort.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from lenet5.cli import main
 
     status = main(list(argv))
@@ -46,10 +49,19 @@ def run_workers(argv: Sequence[str], nproc: int, device: str, run_root: Path) ->
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), quiet)))
     logging.disable(logging.INFO)  # spawn logs the ports it picked
     backend = "nccl" if device == "gpu" else "gloo"
+    context = paddle.distributed.spawn(worker, args=(list(argv),), nprocs=nproc, backend=backend, join=False)
     try:
-        paddle.distributed.spawn(worker, args=(list(argv),), nprocs=nproc, backend=backend)
+        while not context.join():
+            pass
     except KeyboardInterrupt:
-        # Ctrl-C reached the workers too; rank 0 has said what was saved.
+        # Ctrl-C: stop every worker at once. Rank 0 writes each file under a temporary name
+        # and renames it, so the completed epochs are intact and --resume continues them.
+        for process in context.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in context.processes:
+            process.join()
+        print(f"Interrupted. {_resume_hint(run_root, nproc)}", file=sys.stderr)
         return 130
     except Exception as exc:  # spawn reports a failed worker as a bare Exception
         return _report_failure(str(exc), run_root, nproc)
