@@ -40,6 +40,7 @@ from lenet5.train.evaluation import evaluate
 from lenet5.train.losses import get_loss
 from lenet5.train.optimizers import build_optimizer
 from lenet5.train.run_dir import RunDir
+from lenet5.train.selection import SELECT_BY, is_better
 from lenet5.train.step import train_step
 
 paddle = import_paddle()
@@ -109,22 +110,13 @@ class TrainConfig:
             raise UserError(f"--junk {self.junk}: must be between 0 and 2 (junk pieces per digit)")
         if self.junk > 0 and self.model != "seed":
             raise UserError("--junk: only the seed network (lenet5's RBF output has one bitmap per digit)")
-        if self.select_by not in ("cost", "accuracy"):
+        if self.select_by not in SELECT_BY:
             raise UserError(f"--select-by {self.select_by}: choose 'cost' or 'accuracy'")
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     # Paddle's own generator is re-seeded per epoch for the same reason as epoch_rng.
     return int(np.random.SeedSequence([seed, epoch, 1]).generate_state(1)[0])
-
-
-def _is_better(row: dict[str, Any], best: dict[str, Any] | None, select_by: str) -> bool:
-    if best is None:
-        return True
-    if select_by == "accuracy":
-        key = (-row["val_accuracy"], row["val_cost"])
-        return key < (-best["val_accuracy"], best["val_cost"])
-    return row["val_cost"] < best["val_cost"]
 
 
 def _git_commit() -> str | None:
@@ -282,7 +274,7 @@ def train(
             echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
             # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
             # (deterministically) and rewrites best.npz, so the pair is never inconsistent.
-            if _is_better(row, best, cfg.select_by):
+            if is_better(row, best, cfg.select_by):
                 best = {k: row[k] for k in ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")}
                 checkpoint.save(run.best_checkpoint, model, None, {"epoch": epoch, "config": dataclasses.asdict(cfg)})
             wall = wall_before + time.perf_counter() - started
