@@ -112,3 +112,18 @@ def test_train_download_flag_fetches_missing(serve: callable, tmp_path: Path, mo
     target = tmp_path / "cache"
     data = mnist.load(target, allow_download=True)
     assert data.train_images.shape == (60000, 28, 28)
+
+
+def test_only_the_missing_files_are_downloaded(serve: callable, tmp_path: Path) -> None:
+    """A folder holding the first file already: the other three are fetched, the first is left alone."""
+    target = tmp_path / "partial"
+    target.mkdir()
+    first = target / "train-images-idx3-ubyte.gz"
+    shutil.copy(DATA_DIR / first.name, first)
+    before = first.stat().st_mtime_ns
+    written = mnist.download_missing(target, (serve(DATA_DIR),))
+    assert sorted(p.name for p in written) == sorted(
+        ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    )
+    assert first.stat().st_mtime_ns == before
+    assert all(row["ok"] for row in mnist.verify(target))

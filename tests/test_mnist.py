@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, run_cli
+from conftest import DATA_DIR, REPO, run_cli
 from lenet5.data import mnist
 from lenet5.data.idx import encode_idx
 from lenet5.errors import UserError
@@ -68,3 +68,39 @@ def test_data_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert mnist.default_data_dir() == tmp_path
     monkeypatch.delenv("LENET5_DATA")
     assert mnist.default_data_dir() == DATA_DIR
+
+
+# MNIST's four files, in the order verify() reports them (file names from LeCun's page).
+FILE_NAMES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+
+
+def test_default_data_dir_prefers_the_environment_then_the_shipped_copy_then_a_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LENET5_DATA", raising=False)
+    assert mnist.default_data_dir() == REPO / "data" / "mnist"
+    monkeypatch.setattr(mnist, "_REPO_DATA", tmp_path / "not-shipped")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert mnist.default_data_dir() == tmp_path / "home" / ".cache" / "lenet5" / "mnist"
+    monkeypatch.setenv("LENET5_DATA", str(tmp_path / "mine"))
+    assert mnist.default_data_dir() == tmp_path / "mine"
+
+
+def test_mirrors_from_the_environment_skip_empty_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LENET5_MNIST_MIRRORS", raising=False)
+    assert mnist.mirrors() == mnist.MIRRORS
+    monkeypatch.setenv("LENET5_MNIST_MIRRORS", "http://a.example/,,http://b.example/")
+    assert mnist.mirrors() == ("http://a.example/", "http://b.example/")
+
+
+def test_verify_without_a_folder_checks_the_default_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LENET5_DATA", str(DATA_DIR))
+    rows = mnist.verify()
+    assert [row["file"] for row in rows] == [str(DATA_DIR / name) for name in FILE_NAMES]
+    assert all(row["ok"] for row in rows)
+    assert [row["detail"] for row in rows] == [f"md5 {spec.md5}" for spec in mnist.FILES.values()]
