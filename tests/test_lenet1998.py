@@ -303,3 +303,24 @@ def test_sdlm_distorted_run_resumes_bit_identically(tmp_path: Path, monkeypatch:
     completed, resumed = interrupt_then_resume(tiny_config(**cfg), tmp_path / "broken", 1, monkeypatch)
     assert completed == 1
     assert loop.summary_metrics({**resumed, "run_dir": None}) == loop.summary_metrics({**straight, "run_dir": None})
+
+
+def test_the_answer_is_the_output_unit_with_the_smallest_penalty() -> None:
+    """RBF outputs are penalties (distances to each digit's bitmap): the answer is the
+    smallest, and the probabilities are a softmax of minus the penalties."""
+    net = create_model("lenet5")
+    penalties = np.array(
+        [[5.0, 1.0, 3.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 0.5], [0.2, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]],
+        dtype=np.float32,
+    )
+    assert net.predictions(paddle.to_tensor(penalties)).numpy().tolist() == [9, 0]
+    weights = np.exp(-penalties.astype(np.float64))
+    expected = weights / weights.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(net.probabilities(paddle.to_tensor(penalties)).numpy(), expected, rtol=1e-5)
+
+
+def test_the_feature_maps_shown_are_c1_and_c3() -> None:
+    net = create_model("lenet5")
+    layers = net.feature_layers()
+    assert list(layers) == ["c1", "c3"]
+    assert layers["c1"] is net.c1 and layers["c3"] is net.c3

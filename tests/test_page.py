@@ -138,3 +138,17 @@ def test_the_box_is_in_the_original_pictures_pixels(digits: np.ndarray) -> None:
     page = _page((3000, 2000))  # larger than the 1024 px working size
     box = _place(page, digits[3], (1800, 600, 2300, 1100))
     assert _iou(_read(page).box, box) > 0.8
+
+
+def test_load_digit_passes_on_the_name_and_the_pixel_limit() -> None:
+    import io
+
+    from lenet5.errors import UserError
+    from lenet5.infer.preprocess import load_digit
+
+    with pytest.raises(UserError, match=r"^holiday\.png: empty file$"):
+        load_digit(b"", name="holiday.png")
+    buffer = io.BytesIO()
+    Image.new("L", (100, 100), 255).save(buffer, format="PNG")
+    with pytest.raises(UserError, match=r"^scan\.png: image too large \(100x100, limit 2,500 pixels\)$"):
+        load_digit(buffer.getvalue(), name="scan.png", max_pixels=2500)

@@ -20,7 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lenet5.models import create_model
 from lenet5.runtime import import_paddle
-from lenet5.train.sdlm import diagonal_hessian
+from lenet5.train.sdlm import SDLM, diagonal_hessian
 
 paddle = import_paddle()
 
@@ -133,3 +133,76 @@ def test_the_reference_itself_sees_a_subsampling_coefficient(layer: str) -> None
     params[f"{layer}.coefficient"] = params[f"{layer}.coefficient"] * 2
     after = reference_curvature(params, mask, patterns)["c1.bias"]
     assert not np.allclose(before, after, rtol=0.05)
+
+
+def test_diagonal_hessian_leaves_the_mode_as_it_found_it() -> None:
+    paddle.seed(0)
+    net = create_model("lenet5")
+    patterns = np.zeros((1, 1, 32, 32), dtype=np.float32)
+    net.train()
+    diagonal_hessian(net, patterns)
+    assert net.training
+    net.eval()
+    diagonal_hessian(net, patterns)
+    assert not net.training
+
+
+def test_a_layer_without_a_second_derivative_rule_is_named() -> None:
+    class WithBatchNorm(paddle.nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(1, 2, 3)
+            self.norm = paddle.nn.BatchNorm2D(2)
+
+        def squashed_layers(self) -> list[object]:
+            return [self.conv, self.norm]
+
+    with pytest.raises(TypeError, match="no second-derivative rule for BatchNorm2D"):
+        diagonal_hessian(WithBatchNorm(), np.ones((1, 1, 8, 8), dtype=np.float32))
+
+
+def test_a_fresh_sdlm_steps_with_eta_over_mu_before_its_first_pass() -> None:
+    """Before the first curvature estimate h = 0: the step is the first pass's eta (0.0005 in
+    the paper, scaled) over mu (0.02), and the state has every parameter's shape."""
+    paddle.seed(0)
+    net = create_model("lenet5")
+    optimizer = SDLM(net.parameters(), eta_scale=0.3)
+    assert optimizer.eta == pytest.approx(0.0005 * 0.3)
+    state = optimizer.state_dict()
+    for p in net.parameters():
+        if not p.stop_gradient:
+            assert list(state[f"{p.name}_hkk_0"].shape) == list(p.shape)
+    before = {p.name: p.numpy().copy() for p in net.parameters()}
+    net(paddle.to_tensor(np.ones((1, 1, 32, 32), dtype=np.float32))).sum().backward()
+    grads = {p.name: p.grad.numpy().copy() for p in net.parameters() if p.grad is not None}
+    optimizer.step()
+    for p in net.parameters():
+        if p.name in grads:
+            expected = before[p.name] - (0.0005 * 0.3 / 0.02) * grads[p.name]
+            np.testing.assert_allclose(p.numpy(), expected, rtol=1e-5, atol=1e-8)
+
+
+def test_eta_follows_the_given_schedule_and_scale() -> None:
+    paddle.seed(0)
+    net = create_model("lenet5")
+    schedule = ((1, 0.25), (2, 0.125))
+    optimizer = SDLM(net.parameters(), schedule=schedule, eta_scale=0.5)
+    assert optimizer.eta == pytest.approx(0.125)
+    sample = np.zeros((2, 1, 32, 32), dtype=np.float32)
+    for epoch, eta in ((0, 0.25), (1, 0.125), (2, 0.125), (7, 0.125)):
+        optimizer.begin_pass(epoch, net, sample)
+        assert optimizer.eta == pytest.approx(eta * 0.5), epoch
+
+
+def test_state_restores_from_plain_arrays() -> None:
+    """A checkpoint hands the curvature back as numpy arrays, not tensors."""
+    paddle.seed(0)
+    net = create_model("lenet5")
+    first = SDLM(net.parameters())
+    first.begin_pass(4, net, np.random.default_rng(0).normal(0, 0.5, (3, 1, 32, 32)).astype(np.float32))
+    arrays = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in first.state_dict().items()}
+    second = SDLM(net.parameters())
+    second.set_state_dict(arrays)
+    assert second.eta == first.eta
+    for name, h in first.hessian.items():
+        np.testing.assert_array_equal(second.hessian[name].numpy(), h.numpy())
