@@ -154,15 +154,26 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
         assert alone.cost == pytest.approx(summary[f"{key}_cost"], rel=1e-5)
 
 
-def _start(out: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """`lenet5 train ARGS` in the background (`new_session`: its own process group, as a
+    terminal's foreground job is, so Ctrl-C can be sent to all of it)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "lenet5", "train", *extra, *COMMON],
+        [sys.executable, "-m", "lenet5", "train", *args, *COMMON],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        start_new_session=new_session,
     )
+
+
+def _wait_for_first_epoch(parent: subprocess.Popen[str], out: Path) -> None:
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
+        assert parent.poll() is None, parent.stderr.read()
+        time.sleep(0.05)
 
 
 def _workers(parent: int) -> list[int]:
@@ -189,12 +200,8 @@ def _alive(pid: int) -> bool:
 
 def test_a_killed_worker_stops_the_run_in_one_line_and_it_resumes(two_worker_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
-    parent = _start(out, "--nproc", "2", *SMALL, "--out", str(out))
-    metrics = out / "metrics.jsonl"
-    deadline = time.monotonic() + 240
-    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
-        assert parent.poll() is None, parent.stderr.read()
-        time.sleep(0.05)
+    parent = _start("--nproc", "2", *SMALL, "--out", str(out))
+    _wait_for_first_epoch(parent, out)
     workers = _workers(parent.pid)
     assert len(workers) == 2
     os.kill(workers[1], 9)
@@ -229,20 +236,8 @@ def test_ctrl_c_stops_every_worker_and_says_how_to_resume(tmp_path: Path) -> Non
     """Ctrl-C in a terminal interrupts the whole foreground group: the parent stops the
     workers itself (no gloo abort from a worker left waiting) and prints one line."""
     out = tmp_path / "interrupted"
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "lenet5", "train", "--nproc", "2", *SMALL, *COMMON, "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        start_new_session=True,
-    )
-    metrics = out / "metrics.jsonl"
-    deadline = time.monotonic() + 240
-    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
-        assert parent.poll() is None, parent.stderr.read()
-        time.sleep(0.05)
+    parent = _start("--nproc", "2", *SMALL, "--out", str(out), new_session=True)
+    _wait_for_first_epoch(parent, out)
     workers = _workers(parent.pid)
     os.killpg(parent.pid, signal.SIGINT)
     stdout, stderr = parent.communicate(timeout=60)
