@@ -78,16 +78,16 @@ tutorial: $(VENV)/.stamp-dev $(CJK_FONT)
 	$(BIN)/jupytext --to ipynb --output docs/tutorial/lenet5_tutorial.ipynb docs/tutorial/lenet5_tutorial.py
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 docs/tutorial/lenet5_tutorial.ipynb
 
-# Mutation testing (not in CI): mutmut 3 over the modules listed under [tool.mutmut] in
-# pyproject.toml, with their fast tests; `.venv/bin/mutmut results` lists the survivors.
-# Mutation testing (not in CI): mutmut 3 over the modules listed in pyproject.toml, one
-# module at a time (MUTATE=lenet5.train.sdlm reruns one), then a score per module.
+# Mutation testing (not in CI): mutmut 3 over the modules listed in pyproject.toml, with
+# their fast tests, in one mutmut run (its stats and clean run happen once), then a score
+# per module. MUTATE=lenet5.train.sdlm reruns one module; `.venv/bin/mutmut results` lists
+# the survivors.
 MUTATE ?= lenet5.data.idx lenet5.data.mnist lenet5.data.splits lenet5.data.batches lenet5.data.normalize \
   lenet5.atomic lenet5.train.losses lenet5.train.evaluation lenet5.train.selection lenet5.train.checkpoint \
   lenet5.train.sdlm lenet5.models.lenet1998 lenet5.infer.preprocess
 mutation: $(VENV)/.stamp-dev
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"
-	for module in $(MUTATE); do $(BIN)/mutmut run --max-children 2 "$$module.*" || exit 1; done
+	$(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),"$(module).*")
 	$(BIN)/python bench/mutation_report.py --survivors
 
 format: $(VENV)/.stamp-dev

@@ -86,3 +86,35 @@ def test_sweep_removes_only_our_leftovers(tmp_path: Path) -> None:
     removed = atomic.sweep_leftovers(tmp_path)
     assert sorted(p.name for p in removed) == sorted([Path(ours).name, Path(ours_dir).name, parked.name])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(theirs)
+
+
+def test_json_is_written_indented_in_the_given_key_order(tmp_path: Path) -> None:
+    atomic.write_json(tmp_path / "a.json", {"b": 1, "a": [1, "é"]})
+    text = (tmp_path / "a.json").read_bytes().decode("utf-8")
+    assert text == '{\n  "b": 1,\n  "a": [\n    1,\n    "\\u00e9"\n  ]\n}\n'
+    atomic.write_text(tmp_path / "t.txt", "é")
+    assert (tmp_path / "t.txt").read_bytes() == "é".encode()
+
+
+def test_sweep_tolerates_leftovers_that_vanish_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes sweeping one folder: whatever the other removed first is not an error."""
+    import shutil
+
+    (tmp_path / ".run.abcd1234.tmp").mkdir()
+    (tmp_path / ".run.abcd1234.tmp" / "inside").write_text("x")
+    (tmp_path / ".last.npz.efgh5678.tmp").write_text("x")
+    real_rmtree, real_unlink = shutil.rmtree, Path.unlink
+
+    def raced_rmtree(path, *args, **kwargs):
+        real_rmtree(path)  # the other process got there first
+        return real_rmtree(path, *args, **kwargs)
+
+    def raced_unlink(self, *args, **kwargs):
+        real_unlink(self)
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.shutil, "rmtree", raced_rmtree)
+    monkeypatch.setattr(Path, "unlink", raced_unlink)
+    removed = atomic.sweep_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == [".last.npz.efgh5678.tmp", ".run.abcd1234.tmp"]
+    assert list(tmp_path.iterdir()) == []

@@ -171,11 +171,10 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path, monkeypatch: p
     assert target.read_bytes() == b"old contents"
 
 
-def test_checkpoints_are_written_atomically(trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkpoints_are_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lenet5.train import checkpoint
-    from lenet5.train.loop import config_from_run
 
-    net = config_from_run(trained_run).build_model()
+    net = tiny_config().build_model()
     for name in ("best.npz", "last.npz"):
         target = tmp_path / name
         target.write_bytes(b"the previous checkpoint")

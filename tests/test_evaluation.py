@@ -90,7 +90,7 @@ def test_evaluation_runs_in_eval_mode_and_restores_the_mode() -> None:
 def test_an_empty_set_scores_zero_not_a_crash() -> None:
     result = evaluate(Linear(), cross_entropy, INPUTS[:0], LABELS[:0], keep_predictions=True)
     assert (result.n, result.cost, result.accuracy, result.correct) == (0, 0.0, 0.0, 0)
-    assert result.predictions.tolist() == []
+    assert result.predictions.tolist() == [] and result.predictions.dtype == np.int64
 
 
 def test_sharded_evaluation_adds_up_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,11 +100,13 @@ def test_sharded_evaluation_adds_up_the_workers(monkeypatch: pytest.MonkeyPatch)
     other = evaluate(model, cross_entropy, INPUTS[4:], LABELS[4:], keep_predictions=True)
     sums: list[tuple[float, ...]] = []
 
-    def all_sum(world: World, *values: float) -> list[float]:
+    def all_sum(given: World, *values: float) -> list[float]:
+        assert given is world
         sums.append(values)
         return [values[0] + other.total_loss, values[1] + other.correct]
 
-    def gather(world: World, array: np.ndarray) -> np.ndarray:
+    def gather(given: World, array: np.ndarray) -> np.ndarray:
+        assert given is world and array is not None
         return np.concatenate([array, other.predictions])
 
     monkeypatch.setattr(distributed, "all_sum", all_sum)
@@ -117,6 +119,8 @@ def test_sharded_evaluation_adds_up_the_workers(monkeypatch: pytest.MonkeyPatch)
     assert result.predictions.tolist() == PREDICTED.tolist()
     mine = _reference(INPUTS[:4], LABELS[:4])
     assert sums[0][0] == pytest.approx(mine[0] * 4, rel=1e-6) and sums[0][1] == 3  # rows 1, 2 and 3
+    # Without kept predictions nothing is gathered.
+    assert evaluation.evaluate(model, cross_entropy, INPUTS, LABELS, batch_size=2, world=world).predictions is None
 
 
 def _row(val_cost: float, val_accuracy: float, test_cost: float = 1.0, test_accuracy: float = 0.5) -> dict:

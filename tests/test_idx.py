@@ -98,3 +98,11 @@ def test_checksum_mismatch(tmp_path: Path) -> None:
     write_idx(path, np.zeros(3, dtype=np.uint8))
     with pytest.raises(UserError, match=r"x\.gz: checksum mismatch"):
         read_idx(path, expected_md5="0" * 32)
+
+
+def test_header_bytes_are_unsigned() -> None:
+    """A byte of 200 dimensions is 200, not -56: the file is then too short for its header."""
+    raw = bytes([0, 0, 0x08, 200]) + bytes(16)
+    with pytest.raises(UserError) as caught:
+        decode_idx(raw, "odd.idx")
+    assert str(caught.value) == "odd.idx: truncated IDX header (20 bytes, need 804)"

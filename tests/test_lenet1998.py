@@ -121,6 +121,20 @@ def test_criteria() -> None:
         2.0 + np.log(np.exp(-j) + np.exp(-4.0) + np.exp(-1.0) + np.exp(-2.0)),
     ]
     np.testing.assert_allclose(rbf_map(penalties, labels, j=j).numpy(), expected, rtol=1e-6)
+    # In double precision too (the rubbish class takes the penalties' type).
+    doubles = rbf_map(paddle.to_tensor(penalties.numpy().astype(np.float64)), labels, j=j)
+    assert doubles.dtype == paddle.float64
+    np.testing.assert_allclose(doubles.numpy(), expected, rtol=1e-12)
+
+
+def test_an_unknown_criterion_lists_the_known_ones() -> None:
+    from lenet5.errors import UserError
+    from lenet5.train.losses import get_loss
+
+    assert get_loss("map") is rbf_map and get_loss("mse") is rbf_mse
+    with pytest.raises(UserError) as caught:
+        get_loss("hinge")
+    assert str(caught.value) == "unknown loss 'hinge'; choose from cross_entropy, map, mse"
 
 
 def test_eta_schedule_by_pass() -> None:
@@ -324,3 +338,92 @@ def test_the_feature_maps_shown_are_c1_and_c3() -> None:
     layers = net.feature_layers()
     assert list(layers) == ["c1", "c3"]
     assert layers["c1"] is net.c1 and layers["c3"] is net.c3
+
+
+# --- Initialisation: uniform in +/-2.4/F, F the unit's fan-in (Appendix A of the paper) ---
+
+
+def test_init_bounds_are_two_point_four_over_the_fan_in() -> None:
+    from lenet5.models.lenet1998 import init_bound
+
+    assert init_bound(25) == pytest.approx(0.096)  # the paper's, by default
+    assert init_bound(150, "paper") == pytest.approx(0.016)
+    assert init_bound(25, "sqrt") == pytest.approx(0.48)
+    with pytest.raises(ValueError) as caught:
+        init_bound(25, "xavier")
+    assert str(caught.value) == "init must be one of ('paper', 'sqrt'), not 'xavier'"
+
+
+def _spread_within(values: np.ndarray, bound: float) -> None:
+    """Every value inside +/-bound, and the draws use the whole interval (both signs, near
+    both ends): not a constant, not a narrower or one-sided range."""
+    assert np.abs(values).max() <= bound * (1 + 1e-6)
+    assert values.min() < -0.6 * bound and values.max() > 0.6 * bound
+
+
+@pytest.mark.parametrize(("init", "bound"), [("paper", 2.4 / 4), ("sqrt", 2.4 / 2)])
+def test_subsampling_coefficients_and_biases_start_uniform_over_the_fan_in_of_four(init: str, bound: float) -> None:
+    from lenet5.models.lenet1998 import Subsampling
+
+    paddle.seed(1)
+    layer = Subsampling(200, init=init)  # 200 maps: enough draws to see the interval
+    _spread_within(layer.coefficient.numpy(), bound)
+    _spread_within(layer.bias.numpy(), bound)
+    assert not np.array_equal(layer.coefficient.numpy(), layer.bias.numpy())
+
+
+@pytest.mark.parametrize("init", ["paper", "sqrt"])
+def test_c3_weights_start_uniform_over_each_maps_own_fan_in(init: str) -> None:
+    from lenet5.models.lenet1998 import C3_TABLE, MaskedConv2D, init_bound
+
+    paddle.seed(2)
+    layer = MaskedConv2D(6, C3_TABLE, init=init)
+    weight, bias = layer.weight.numpy(), layer.bias.numpy()
+    assert weight.dtype == np.float32 and bias.dtype == np.float32
+    for k, inputs in enumerate(C3_TABLE):
+        bound = init_bound(25 * len(inputs), init)  # 75, 100 or 150 inputs (Table I)
+        others = [i for i in range(6) if i not in inputs]
+        assert not weight[k, others].any()  # a connection Table I does not make starts at zero
+        _spread_within(weight[k, list(inputs)].ravel(), bound)
+        assert abs(bias[k]) <= bound
+    biases_over_bounds = bias / np.array([init_bound(25 * len(i), init) for i in C3_TABLE])
+    assert biases_over_bounds.min() < -0.3 and biases_over_bounds.max() > 0.3  # both signs, not a constant
+    assert len(set(bias.tolist())) == 16
+
+
+def test_c3_draws_follow_paddle_seed_and_the_mask_is_not_saved() -> None:
+    from lenet5.models.lenet1998 import C3_TABLE, MaskedConv2D
+
+    paddle.seed(5)
+    a = MaskedConv2D(6, C3_TABLE)
+    paddle.seed(5)
+    b = MaskedConv2D(6, C3_TABLE)
+    c = MaskedConv2D(6, C3_TABLE)
+    np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
+    assert not np.array_equal(b.weight.numpy(), c.weight.numpy())
+    assert set(a.state_dict()) == {"weight", "bias"}  # the constant mask is rebuilt, never loaded
+
+
+def test_a_bitmap_file_that_is_not_ten_twelve_by_seven_bitmaps_is_refused(tmp_path: Path) -> None:
+    from lenet5.models.lenet1998 import RBF_BITMAPS_FILE, load_rbf_bitmaps
+
+    text = RBF_BITMAPS_FILE.read_text()
+    assert load_rbf_bitmaps(RBF_BITMAPS_FILE).shape == (10, 84)
+    lines = text.splitlines()
+    first_row = next(i for i, line in enumerate(lines) if set(line.strip()) <= {"#", "."} and line.strip())
+    bad_files = {
+        # One row one pixel short, and another row one pixel longer: still 84 pixels in all.
+        "shifted": lines[:first_row] + [lines[first_row][:-1], lines[first_row + 1] + "."] + lines[first_row + 2 :],
+        "short": lines[:first_row] + lines[first_row + 1 :],  # a bitmap of 11 rows
+        "nine": lines[: next(i for i, line in enumerate(lines) if line.strip().startswith("digit 9"))],
+    }
+    for name, bad in bad_files.items():
+        path = tmp_path / f"{name}.txt"
+        path.write_text("\n".join(bad) + "\n")
+        with pytest.raises(ValueError) as caught:
+            load_rbf_bitmaps(path)
+        assert str(caught.value) == f"{path}: expected ten 12x7 bitmaps", name
+    # Bitmap rows before the first "digit" line belong to no digit and are passed over.
+    stray = tmp_path / "stray.txt"
+    stray.write_text("#######\n" + text)
+    np.testing.assert_array_equal(load_rbf_bitmaps(stray), load_rbf_bitmaps(RBF_BITMAPS_FILE))

@@ -40,8 +40,51 @@ def test_tampered_content_fails_checksum(tmp_path: Path) -> None:
 
 
 def test_missing_files_without_download(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="pass --download"):
+    names = ", ".join(f.name for f in mnist.FILES.values())
+    with pytest.raises(UserError) as caught:
         mnist.load(tmp_path / "absent")
+    assert str(caught.value) == (
+        f"{tmp_path / 'absent'}: data directory (does not exist) lacks {names}; pass --download to fetch MNIST"
+    )
+    (tmp_path / "partial").mkdir()
+    shutil.copy(DATA_DIR / mnist.FILES["train_images"].name, tmp_path / "partial")
+    with pytest.raises(UserError) as caught:
+        mnist.load(tmp_path / "partial")
+    rest = ", ".join(f.name for key, f in mnist.FILES.items() if key != "train_images")
+    assert str(caught.value) == f"{tmp_path / 'partial'}: data directory lacks {rest}; pass --download to fetch MNIST"
+
+
+def test_load_without_a_folder_reads_the_default_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LENET5_DATA", str(DATA_DIR))
+    data = mnist.load()
+    assert data.train_images.shape == (60000, 28, 28) and data.test_labels.shape == (10000,)
+    assert data.train_images.dtype == np.uint8 and data.train_labels.dtype == np.int64
+    assert data.test_labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # MNIST's first test labels
+
+
+@pytest.mark.parametrize(
+    ("array", "is_images", "found"),
+    [
+        (np.zeros((3, 28, 27), np.uint8), True, "(3, 28, 27) uint8"),
+        (np.zeros((3, 28, 28), np.int32), True, "(3, 28, 28) int32"),
+        (np.zeros(3, np.float32), False, "(3,) float32"),
+        (np.zeros(4, np.uint8), False, "(4,) uint8"),
+    ],
+)
+def test_a_file_of_the_wrong_shape_or_type_is_refused(
+    array: np.ndarray, is_images: bool, found: str, tmp_path: Path
+) -> None:
+    """The checksum pins MNIST's own files; this guards a wrong entry in the table of files."""
+    import hashlib
+
+    raw = encode_idx(array)
+    path = tmp_path / "x-idx.gz"
+    path.write_bytes(gzip.compress(raw))
+    spec = mnist.MnistFile(path.name, 3, hashlib.md5(raw).hexdigest(), is_images)
+    expected = "(3, 28, 28)" if is_images else "(3,)"
+    with pytest.raises(UserError) as caught:
+        mnist._load_checked(path, spec)
+    assert str(caught.value) == f"{path}: expected {expected} uint8, found {found}"
 
 
 def test_verify_reports_each_file(tmp_path: Path) -> None:

@@ -80,6 +80,37 @@ def test_hard_shadow_beside_the_digit(digits: np.ndarray, index: int) -> None:
     assert _iou(result.box, ink_box) > 0.7
 
 
+@pytest.mark.parametrize(("index", "shadowed"), [(11, 0.6), (12, 0.75), (13, 0.9)])
+def test_a_shadow_over_most_of_the_page_and_across_the_digit(digits: np.ndarray, index: int, shadowed: float) -> None:
+    """The shadow's edge runs through the digit and covers most of the page, so the median
+    grey is shadowed paper and the lit paper is the picture's bright tail: the ink must
+    still be read as dark (before, this page was read as light ink on a dark ground)."""
+    from lenet5.infer import page as finder
+
+    page = _page((800, 800))
+    ink_box = _place(page, digits[index], (260, 260, 540, 540))
+    edge = int(800 * shadowed)
+    page[:, :edge] *= 0.45  # the edge crosses the digit for 0.6; the digit is all in shadow otherwise
+    gray = np.clip(page, 0, 255).astype(np.uint8)
+    assert finder.is_dark_ink(gray)
+    result = _read(page)
+    assert _iou(result.box, ink_box) > 0.7, result.box
+    assert _similarity(result.digit, _reference(digits[index])) > 0.85
+
+
+def test_light_ink_on_an_unevenly_lit_dark_ground_is_still_light(digits: np.ndarray) -> None:
+    from lenet5.infer import page as finder
+
+    board = np.full((600, 800), 40.0, np.float32) * (1.0 + 0.5 * np.mgrid[0:600, 0:800][1] / 800)  # 40 -> 60
+    board += np.random.default_rng(0).normal(0, 3, board.shape)
+    chalk = np.asarray(Image.fromarray(digits[14]).resize((260, 260), Image.Resampling.BICUBIC), np.float32) / 255
+    board[170:430, 270:530] = board[170:430, 270:530] * (1 - chalk) + 220 * chalk
+    gray = np.clip(board, 0, 255).astype(np.uint8)
+    assert not finder.is_dark_ink(gray)
+    read = analyse(Image.fromarray(gray), "board").digit
+    assert _similarity(read, _reference(digits[14])) > 0.85
+
+
 @pytest.mark.parametrize("index", [8, 9, 10])
 def test_small_digit_on_a_big_page_with_clutter(digits: np.ndarray, index: int) -> None:
     page = _page((2400, 1800))
@@ -121,16 +152,16 @@ def test_pieces_of_one_digit_are_joined(digits: np.ndarray) -> None:
     assert result.box[1] <= 90 and result.box[3] >= 300 and result.other_digits == 0
 
 
-def test_several_digits_are_flagged(digits: np.ndarray, tmp_path: Path, trained_run: Path, capsys) -> None:
+def test_several_digits_are_flagged(digits: np.ndarray, tmp_path: Path, capsys) -> None:
     page = _page((900, 300))
     for i, x in enumerate((80, 300, 520)):
         _place(page, digits[i], (x, 60, x + 180, 240))
     Image.fromarray(page.astype(np.uint8)).save(tmp_path / "number.png")
     assert _read(page).other_digits >= 2
-    assert main(["predict", str(tmp_path / "number.png"), "--model", str(trained_run), "--json"]) == 0
+    assert main(["predict", str(tmp_path / "number.png"), "--json"]) == 0  # the shipped model
     row = json.loads(capsys.readouterr().out)
     assert "digits" in row["warning"]
-    assert main(["predict", str(tmp_path / "number.png"), "--model", str(trained_run)]) == 0
+    assert main(["predict", str(tmp_path / "number.png")]) == 0
     assert "warning: " in capsys.readouterr().err
 
 

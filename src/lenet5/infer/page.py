@@ -4,18 +4,20 @@ Photos are not MNIST scans. The light falls off across the page, a hand casts a 
 paper is tinted, ink is blue, a small digit sits on a big sheet with specks, ruled lines
 and the edge of the table. One global background level cannot serve all of that, so:
 
-1. Illumination. The background is estimated at a scale larger than a stroke with a
+1. Polarity. Dark ink on light paper unless the grey levels clearly say light ink on a
+   dark ground: a shadow over most of the page must not turn the lit paper into "ink".
+2. Illumination. The background is estimated at a scale larger than a stroke with a
    morphological closing (dark ink) or opening (light ink): it erases strokes and keeps
    gradients and even hard shadow edges (a step survives a closing unchanged). Dark ink on
    paper is a reflectance, so ink strength is 1 - picture / background, which a shadow
    does not change; light ink on a dark ground (a screen, MNIST itself) is a difference.
-2. Ink. A pixel is ink where its strength clears both an absolute floor and the page's own
+3. Ink. A pixel is ink where its strength clears both an absolute floor and the page's own
    noise (a robust spread of the background).
-3. Blobs. Connected components of ink, each with its box and ink mass. Page edges (blobs
+4. Blobs. Connected components of ink, each with its box and ink mass. Page edges (blobs
    along a border) and ruled lines (long and flat) are dropped; the digit is the blob of
    greatest ink mass, joined by the nearby pieces of itself (the detached bar of a 5, a
    gap in a 0). Other blobs of digit size beside it mean the picture holds several digits.
-4. Stroke width. Measured with the distance transform; a pen line thinner than MNIST's
+5. Stroke width. Measured with the distance transform; a pen line thinner than MNIST's
    proportion of the box (about 10-15%) is thickened, a marker thicker than it thinned,
    with grey-level morphology so the anti-aliased edges stay soft.
 
@@ -33,6 +35,7 @@ import numpy as np
 
 MIN_STRENGTH = 0.12  # ink darker than 12% below its local paper (or 12% brighter than its ground)
 NOISE_SIGMAS = 6.0  # ...and well clear of the page's own noise
+LIGHT_INK_EVIDENCE = 4.0  # how much longer the bright tail must be than the dark one to read light ink
 STROKE_TARGET = 0.14  # MNIST's stroke width as a share of the digit's longer side
 STROKE_BAND = (0.09, 0.3)  # widths outside this band are brought to the target (thinning only markers)
 
@@ -70,16 +73,35 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-def ink_strength(gray: np.ndarray, kernel_size: int | None = None) -> np.ndarray:
+def _tails(gray: np.ndarray) -> tuple[float, float, float]:
+    """The 0.5th, 50th and 99.5th percentiles of the grey levels, on a 256 x 256 sample."""
+    sample = gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)]
+    low, median, high = np.percentile(sample, (0.5, 50, 99.5))
+    return float(low), float(median), float(high)
+
+
+def is_dark_ink(gray: np.ndarray) -> bool:
+    """Dark ink on a light page (nearly every photo), unless the picture clearly says otherwise.
+
+    Ink is the rare tail of the grey levels, the page their bulk. Light ink is assumed only
+    when the bright tail reaches LIGHT_INK_EVIDENCE times farther from the median than the
+    dark tail: a shadow over most of a page puts the median on the shadowed paper, and the
+    lit paper then looks like a bright tail, at most a few times farther than the ink's dark
+    one; a chalk digit or MNIST's own white-on-black has almost no dark tail at all."""
+    low, median, high = _tails(gray)
+    return bool(LIGHT_INK_EVIDENCE * (median - low) >= (high - median))
+
+
+def ink_strength(gray: np.ndarray, kernel_size: int | None = None, dark_ink: bool | None = None) -> np.ndarray:
     """Ink strength 0..1 per pixel (0 = background), whatever the light and the polarity.
 
     The background is a closing (dark ink) or opening (light ink) with a square of
     `kernel_size`: larger than a stroke, so strokes vanish from it; as small as that
     allows, because a closing also fills a shadow's acute corner over about twice its size.
-    By default a fifth of the picture, larger than any stroke (a marker on a small canvas)."""
-    sample = gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)]
-    low, median, high = np.percentile(sample, (0.5, 50, 99.5))
-    dark_ink = (median - low) >= (high - median)
+    By default a fifth of the picture, larger than any stroke (a marker on a small canvas).
+    `dark_ink` is decided from the picture (`is_dark_ink`) unless given."""
+    if dark_ink is None:
+        dark_ink = is_dark_ink(gray)
     size = _odd(kernel_size if kernel_size else min(gray.shape) / 5)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     # Morphology on the picture's own type (8-bit for nearly all): a quarter of the memory
@@ -89,7 +111,7 @@ def ink_strength(gray: np.ndarray, kernel_size: int | None = None) -> np.ndarray
     if dark_ink:
         strength = 1.0 - g / np.maximum(background.astype(np.float32), 1.0)
     else:
-        strength = (g - background) / np.float32(max(float(high), 1.0))
+        strength = (g - background) / np.float32(max(_tails(gray)[2], 1.0))
     return np.clip(strength, 0.0, 1.0, out=strength)
 
 
@@ -192,7 +214,8 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
     fifth of the picture wide, finds the digit and its stroke width; the second redoes the
     background with a closing three stroke widths wide, which fills far smaller pockets of
     shadowed paper (a closing fills any dark region narrower than itself)."""
-    strength = ink_strength(gray)
+    dark_ink = is_dark_ink(gray)
+    strength = ink_strength(gray, dark_ink=dark_ink)
     threshold = ink_threshold(strength)
     found = _find(strength, threshold)
     if found is None:
@@ -211,7 +234,8 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
         pad = int(max(2 * fitted, 0.25 * max(box[2] - box[0], box[3] - box[1])))
         rx0, ry0 = max(0, box[0] - pad), max(0, box[1] - pad)
         rx1, ry1 = min(gray.shape[1], box[2] + pad), min(gray.shape[0], box[3] + pad)
-        local = ink_strength(gray[ry0:ry1, rx0:rx1], int(fitted))
+        # The whole page decides the polarity: the crop may be mostly shadow.
+        local = ink_strength(gray[ry0:ry1, rx0:rx1], int(fitted), dark_ink)
         refound = _find(local, threshold)
         if refound is not None and refound[2].mass > 0.3 * seed.mass:
             strength = np.zeros_like(strength)

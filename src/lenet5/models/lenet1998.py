@@ -60,10 +60,10 @@ def load_rbf_bitmaps(path: Path = RBF_BITMAPS_FILE) -> np.ndarray:
             codes[current] = []
         elif current is not None and line and set(line) <= {"#", "."}:  # not "# comment" lines
             codes[current].append(line)
-    bitmaps = np.array([[1.0 if c == "#" else -1.0 for c in "".join(codes[d])] for d in range(10)], dtype=np.float32)
-    if bitmaps.shape != (10, 84) or any(len(row) != 7 for d in range(10) for row in codes[d]):
+    # Checked before building the array: bitmaps of unequal sizes would not even make one.
+    if sorted(codes) != list(range(10)) or any(len(codes[d]) != 12 or {len(r) for r in codes[d]} != {7} for d in codes):
         raise ValueError(f"{path}: expected ten 12x7 bitmaps")
-    return bitmaps
+    return np.array([[1.0 if c == "#" else -1.0 for c in "".join(codes[d])] for d in range(10)], dtype=np.float32)
 
 
 INITS = ("paper", "sqrt")
