@@ -383,15 +383,18 @@ def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None
         open_image(png[: len(png) // 2], "cut.png")
 
 
-@pytest.mark.parametrize(("width", "drafted"), [(2048, False), (2049, True)])
-def test_only_jpegs_over_twice_the_working_size_are_decoded_small(width: int, drafted: bool) -> None:
-    """libjpeg's DCT scaling: a phone photo decodes at 1/2 (here), 1/4 or 1/8 scale, in
-    grey, never below 3/4 of the 1024 px working size."""
+@pytest.mark.parametrize(
+    ("size", "decoded"),
+    [((2048, 1600), None), ((2049, 1600), (1025, 800)), ((4000, 3000), (1000, 750)), ((3000, 6500), (375, 813))],
+)
+def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded) -> None:
+    """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, in grey, its
+    longer side never below 3/4 of the 1024 px working size."""
     from lenet5.infer.preprocess import open_image
 
-    image = open_image(_to_bytes(Image.new("RGB", (width, 1600), (200, 190, 180)), "JPEG"), "p.jpg")
-    assert (image.size, image.mode) == (((1025, 800), "L") if drafted else ((2048, 1600), "RGB"))
-    assert open_image(_to_bytes(Image.new("RGB", (width, 1600)), "PNG"), "p.png").size == (width, 1600)
+    image = open_image(_to_bytes(Image.new("RGB", size, (200, 190, 180)), "JPEG"), "p.jpg")
+    assert (image.size, image.mode) == ((decoded, "L") if decoded else (size, "RGB"))
+    assert open_image(_to_bytes(Image.new("RGB", size), "PNG"), "p.png").size == size
 
 
 def test_grayscale_keeps_small_pictures_and_shrinks_large_ones_to_1024() -> None:

@@ -67,8 +67,10 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
             if width * height > max_pixels:
                 raise UserError(f"{label}: image too large ({width}x{height}, limit {max_pixels:,} pixels)")
             if image.format == "JPEG" and max(width, height) > 2 * WORKING_SIZE:
-                # Decode a phone photo at 1/2..1/8 scale, at least 3/4 of the working size.
-                image.draft("L", (3 * WORKING_SIZE // 4, 3 * WORKING_SIZE // 4))
+                # Decode a phone photo at 1/2..1/8 scale, its longer side at least 3/4 of the
+                # working size: a 12 MP photo comes out at 1000x750, with nothing left to shrink.
+                longer = 3 * WORKING_SIZE // 4
+                image.draft("L", (longer * width // max(width, height), longer * height // max(width, height)))
             image.load()
     except UserError:
         raise
