@@ -406,8 +406,9 @@ def test_load_checks_the_schema_before_touching_the_model(tmp_path: Path) -> Non
     checkpoint.save(tmp_path / "c.npz", _model(1), None, {"no_epoch": True})
     fresh = _model(2)
     before = _state(fresh)
-    with pytest.raises(UserError, match="epoch: Field required"):
+    with pytest.raises(UserError) as caught:
         checkpoint.load(tmp_path / "c.npz", fresh, schema=checkpoint.BestMeta)
+    assert str(caught.value) == f"{tmp_path / 'c.npz'}: not a usable lenet5 checkpoint (epoch: Field required)"
     for name, value in before.items():
         np.testing.assert_array_equal(_state(fresh)[name], value)
     assert checkpoint.load(tmp_path / "c.npz", fresh) == {"no_epoch": True}  # no schema: any object
@@ -448,12 +449,38 @@ def test_load_refuses_optimizer_extras_that_are_not_an_object(tmp_path: Path) ->
     assert str(caught.value) == f"{path}: not a usable lenet5 checkpoint (optimizer_extras is not an object)"
 
 
-@pytest.mark.parametrize("scheduler_state", [5, {"last_epoch": 3}])  # TypeError and RuntimeError in Paddle
-def test_load_turns_an_optimizer_that_does_not_fit_into_one_line(scheduler_state, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("scheduler_state", "error"), [(5, "TypeError"), ({"last_epoch": 3}, "RuntimeError")])
+def test_load_turns_an_optimizer_that_does_not_fit_into_one_line(scheduler_state, error: str, tmp_path: Path) -> None:
     model = _model()
     path = tmp_path / "c.npz"
     checkpoint.save(path, model, _adam(model), {})
     arrays, meta = checkpoint.read(path, model)
     _archive(path, **arrays, __meta__=_meta_bytes({**meta, "optimizer_extras": {"LR_Scheduler": scheduler_state}}))
-    with pytest.raises(UserError, match=f"^{path}: optimizer state does not fit \\("):
+    with pytest.raises(UserError, match=f"^{path}: optimizer state does not fit \\({error}: "):
         checkpoint.load(path, model, _adam(model))
+
+
+def test_load_refuses_another_models_checkpoint_before_touching_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "other.npz"
+    checkpoint.save(path, paddle.nn.Linear(4, 3), None, {"epoch": 0})  # fc-shaped, but not _Tiny
+    model = _model()
+    before = _state(model)
+    with pytest.raises(UserError) as caught:
+        checkpoint.load(path, model)
+    assert str(caught.value) == f"{path}: checkpoint does not match the model's parameters (unknown layer 'bias')"
+    for name, value in before.items():
+        np.testing.assert_array_equal(_state(model)[name], value)
+
+
+def test_a_checkpoint_without_optimizer_state_restores_no_optimizer_state(tmp_path: Path) -> None:
+    """best.npz holds no optimizer state. Loaded with a plain Adam at hand, only the model is
+    restored; with a scheduled Adam (whose schedule Paddle insists on) it is one line."""
+    trained = _model(1)
+    path = tmp_path / "best.npz"
+    checkpoint.save(path, trained, None, {"epoch": 2})
+    fresh = _model(2)
+    plain = paddle.optimizer.Adam(learning_rate=0.1, parameters=fresh.parameters())
+    assert checkpoint.load(path, fresh, plain) == {"epoch": 2}
+    np.testing.assert_array_equal(fresh.fc.weight.numpy(), trained.fc.weight.numpy())
+    with pytest.raises(UserError, match=f"^{path}: optimizer state does not fit \\(AssertionError: LR_Scheduler"):
+        checkpoint.load(path, fresh, _adam(fresh, steps=0))

@@ -427,3 +427,43 @@ def test_a_bitmap_file_that_is_not_ten_twelve_by_seven_bitmaps_is_refused(tmp_pa
     stray = tmp_path / "stray.txt"
     stray.write_text("#######\n" + text)
     np.testing.assert_array_equal(load_rbf_bitmaps(stray), load_rbf_bitmaps(RBF_BITMAPS_FILE))
+
+
+# Fan-ins from the paper's architecture (Section II-B), written out, not read from the model.
+FAN_INS = {"c1": 25, "s2": 4, "s4": 4, "c5": 400, "f6": 120}
+
+
+@pytest.mark.parametrize("init", [None, "paper", "sqrt"])  # None: LeNet5()'s own default, the paper's
+def test_every_layer_starts_uniform_within_its_own_fan_in(init: str | None) -> None:
+    """Each parameter lies within +/-2.4/F (or 2.4/sqrt F) of its layer, and its largest
+    draw comes close to that bound: a wrong fan-in, a layer left at Paddle's default
+    initialiser or an `init` not passed down all fail."""
+    from lenet5.models.lenet1998 import LeNet5
+
+    paddle.seed(11)
+    net = LeNet5() if init is None else LeNet5(init=init)
+    for layer, fan_in in FAN_INS.items():
+        bound = 2.4 / fan_in if init != "sqrt" else 2.4 / np.sqrt(fan_in)
+        for name, param in getattr(net, layer).named_parameters():
+            values = np.abs(param.numpy()).ravel()
+            assert values.max() <= bound * (1 + 1e-6), (layer, name)
+            # n uniform draws all stay below (1 - 5/n) of the bound with probability e^-5
+            assert values.max() > bound * (1 - 5 / values.size), (layer, name, values.max(), bound)
+    c3_bounds = {3: 75, 4: 100, 6: 150}  # Table I: maps read 3, 4 or 6 of S2's maps
+    weight = net.c3.weight.numpy()
+    for k, inputs in enumerate(C3_TABLE):
+        fan_in = c3_bounds[len(inputs)]
+        bound = 2.4 / fan_in if init != "sqrt" else 2.4 / np.sqrt(fan_in)
+        assert np.abs(weight[k]).max() <= bound * (1 + 1e-6) and np.abs(weight[k]).max() > bound * 0.9
+
+
+def test_the_output_layer_gives_squared_euclidean_distances_to_the_bitmaps() -> None:
+    from lenet5.models.lenet1998 import EuclideanRBF
+
+    bitmaps = load_rbf_bitmaps()
+    x = np.random.default_rng(0).uniform(-1.7, 1.7, (5, 84)).astype(np.float32)
+    x[0] = bitmaps[3]  # exactly the bitmap of a 3: distance 0 to it
+    got = EuclideanRBF(bitmaps)(paddle.to_tensor(x)).numpy()
+    expected = ((x[:, None, :] - bitmaps[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    assert got[0, 3] == pytest.approx(0.0, abs=1e-3)

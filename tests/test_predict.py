@@ -408,6 +408,7 @@ def test_grayscale_keeps_small_pictures_and_shrinks_large_ones_to_1024() -> None
     assert to_grayscale(Image.new("L", (3000, 1001), 9)).shape == (342, 1024)  # 1001 * 1024 / 3000 = 341.7
     assert to_grayscale(Image.new("L", (1001, 3000), 9)).shape == (1024, 342)
     assert to_grayscale(Image.new("L", (5000, 2), 9)).shape == (1, 1024)  # never a zero-sized side
+    assert to_grayscale(Image.new("L", (2, 5000), 9)).shape == (1024, 1)
     stripes = np.tile(np.array([0, 0, 255, 255], np.uint8), (4, 512))  # 2048 wide, shrunk by 2: box-averaged
     np.testing.assert_array_equal(to_grayscale(Image.fromarray(stripes))[:, :4], [[0, 255, 0, 255]] * 2)
 
@@ -418,6 +419,7 @@ def test_grayscale_composites_every_kind_of_transparency_on_white() -> None:
     clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     assert (to_grayscale(clear) == 255).all()
     assert (to_grayscale(Image.new("LA", (4, 4), (0, 0))) == 255).all()
+    assert (to_grayscale(Image.new("PA", (4, 4), (0, 0))) == 255).all()
     half = to_grayscale(Image.new("RGBA", (4, 4), (0, 0, 0, 128)))
     assert (np.abs(half.astype(int) - 127) <= 1).all()
     keyed = Image.new("L", (4, 4), 7)
@@ -446,6 +448,10 @@ def test_grayscale_scales_deep_pictures_to_0_255() -> None:
     # 32-bit integers and floats: 0..255 kept as they are, anything above read as 16-bit.
     np.testing.assert_allclose(to_grayscale(Image.fromarray(np.array([[0, 100, 255]], np.int32))), [[0, 100, 255]])
     np.testing.assert_allclose(to_grayscale(Image.fromarray(np.array([[0, 255.0]], np.float32))), [[0, 255]])
+    floats = to_grayscale(Image.fromarray(np.array([[0, 1000.0, 65535.0]], np.float32)))
+    np.testing.assert_allclose(floats, [[0, 1000 * 255 / 65535, 255]], rtol=1e-5)
+    just_over = to_grayscale(Image.fromarray(np.array([[0, 256]], np.int32)))  # 256 is already 16-bit
+    np.testing.assert_allclose(just_over, [[0, 256 * 255 / 65535]], rtol=1e-5)
     wide = to_grayscale(Image.fromarray(np.array([[-5, 256, 65535, 70000]], np.int32)))
     np.testing.assert_allclose(wide, [[0, 256 * 255 / 65535, 255, 255]], rtol=1e-5)
 
@@ -493,3 +499,117 @@ def test_rendering_scales_the_longer_side_to_20_and_averages_when_shrinking() ->
     grey = render_mnist(checker)
     assert set(np.unique(grey[grey > 0])) <= {127, 128}
     assert render_mnist(np.ones((1, 1), np.float32)).sum() == 20 * 20 * 255  # never a zero-sized patch
+
+
+def test_the_field_clips_the_placement_at_every_edge() -> None:
+    from lenet5.infer.preprocess import _place_by_centre_of_mass
+
+    for row_or_col, expected in (("first row", (8, None)), ("last row", (0, None)), ("first col", (None, 8))):
+        patch = np.zeros((20, 20), np.float32)
+        if row_or_col == "first row":
+            patch[0] = 255
+        elif row_or_col == "last row":
+            patch[19] = 255
+        else:
+            patch[:, 0] = 255
+        rows, cols = np.nonzero(_place_by_centre_of_mass(patch))
+        top, left = expected
+        if top is not None:  # the patch's top edge lands at `top`: its ink row at top or top + 19
+            assert rows.min() == top + (19 if row_or_col == "last row" else 0), row_or_col
+        if left is not None:
+            assert cols.tolist() == [left] * 20, row_or_col
+
+
+def test_rendering_keeps_the_exact_grey_levels_of_the_ink() -> None:
+    from lenet5.infer.preprocess import render_mnist
+
+    assert set(np.unique(render_mnist(np.full((40, 40), 0.3, np.float32)))) == {0, 76}  # 0.3 x 255 = 76.5
+    ring = np.ones((40, 40), np.float32)
+    ring[10:30, 10:30] = 0  # the hole stays exactly background
+    digit = render_mnist(ring)
+    rows, cols = np.nonzero(digit)
+    hole = digit[rows.min() + 7 : rows.min() + 13, cols.min() + 7 : cols.min() + 13]
+    assert (hole == 0).all()
+
+
+@pytest.mark.parametrize("side", [10, 13])  # enlarged 2x and about 1.5x
+def test_enlarging_is_cubic_and_clipped(side: int) -> None:
+    """A digit smaller than the box is enlarged with cubic interpolation: it rings by a few
+    grey levels beside a sharp edge (bilinear or area averaging never would), and the ringing
+    of a full-strength edge is clipped to 0..255, never wrapped round."""
+    from lenet5.infer.preprocess import render_mnist
+
+    half = np.zeros((side, side), np.float32)
+    half[:, : side // 2] = 0.5
+    assert render_mnist(half).max() > 128  # 0.5 x 255 = 127.5, overshot by the cubic kernel
+    full = np.zeros((side, side), np.float32)
+    full[:, : side // 2] = 1.0
+    digit = render_mnist(full).astype(int)
+    rows, cols = np.nonzero(digit)
+    inked = digit[rows.min() : rows.max() + 1, cols.min() : cols.min() + 8]
+    assert inked.min() >= 250  # not 255 + overshoot wrapped to a few grey levels
+
+
+@pytest.mark.parametrize("shape", [(40, 1), (1, 40)])
+def test_a_one_pixel_line_stays_one_pixel_wide(shape: tuple[int, int]) -> None:
+    from lenet5.infer.preprocess import render_mnist
+
+    rows, cols = np.nonzero(render_mnist(np.ones(shape, np.float32)))
+    assert (len(set(rows.tolist())), len(set(cols.tolist()))) == ((20, 1) if shape[0] == 40 else (1, 20))
+
+
+def test_a_blank_picture_says_so_with_its_label(tmp_path: Path) -> None:
+    from lenet5.infer.preprocess import NoInkError, analyse, mnist_digit, read_picture
+
+    with pytest.raises(NoInkError) as caught:
+        mnist_digit(Image.new("L", (60, 60), 200))
+    assert str(caught.value) == "image: no ink found (blank or near-uniform image)"
+    with pytest.raises(NoInkError, match=r"^scan\.png: no ink found"):
+        mnist_digit(Image.new("L", (60, 60), 200), "scan.png")
+    with pytest.raises(NoInkError, match=r"^image: no ink found"):
+        analyse(Image.new("L", (60, 60), 200))
+    blank = _to_bytes(Image.new("L", (60, 60), 200))
+    (tmp_path / "blank.png").write_bytes(blank)
+    for source, name, label in (
+        (tmp_path / "blank.png", None, str(tmp_path / "blank.png")),
+        (str(tmp_path / "blank.png"), None, str(tmp_path / "blank.png")),
+        (blank, None, "<bytes>"),
+        (blank, "upload.png", "upload.png"),
+    ):
+        with pytest.raises(NoInkError) as caught:
+            read_picture(source, name)
+        assert str(caught.value) == f"{label}: no ink found (blank or near-uniform image)"
+
+
+def test_a_picture_that_fails_after_decoding_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lenet5.infer import preprocess
+
+    def odd(*_args, **_kwargs):
+        raise OSError("broken palette")
+
+    monkeypatch.setattr(preprocess, "to_grayscale", odd)
+    with pytest.raises(UserError) as caught:
+        preprocess.read_picture(_to_bytes(Image.new("L", (9, 9))))
+    assert str(caught.value) == "<bytes>: cannot process this image (OSError: broken palette)"
+
+
+def test_the_exif_orientation_is_applied_before_the_digit_is_found() -> None:
+    """A phone stores a portrait photo as landscape pixels plus an Orientation tag: the box
+    is in the upright picture's pixels, as the user sees it."""
+    from lenet5.infer.preprocess import analyse
+
+    landscape = Image.new("L", (400, 200), 240)
+    landscape.paste(0, (20, 60, 80, 140))  # a dark block near the left edge of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    stored = Image.open(io.BytesIO(_to_bytes_exif(landscape, exif)))
+    result = analyse(stored)
+    assert stored.size == (200, 400)  # turned upright, in place
+    # Stored (x, y) shows at (199 - y, x): the block at x 20-80, y 60-140 shows at x 60-140, y 20-80.
+    assert np.abs(np.array(result.box) - (60, 20, 140, 80)).max() <= 2, result.box
+
+
+def _to_bytes_exif(image: Image.Image, exif: Image.Exif) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=95, exif=exif)
+    return buffer.getvalue()

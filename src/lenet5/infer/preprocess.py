@@ -41,12 +41,17 @@ class NoInkError(UserError):
     """The picture has nothing that looks like a stroke."""
 
 
+def _label(source: str | Path | bytes, name: str | None) -> str:
+    """What error messages call a picture: its given name, else its path, else "<bytes>"."""
+    return name or str(source if not isinstance(source, bytes) else "<bytes>")
+
+
 def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open and fully decode an image file or bytes, with clean errors for every bad case.
 
     `max_pixels` is checked on the header, before anything is decoded (the server passes
     its own, lower budget)."""
-    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    label = _label(source, name)
     if isinstance(source, bytes):
         if not source:
             raise UserError(f"{label}: empty file")
@@ -171,7 +176,7 @@ def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
 def read_picture(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> PictureDigit:
     """File path or bytes -> the digit and what was found. Every failure is a UserError
     naming the file, so one bad picture never stops a batch or becomes a server error."""
-    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    label = _label(source, name)
     image = open_image(source, name, max_pixels)
     try:
         return analyse(image, label)

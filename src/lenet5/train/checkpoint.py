@@ -229,6 +229,6 @@ def load(
                 state[f"{by_structured[structured]}_{suffix}"] = paddle.to_tensor(value)
         try:
             optimizer.set_state_dict(state)
-        except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # Paddle raises all four
+        except (KeyError, ValueError, TypeError, RuntimeError, AssertionError) as exc:  # Paddle raises all five
             raise UserError(f"{path}: optimizer state does not fit ({type(exc).__name__}: {exc})") from None
     return meta
