@@ -5,6 +5,11 @@
 Two pictures: a 12 MP phone-style JPEG (4000x3000, quality 90, a digit of about 600 px on
 paper with a light gradient and sensor noise) and a 300 px PNG of a drawn digit. For each,
 the p50/p99 of bytes -> 28x28 digit (decode included), and of decoded picture -> digit.
+
+    python bench/preprocess_speed.py --decoders
+
+times decoding the JPEG alone at each DCT scale (Pillow's draft and OpenCV's reduced
+decoders): the floor under any preprocessing of a phone photo.
 """
 
 from __future__ import annotations
@@ -55,10 +60,43 @@ def timed(work, repeats: int) -> dict[str, float]:
     return percentiles(samples)
 
 
+def decoders(data: bytes, repeats: int) -> dict[str, dict[str, float]]:
+    """p50/p99 of decoding the JPEG alone, in grey, at each scale libjpeg offers."""
+    import cv2
+
+    def pillow(longer: int):
+        def decode():
+            image = Image.open(io.BytesIO(data))
+            image.draft("L", (longer, longer * image.height // image.width))
+            image.load()
+
+        return decode
+
+    buffer = np.frombuffer(data, np.uint8)
+    cases = {
+        "pillow_full": pillow(4000),
+        "pillow_1/2": pillow(2000),
+        "pillow_1/4": pillow(1000),
+        "pillow_1/8": pillow(500),
+        "opencv_1/2": lambda: cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+        "opencv_1/4": lambda: cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+        "opencv_1/8": lambda: cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+    }
+    results = {}
+    for name, decode in cases.items():
+        results[name] = timed(decode, repeats)
+        print(f"decode {name:11} p50 {results[name]['p50_ms']:.2f} ms p99 {results[name]['p99_ms']:.2f} ms")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--decoders", action="store_true", help="time decoding the 12 MP JPEG alone, per scale")
     args = parser.parse_args()
+    if args.decoders:
+        print(f"wrote {write_result('jpeg_decoders', decoders(phone_jpeg(), args.repeats))}")
+        return
     results = {}
     for name, data in (("jpeg_12mp", phone_jpeg()), ("png_300px", small_png())):
         results[name] = {

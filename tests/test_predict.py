@@ -385,7 +385,13 @@ def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("size", "decoded"),
-    [((2048, 1600), None), ((2049, 1600), (1025, 800)), ((4000, 3000), (1000, 750)), ((3000, 6500), (375, 813))],
+    [
+        ((2048, 1600), None),
+        ((2049, 1600), (1025, 800)),
+        ((4000, 3000), (1000, 750)),
+        ((5000, 3000), (1250, 750)),
+        ((3000, 6500), (375, 813)),
+    ],
 )
 def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded) -> None:
     """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, in grey, its
