@@ -554,6 +554,12 @@ def test_enlarging_is_cubic_and_clipped(side: int) -> None:
     rows, cols = np.nonzero(digit)
     inked = digit[rows.min() : rows.max() + 1, cols.min() : cols.min() + 8]
     assert inked.min() >= 250  # not 255 + overshoot wrapped to a few grey levels
+    ring = np.ones((side, side), np.float32)
+    ring[3:-3, 3:-3] = 0
+    digit = render_mnist(ring)
+    rows, cols = np.nonzero(digit)
+    hole = digit[rows.min() + 7 : rows.max() - 6, cols.min() + 7 : cols.max() - 6]
+    assert hole.size and hole.max() == 0  # the undershoot inside the hole is 0, not wrapped to ~250
 
 
 @pytest.mark.parametrize("shape", [(40, 1), (1, 40)])
