@@ -625,3 +625,23 @@ def _to_bytes_exif(image: Image.Image, exif: Image.Exif) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=95, exif=exif)
     return buffer.getvalue()
+
+
+def test_a_warning_from_pillow_while_decoding_does_not_refuse_the_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow warns about many harmless quirks (odd metadata, palettes): only its
+    decompression-bomb warning is an error; any other one leaves the picture readable."""
+    import warnings
+
+    from PIL import ImageFile
+
+    from lenet5.infer.preprocess import open_image
+
+    real_load = ImageFile.ImageFile.load
+
+    def load_with_a_warning(self):
+        warnings.warn("a harmless quirk in this file", UserWarning, stacklevel=2)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load_with_a_warning)
+    with pytest.warns(UserWarning, match="harmless quirk"):
+        assert open_image(_to_bytes(Image.new("L", (30, 20), 255)), "quirky.png").size == (30, 20)
