@@ -76,9 +76,9 @@ def test_transparent_background_is_composited_on_white(test_digits: tuple[np.nda
     assert np.abs(digit.astype(float) - load_digit(_to_bytes(base), "ref.png")).mean() < 3
 
 
-def _to_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+def _to_bytes(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
@@ -614,17 +614,11 @@ def test_the_exif_orientation_is_applied_before_the_digit_is_found() -> None:
     landscape.paste(0, (20, 60, 80, 140))  # a dark block near the left edge of the stored pixels
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to display"
-    stored = Image.open(io.BytesIO(_to_bytes_exif(landscape, exif)))
+    stored = Image.open(io.BytesIO(_to_bytes(landscape, "JPEG", quality=95, exif=exif)))
     result = analyse(stored)
     assert stored.size == (200, 400)  # turned upright, in place
     # Stored (x, y) shows at (199 - y, x): the block at x 20-80, y 60-140 shows at x 60-140, y 20-80.
     assert np.abs(np.array(result.box) - (60, 20, 140, 80)).max() <= 2, result.box
-
-
-def _to_bytes_exif(image: Image.Image, exif: Image.Exif) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=95, exif=exif)
-    return buffer.getvalue()
 
 
 def test_a_warning_from_pillow_while_decoding_does_not_refuse_the_picture(monkeypatch: pytest.MonkeyPatch) -> None:
