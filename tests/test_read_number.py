@@ -232,3 +232,23 @@ def test_api_read(reader, test_images: np.ndarray, trained_run: Path) -> None:
         assert set(body) == {"file", "number", "confidence", "digits", "model", "latency_ms"}
     blank = client.post("/api/read", content=b"not an image", headers={"Content-Type": "image/png"})
     assert blank.status_code == 422 and blank.json()["code"] == "bad_image"
+
+
+def test_a_cut_follows_the_seam_where_two_strokes_touch(monkeypatch) -> None:
+    """Two boxes drawn side by side, their walls' soft edges overlapping in a fainter seam:
+    the cheapest cut runs down the seam (crossing only faint ink), not through a box
+    (crossing its top and bottom walls, 8 px of full ink), though the seam is 40 rows long."""
+    from lenet5.infer import read_number
+
+    wall = np.array([0.5, 1.0, 1.0, 0.5], dtype=np.float32)  # a 4 px stroke with soft edges
+    ink = np.zeros((40, 79), dtype=np.float32)
+    for left in (0, 39):  # the second box's left wall starts on the first's right edge
+        box = np.zeros((40, 40), dtype=np.float32)
+        box[:, :4] = box[:, -4:] = wall
+        box[:4, :] = box[-4:, :] = wall[:, None]
+        box[:, 0] = box[:, -1] = 0.5  # rounded corners: the outer edge is soft all the way down
+        np.maximum(ink[:, left : left + 40], box, out=ink[:, left : left + 40])
+    assert ink[:, 39].tolist() == [0.5] * 40  # the seam
+    monkeypatch.setitem(read_number.CUTS, True, (0.5, 0.1))  # only the cheapest cut
+    (cut,) = read_number._cut_paths(ink, 40.0)
+    assert np.all(np.abs(cut - 39) <= 1)

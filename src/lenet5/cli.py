@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         "reject pieces that are not one digit (recipe reader 0.5, otherwise 0; seed network only)",
     )
     train.add_argument(
+        "--segmented",
+        type=float,
+        metavar="R",
+        help="with --junk: also add R pieces per digit cut from lines of digits by `lenet5 read`'s own "
+        "segmentation, each labelled as its digit or junk (recipe reader 0.5, otherwise 0)",
+    )
+    train.add_argument(
         "--distort",
         action=argparse.BooleanOptionalAction,
         help="random affine distortions of the training digits (recipe strong: on; --no-distort turns them off)",
@@ -397,6 +404,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             init=args.init or (recipe.init if model == "lenet5" else "paper"),
             recipe=recipe_name,
             junk=recipe.junk if args.junk is None else args.junk,
+            segmented=recipe.segmented if args.segmented is None else args.segmented,
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     if args.nproc > 1 and not world.parallel:

@@ -27,6 +27,7 @@ class Recipe:
     distort_engine: str = "numpy"  # or "opencv": the same distortions, 5x faster, not bit-identical
     select_by: str = "cost"  # validation score that picks the epoch kept: "cost" or "accuracy"
     junk: float = 0.0  # junk pieces per digit, as an 11th class (data/junk.py): for reading numbers
+    segmented: float = 0.0  # with junk: pieces per digit cut by the reader itself (data/reader_pieces.py)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -83,8 +84,10 @@ STRONG = Recipe(
 # The recogniser behind `lenet5 read`: the strong recipe, plus half as many "junk" pieces
 # as digits (halves, pairs, digits with a slice of a neighbour: data/junk.py) as an 11th
 # class, so the network can tell the number reader that a candidate piece is not one whole
-# digit (LeCun et al. 1998, Sections V-VI). 20 epochs: the extra third of the data per
-# epoch keeps the run near the strong recipe's time.
-READER = replace(STRONG, name="reader", epochs=20, junk=0.5)
+# digit (LeCun et al. 1998, Sections V-VI), and half as many again pieces cut from lines of
+# digits by the reader's own segmentation, each labelled as its digit or junk
+# (data/reader_pieces.py), so it learns where the reader's cuts really fall. 20 epochs:
+# the extra data per epoch keeps the run near the strong recipe's time.
+READER = replace(STRONG, name="reader", epochs=20, junk=0.5, segmented=0.5)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED, PAPER, STRONG, READER)}

@@ -24,16 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lenet5.data.number_lines import crop
 from lenet5.infer.preprocess import render_mnist
 
 JUNK_LABEL = 10  # the eleventh class
-
-
-def _crop(image: np.ndarray) -> np.ndarray:
-    """An MNIST digit (uint8, ink bright) as ink 0..1 cropped to its bounding box."""
-    rows = np.flatnonzero(image.max(axis=1) > 0)
-    cols = np.flatnonzero(image.max(axis=0) > 0)
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / 255.0
 
 
 def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int, shift: int) -> tuple[np.ndarray, int]:
@@ -76,12 +70,12 @@ def junk_pieces(images: np.ndarray, count: int, rng: np.random.Generator) -> np.
     made = 0
     while made < count:
         kind = rng.integers(3)
-        a = _crop(images[rng.integers(len(images))])
+        a = crop(images[rng.integers(len(images))])
         if kind == 0:
             cut = max(1, round(rng.uniform(0.3, 0.7) * a.shape[1]))
             piece = a[:, :cut] if rng.random() < 0.5 else a[:, cut:]
         else:
-            b = _crop(images[rng.integers(len(images))])
+            b = crop(images[rng.integers(len(images))])
             gap, shift = int(rng.integers(-3, 4)), int(rng.integers(-3, 4))
             if kind == 1:
                 piece, _ = _side_by_side(a, b, gap, shift)
@@ -105,7 +99,7 @@ def sliver_pieces(
     made = 0
     while made < count:
         index = rng.integers(len(images))
-        a, b = _crop(images[index]), _crop(images[rng.integers(len(images))])
+        a, b = crop(images[index]), crop(images[rng.integers(len(images))])
         keep = max(1, round(rng.uniform(0.05, 0.15) * b.shape[1]))
         gap, shift = -int(rng.integers(0, 3)), int(rng.integers(-3, 4))
         piece = _with_slice_of(a, b, keep, gap, shift, b_on_right=rng.random() < 0.5)
@@ -118,18 +112,26 @@ def sliver_pieces(
 
 
 def with_junk(
-    images: np.ndarray, labels: np.ndarray, share: float, seed: int | list[int]
+    images: np.ndarray, labels: np.ndarray, share: float, seed: int | list[int], segmented: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The digits plus `share` times as many junk pieces made from them (label 10) and half
-    as many again digits with a sliver of a neighbour (labelled as the digit), shuffled in
-    among them by a generator seeded with `seed`."""
+    """The digits plus `share` times as many junk pieces made from them (label 10), half
+    as many again digits with a sliver of a neighbour (labelled as the digit), and
+    `segmented` times as many pieces cut from lines of them by the number reader itself
+    (lenet5.data.reader_pieces), shuffled in among them by a generator seeded with `seed`."""
     count = round(share * len(labels))
     if count == 0:
         return images, labels
     rng = np.random.default_rng(seed)
     junk = junk_pieces(images, count, rng)
     slivers, sliver_labels = sliver_pieces(images, labels, count // 2, rng)
-    all_images = np.concatenate([images, junk, slivers])
-    all_labels = np.concatenate([labels, np.full(count, JUNK_LABEL, dtype=labels.dtype), sliver_labels])
+    parts = [images, junk, slivers]
+    part_labels = [labels, np.full(count, JUNK_LABEL, dtype=labels.dtype), sliver_labels]
+    if segmented > 0:
+        from lenet5.data.reader_pieces import segmented_pieces  # imports the reader, only when asked
+
+        cut, cut_labels = segmented_pieces(images, labels, round(segmented * len(labels)), rng)
+        parts.append(cut)
+        part_labels.append(cut_labels)
+    all_images, all_labels = np.concatenate(parts), np.concatenate(part_labels)
     order = rng.permutation(len(all_labels))
     return all_images[order], all_labels[order]

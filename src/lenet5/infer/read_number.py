@@ -47,7 +47,9 @@ CUT_WIDTH = 0.75  # blobs wider than this (of the line height) may be several to
 # close together (measured with bench/tune_reader.py: more cuts everywhere split single
 # digits; fewer everywhere miss the joints of touching ones).
 WIDE_BLOB = 1.1  # of the line height
-CUTS = {False: (3, 0.2), True: (5, 0.12)}  # wide blob? -> (cuts per line height of width, min spacing)
+CUTS = {False: (3, 0.2), True: (7, 0.1)}  # wide blob? -> (cuts per line height of width, min spacing)
+CUT_INK_POWER = 12  # cuts weigh ink by this power of it (_cut_paths)
+CUT_STEP = 0.1  # the cost of a cut's sideways step, against up to 1 per pixel of ink crossed
 GAP = 0.2  # a clear gap this wide (of the line height) between pieces: never inside one digit
 LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
 JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
@@ -155,14 +157,19 @@ def _cut_paths(ink: np.ndarray, height: float) -> list[np.ndarray]:
     margin = max(1, int(0.2 * height))
     if w <= 2 * margin or h < 3:
         return []
-    step = 0.1  # the cost of a sideways step, against up to 1 per pixel of ink crossed
-    down, down_from = _least_ink(ink, step)
-    up, up_from = _least_ink(ink[::-1], step)
+    wide = w > WIDE_BLOB * height
+    # Where two strokes touch, their soft edges meet in a seam a little fainter than either
+    # stroke's core; a high power of the ink makes that seam nearly free to follow while
+    # crossing a core still costs about 1 per pixel. Only in a blob wider than any digit:
+    # in one digit, the same power makes cheap cuts through every thinner stretch of stroke.
+    cost = ink**CUT_INK_POWER if wide else ink
+    down, down_from = _least_ink(cost, CUT_STEP)
+    up, up_from = _least_ink(cost[::-1], CUT_STEP)
     middle = h // 2
-    through = down[middle] + up[h - 1 - middle] - ink[middle]
+    through = down[middle] + up[h - 1 - middle] - cost[middle]
     columns = np.arange(margin, w - margin)
     columns = columns[np.argsort(through[columns], kind="stable")]
-    per_height, min_spacing = CUTS[w > WIDE_BLOB * height]
+    per_height, min_spacing = CUTS[wide]
     spacing = min_spacing * height
     wanted = max(1, math.ceil(per_height * w / height))
     # Every candidate's whole path at once: down from the top to the middle row, and up
@@ -327,8 +334,31 @@ def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tupl
     return score_graph(backend, gray).best_reading()
 
 
-def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
-    """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
+@dataclass(frozen=True)
+class Segmentation:
+    """Steps 1-3 of the module docstring for one line: its ink, pieces and arcs."""
+
+    ink: np.ndarray  # soft ink 0..1 at the analysed scale
+    scale: float  # analysed pixels per pixel of the picture
+    pieces: list[Piece]
+    arcs: list[tuple[int, int]]
+
+    def rendered(self, which: list[int] | None = None) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        """Every arc (or those numbered in `which`) as an MNIST digit (uint8 [arcs, 28, 28])
+        and its box in the picture's pixels."""
+        arcs = self.arcs if which is None else [self.arcs[k] for k in which]
+        rendered = [_render_arc(self.ink, self.pieces[i:j]) for i, j in arcs]
+        if not rendered:
+            return np.zeros((0, 28, 28), dtype=np.uint8), []
+        boxes = [
+            (int(x0 / self.scale), int(y0 / self.scale), math.ceil(x1 / self.scale), math.ceil(y1 / self.scale))
+            for x0, y0, x1, y1 in (r[1] for r in rendered)
+        ]
+        return np.stack([r[0] for r in rendered]), boxes
+
+
+def segment(gray: np.ndarray) -> Segmentation:
+    """Steps 1-3 of the module docstring: ink, over-segmentation, the graph's arcs."""
     strength = page.ink_strength(gray)
     threshold = page.ink_threshold(strength)
     labels, blobs = _ink_blobs(strength, threshold)
@@ -338,8 +368,7 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     # and a 40 px digit still has strokes several pixels wide.
     scale = min(1.0, LINE_HEIGHT / height)
     if scale < 1.0:
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        strength = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
+        strength = cv2.resize(strength, analysed_size(gray.shape, scale), interpolation=cv2.INTER_AREA)
     evened = _even_strokes(strength, threshold, height * scale)
     if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink
         strength = evened
@@ -352,15 +381,20 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     floor = threshold / 2
     ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
     pieces = over_segment(labels, ink, blobs, height)
-    arcs = _arcs(pieces, height)
-    rendered = [_render_arc(ink, pieces[i:j]) for i, j in arcs]
-    digits = np.stack([r[0] for r in rendered])
+    return Segmentation(ink, scale, pieces, _arcs(pieces, height))
+
+
+def analysed_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """(width, height) of a picture of `shape` (rows, columns) shrunk by `scale` for segmenting."""
+    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
+
+
+def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
+    """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
+    found = segment(gray)
+    digits, boxes = found.rendered()
     scores = backend.scores(backend.meta["normalization"](digits))
-    boxes = [
-        (int(x0 / scale), int(y0 / scale), math.ceil(x1 / scale), math.ceil(y1 / scale))
-        for x0, y0, x1, y1 in (r[1] for r in rendered)
-    ]
-    return ScoredGraph(len(pieces) + 1, arcs, scores, boxes)
+    return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
 
 
 def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:

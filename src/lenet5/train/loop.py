@@ -78,6 +78,9 @@ class TrainConfig:
     # Junk pieces (halves, pairs, digits with a slice of a neighbour; data/junk.py) added to
     # each split, this many per digit, as an eleventh class: for the number reader.
     junk: float = 0.0
+    # With junk: pieces cut from lines of digits by the number reader's own segmentation,
+    # labelled as a digit or junk (data/reader_pieces.py), this many per digit.
+    segmented: float = 0.0
 
     def build_model(self) -> Any:
         if self.model == "lenet5":
@@ -108,6 +111,10 @@ class TrainConfig:
             raise UserError(f"distort_engine {self.distort_engine}: choose 'numpy' or 'opencv'")
         if not 0.0 <= self.junk <= 2.0:
             raise UserError(f"--junk {self.junk}: must be between 0 and 2 (junk pieces per digit)")
+        if not 0.0 <= self.segmented <= 2.0:
+            raise UserError(f"--segmented {self.segmented}: must be between 0 and 2 (pieces per digit)")
+        if self.segmented > 0 and self.junk == 0:
+            raise UserError("--segmented needs --junk: the pieces it adds are partly junk")
         if self.junk > 0 and self.model != "seed":
             raise UserError("--junk: only the seed network (lenet5's RBF output has one bitmap per digit)")
         if self.select_by not in SELECT_BY:
@@ -189,7 +196,7 @@ def train(
         splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
         digits_test = splits.test  # without junk pieces: what the exported model is scored on
         if cfg.junk > 0:
-            splits = _with_junk(splits, cfg.junk, cfg.seed)
+            splits = _with_junk(splits, cfg.junk, cfg.segmented, cfg.seed)
         normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
         x_train, y_train = normalize(splits.train.images), splits.train.labels
         x_val, y_val = normalize(splits.val.images), splits.val.labels
@@ -316,7 +323,7 @@ def _process_change(history: list[dict[str, Any]], world: distributed.World) -> 
     return f" with {world.size} process(es); it ran with {before} before (same global batch)"
 
 
-def _with_junk(splits: Any, share: float, seed: int) -> Any:
+def _with_junk(splits: Any, share: float, segmented: float, seed: int) -> Any:
     """Each split plus junk pieces made from its own digits (so none of the test digits'
     ink reaches training), with generators derived from the seed and the split."""
     from lenet5.data.junk import with_junk
@@ -325,7 +332,7 @@ def _with_junk(splits: Any, share: float, seed: int) -> Any:
     parts = {}
     for number, name in enumerate(("train", "val", "test")):
         part = getattr(splits, name)
-        parts[name] = Split(*with_junk(part.images, part.labels, share, seed=[seed, 5, number]))
+        parts[name] = Split(*with_junk(part.images, part.labels, share, [seed, 5, number], segmented))
     return Splits(**parts)
 
 
