@@ -68,4 +68,3 @@ def make_set(kind: str, count: int, seed: int, images: np.ndarray, labels: np.nd
         photo = Image.fromarray(photograph(line, rng, SCALE))
         out.append((photo, "".join(str(int(labels[i])) for i in picks)))
     return out
-
