@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from lenet5.data.number_lines import compose_line, crop, photograph, vary
+from lenet5.data.number_lines import compose_line, crop, enlarge_owner, photograph, vary
 
 KINDS = ("separated", "close", "touching", "fonts")
 FONT_FILES = (
@@ -51,6 +51,14 @@ def _font_number(text: str, rng: np.random.Generator, fonts: list[str]) -> Image
 
 def make_set(kind: str, count: int, seed: int, images: np.ndarray, labels: np.ndarray) -> list[tuple[Image.Image, str]]:
     """`count` pictures of numbers of the given kind with their answers."""
+    return [(picture, truth) for picture, truth, _owner in make_set_with_owners(kind, count, seed, images, labels)]
+
+
+def make_set_with_owners(
+    kind: str, count: int, seed: int, images: np.ndarray, labels: np.ndarray
+) -> list[tuple[Image.Image, str, np.ndarray | None]]:
+    """As make_set, with each picture's owner map: per pixel, the index of the digit whose
+    ink is there (-1: paper); None for the fonts kind."""
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     fonts = [f for f in FONT_FILES if Path(f).exists()]
     if kind == "fonts" and not fonts:
@@ -60,11 +68,11 @@ def make_set(kind: str, count: int, seed: int, images: np.ndarray, labels: np.nd
         length = int(rng.integers(2, 9))
         if kind == "fonts":
             text = "".join(str(d) for d in rng.integers(0, 10, length))
-            out.append((_font_number(text, rng, fonts), text))
+            out.append((_font_number(text, rng, fonts), text, None))
             continue
         picks = rng.integers(0, len(labels), length)
         digits = [vary(crop(images[i]), rng) for i in picks]
-        line, _owner = compose_line(digits, kind, rng)
+        line, owner = compose_line(digits, kind, rng)
         photo = Image.fromarray(photograph(line, rng, SCALE))
-        out.append((photo, "".join(str(int(labels[i])) for i in picks)))
+        out.append((photo, "".join(str(int(labels[i])) for i in picks), enlarge_owner(owner, SCALE)))
     return out

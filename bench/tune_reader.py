@@ -26,8 +26,8 @@ from lenet5.infer.backends import load_backend
 from lenet5.infer.preprocess import to_grayscale
 from lenet5.infer.read_number import score_graph
 
-WEIGHTS = (0.2, 1.0, 3.0, 10.0)
-PENALTIES = (-0.5, 0.0, 0.5, 1.0)
+WEIGHTS = (0.3, 1.0, 3.0)
+PENALTIES = (-1.0, -0.5, -0.25, 0.0, 0.5)
 
 
 def main() -> None:

@@ -88,3 +88,19 @@ def test_a_shipped_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert json.loads(capsys.readouterr().out)["digit"] == int(mnist.load(DATA_DIR).test_labels[1])
     assert main(["predict", str(tmp_path / "d.png"), "--model", "nonesuch"]) == 2
     assert "shipped: " in capsys.readouterr().err
+
+
+def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
+    from lenet5.infer.model_card import model_card
+
+    meta = json.loads((shipped_models()["reader"] / "lenet5.json").read_text())
+    train = {"recipe": "reader", "optimizer": "adam", "lr": 0.002, "batch_size": 128, "epochs": 20}
+    for extra, wanted, unwanted in (
+        ({"junk": 0.5, "segmented": 0.25}, ["0.5 junk pieces per digit", "0.25 pieces per digit cut"], []),
+        ({"junk": 0.5, "segmented": 0.0}, ["0.5 junk pieces per digit"], ["cut from lines"]),
+        ({"junk": 0.0}, [], ["junk pieces", "cut from lines"]),
+    ):
+        (tmp_path / "config.json").write_text(json.dumps({"train": {**train, **extra}}))
+        card = model_card(meta, tmp_path, "both")
+        assert all(text in card for text in wanted), card
+        assert not any(text in card for text in unwanted), card

@@ -25,6 +25,19 @@ def _distortions(config: dict[str, Any]) -> str:
     return f", random affine distortions of {share} each epoch"
 
 
+def _junk(config: dict[str, Any]) -> str:
+    """The reader's extra training pieces, as the recipe added them (lenet5.data.junk)."""
+    if not config.get("junk"):
+        return ""
+    text = f", plus {config['junk']:g} junk pieces per digit (halves, pairs, cut neighbours) as an 11th class"
+    if config.get("segmented"):
+        text += (
+            f" and {config['segmented']:g} pieces per digit cut from lines of digits by `lenet5 read`'s own"
+            " segmentation, each labelled as its digit or junk"
+        )
+    return text
+
+
 def _sentence(text: str) -> str:
     """First letter up, the rest as written (str.capitalize would lower "C3" and "RBF")."""
     return text[:1].upper() + text[1:]
@@ -80,6 +93,7 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
                 else ""
             )
             + _distortions(config)
+            + _junk(config)
             + ".",
             f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
             + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
