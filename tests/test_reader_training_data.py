@@ -151,3 +151,38 @@ def test_with_junk_adds_every_kind_of_piece(digits):
     assert all(image.tobytes() in rows for image in images)
     unchanged_images, unchanged_labels = with_junk(images, labels, 0.0, 1, segmented=0.5)
     assert unchanged_images is images and unchanged_labels is labels
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"junk": 0.0, "segmented": 0.5}, "--segmented needs --junk"),
+        ({"junk": 0.5, "segmented": 2.5}, "--segmented 2.5: must be between 0 and 2"),
+        ({"junk": 0.5, "segmented": -0.1}, "--segmented -0.1: must be between 0 and 2"),
+    ],
+)
+def test_training_refuses_a_senseless_share_of_reader_pieces(overrides, message):
+    from conftest import tiny_config
+    from lenet5.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        tiny_config(**overrides).validate()
+    tiny_config(junk=0.5, segmented=2.0).validate()  # the edges are allowed
+    tiny_config(junk=0.5, segmented=0.0).validate()
+
+
+def test_the_reader_recipe_trains_on_its_own_cuts():
+    from lenet5.recipes import RECIPES
+
+    assert RECIPES["reader"].junk == 0.5
+    assert RECIPES["reader"].segmented == 0.5
+    assert RECIPES["strong"].segmented == 0.0 and RECIPES["seed"].segmented == 0.0
+
+
+def test_the_command_line_passes_the_share_on(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("train", "--recipe", "strong", "--segmented", "0.5", "--out", str(tmp_path / "run"))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["error: --segmented needs --junk: the pieces it adds are partly junk"]
+    assert not (tmp_path / "run").exists()
