@@ -183,3 +183,28 @@ def test_load_digit_passes_on_the_name_and_the_pixel_limit() -> None:
     Image.new("L", (100, 100), 255).save(buffer, format="PNG")
     with pytest.raises(UserError, match=r"^scan\.png: image too large \(100x100, limit 2,500 pixels\)$"):
         load_digit(buffer.getvalue(), name="scan.png", max_pixels=2500)
+
+
+@pytest.mark.parametrize("pen", [2, 16])
+def test_the_stroke_width_is_measured_once_per_pass(monkeypatch: pytest.MonkeyPatch, pen: int) -> None:
+    """The distance transform behind the stroke width is a good part of the time on a small
+    picture: the digit's is measured once per pass (the solidity check's, reused), two
+    passes when the strokes are thin against the picture (pen 2), and the digit comes out
+    exactly as when the width is measured afresh wherever it is used."""
+    from lenet5.infer import page
+
+    image = Image.new("L", (300, 300), 245)
+    ImageDraw.Draw(image).line([(90, 70), (210, 70), (130, 240)], fill=20, width=pen)
+    gray = np.asarray(image)
+    measure = page.stroke_width
+    calls = []
+    monkeypatch.setattr(page, "stroke_width", lambda pieces: calls.append(pieces.shape) or measure(pieces))
+    found = page.find_digit(gray)
+    assert len(calls) == (2 if pen == 2 else 1), calls
+    monkeypatch.setattr(
+        page, "_group_width", lambda labels, group, box, _widths: page.stroke_width(page._pieces(labels, group, box))
+    )
+    afresh = page.find_digit(gray)
+    assert len(calls) == (6 if pen == 2 else 3)  # measured again for the group, in each pass
+    np.testing.assert_array_equal(found.ink, afresh.ink)
+    assert found.box == afresh.box and 80 < found.box[0] < 100 and 200 < found.box[2] < 220
