@@ -54,6 +54,7 @@ GAP = 0.2  # a clear gap this wide (of the line height) between pieces: never in
 LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
 JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
 DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
+COLUMN_HEIGHTS = 90  # percentile of a wide blob's column heights taken as a digit's height
 SPECK = 0.03  # blobs with less ink than this share of the largest are dust
 
 
@@ -105,10 +106,25 @@ class Piece:
         return (self.x0 + self.x1) / 2
 
 
-def _line_height(blobs: list[page.Blob]) -> float:
-    """The height of a digit on this line: the median height of the substantial blobs."""
+def _blob_height(labels: np.ndarray, blob: page.Blob) -> float:
+    """A blob's height as one digit's. A blob wider than any digit is several touching
+    digits, and its box spans all of them, their different sizes and baselines (in our
+    touching lines a quarter taller than one digit); the height of its columns of ink is
+    each digit's own, so a high percentile of them is a digit's height."""
+    if blob.width <= WIDE_BLOB * blob.height:
+        return float(blob.height)
+    own = labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index
+    rows = np.arange(blob.height)[:, None]
+    inked = own.any(axis=0)
+    top = np.where(own, rows, blob.height).min(axis=0)[inked]
+    bottom = np.where(own, rows, -1).max(axis=0)[inked]
+    return min(float(blob.height), float(np.percentile(bottom - top + 1, COLUMN_HEIGHTS)))
+
+
+def _line_height(labels: np.ndarray, blobs: list[page.Blob]) -> float:
+    """The height of a digit on this line: the median of the substantial blobs' (_blob_height)."""
     heaviest = max(b.mass for b in blobs)
-    return float(np.median([b.height for b in blobs if b.mass > 0.3 * heaviest]))
+    return float(np.median([_blob_height(labels, b) for b in blobs if b.mass > 0.3 * heaviest]))
 
 
 def _least_ink(ink: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -362,7 +378,7 @@ def segment(gray: np.ndarray) -> Segmentation:
     strength = page.ink_strength(gray)
     threshold = page.ink_threshold(strength)
     labels, blobs = _ink_blobs(strength, threshold)
-    height = _line_height(blobs)
+    height = _line_height(labels, blobs)
     # Segment at a fixed scale, digits about LINE_HEIGHT px high: the cut search and the
     # rendering of every candidate then cost the same whatever the picture's resolution,
     # and a 40 px digit still has strokes several pixels wide.
@@ -373,7 +389,7 @@ def segment(gray: np.ndarray) -> Segmentation:
     if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink
         strength = evened
         labels, blobs = _ink_blobs(strength, threshold)
-        height = _line_height(blobs)
+        height = _line_height(labels, blobs)
     # Soft ink 0..1, as for one digit: the threshold's half is the floor, the strokes' 90th
     # percentile the peak.
     core = strength[strength > threshold]
