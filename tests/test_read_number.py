@@ -251,3 +251,22 @@ def test_a_cut_follows_the_seam_where_two_strokes_touch(monkeypatch) -> None:
     monkeypatch.setitem(read_number.CUTS, True, (0.5, 0.1))  # only the cheapest cut
     (cut,) = read_number._cut_paths(ink, 40.0)
     assert np.all(np.abs(cut - 39) <= 1)
+
+
+def test_touching_digits_at_different_baselines_count_as_one_digit_high() -> None:
+    """The line height, which scales every rule of the segmentation, comes from the
+    blobs' heights. Two touching 40 px bars, one 16 px lower: the blob's box is 56 px tall,
+    but it stands for digits 40 px high. A lone digit-sized blob keeps its box's height."""
+    from lenet5.infer import page
+    from lenet5.infer.read_number import _line_height
+
+    mask = np.zeros((80, 200), dtype=np.uint8)
+    mask[10:50, 20:60] = 1  # a 40 x 40 "digit": full columns
+    mask[26:66, 58:98] = 1  # its neighbour, 16 px lower, touching it
+    mask[12:52, 140:170] = 1  # a lone digit, 40 px high
+    labels, blobs = page.find_blobs(mask, mask.astype(np.float32))
+    wide, lone = sorted(blobs, key=lambda b: b.x0)
+    assert (wide.height, lone.height) == (56, 40)
+    assert _line_height(labels, [wide]) == pytest.approx(40, abs=1)
+    assert _line_height(labels, [lone]) == 40
+    assert _line_height(labels, [wide, lone]) == pytest.approx(40, abs=1)
