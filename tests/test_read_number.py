@@ -255,18 +255,23 @@ def test_a_cut_follows_the_seam_where_two_strokes_touch(monkeypatch) -> None:
 
 def test_touching_digits_at_different_baselines_count_as_one_digit_high() -> None:
     """The line height, which scales every rule of the segmentation, comes from the
-    blobs' heights. Two touching 40 px bars, one 16 px lower: the blob's box is 56 px tall,
-    but it stands for digits 40 px high. A lone digit-sized blob keeps its box's height."""
+    blobs' heights. Two touching 40 px digits, one 16 px lower: the blob's box is 56 px
+    tall, but it stands for digits 40 px high. A lone digit keeps its box's height, and so
+    does one digit wider than high (a wide 2), whose short columns are not a second digit."""
     from lenet5.infer import page
     from lenet5.infer.read_number import _line_height
 
-    mask = np.zeros((80, 200), dtype=np.uint8)
-    mask[10:50, 20:60] = 1  # a 40 x 40 "digit": full columns
-    mask[26:66, 58:98] = 1  # its neighbour, 16 px lower, touching it
+    mask = np.zeros((80, 300), dtype=np.uint8)
+    mask[10:50, 20:65] = 1  # a 45 x 40 "digit": full columns
+    mask[26:66, 63:108] = 1  # its neighbour, 16 px lower, touching it
     mask[12:52, 140:170] = 1  # a lone digit, 40 px high
+    mask[12:52, 200:206] = 1  # a wide "2": a stroke down, then a long bar along the bottom
+    mask[46:52, 200:252] = 1
     labels, blobs = page.find_blobs(mask, mask.astype(np.float32))
-    wide, lone = sorted(blobs, key=lambda b: b.x0)
-    assert (wide.height, lone.height) == (56, 40)
-    assert _line_height(labels, [wide]) == pytest.approx(40, abs=1)
+    pair, lone, wide_two = sorted(blobs, key=lambda b: b.x0)
+    assert (pair.height, lone.height, wide_two.height) == (56, 40, 40)
+    assert pair.width > 1.5 * pair.height and 1.1 * wide_two.height < wide_two.width < 1.4 * wide_two.height
+    assert _line_height(labels, [pair]) == pytest.approx(40, abs=1)
     assert _line_height(labels, [lone]) == 40
-    assert _line_height(labels, [wide, lone]) == pytest.approx(40, abs=1)
+    assert _line_height(labels, [wide_two]) == 40
+    assert _line_height(labels, [pair, lone, wide_two]) == pytest.approx(40, abs=1)

@@ -54,6 +54,7 @@ GAP = 0.2  # a clear gap this wide (of the line height) between pieces: never in
 LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
 JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
 DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
+SEVERAL_DIGITS = 1.4  # a blob this many times wider than high is several touching digits (_blob_height)
 COLUMN_HEIGHTS = 90  # percentile of a wide blob's column heights taken as a digit's height
 SPECK = 0.03  # blobs with less ink than this share of the largest are dust
 
@@ -107,11 +108,13 @@ class Piece:
 
 
 def _blob_height(labels: np.ndarray, blob: page.Blob) -> float:
-    """A blob's height as one digit's. A blob wider than any digit is several touching
-    digits, and its box spans all of them, their different sizes and baselines (in our
-    touching lines a quarter taller than one digit); the height of its columns of ink is
-    each digit's own, so a high percentile of them is a digit's height."""
-    if blob.width <= WIDE_BLOB * blob.height:
+    """A blob's height as one digit's. A blob SEVERAL_DIGITS times wider than high is
+    several touching digits, and its box spans all of them, their different sizes and
+    baselines (in our touching lines a quarter taller than one digit); the height of its
+    columns of ink is each digit's own, so a high percentile of them is a digit's height.
+    (Not for every blob wider than high: a wide 2's short columns along its bar would make
+    it look low.)"""
+    if blob.width <= SEVERAL_DIGITS * blob.height:
         return float(blob.height)
     own = labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index
     rows = np.arange(blob.height)[:, None]
