@@ -17,8 +17,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SPACINGS = ("separated", "close", "touching")
-
 
 def crop(image: np.ndarray) -> np.ndarray:
     """An MNIST digit (uint8, ink bright) as ink 0..1 cropped to its bounding box."""
