@@ -387,7 +387,8 @@ def segment(gray: np.ndarray) -> Segmentation:
     # and a 40 px digit still has strokes several pixels wide.
     scale = min(1.0, LINE_HEIGHT / height)
     if scale < 1.0:
-        strength = cv2.resize(strength, analysed_size(gray.shape, scale), interpolation=cv2.INTER_AREA)
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        strength = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
     evened = _even_strokes(strength, threshold, height * scale)
     if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink
         strength = evened
@@ -401,11 +402,6 @@ def segment(gray: np.ndarray) -> Segmentation:
     ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
     pieces = over_segment(labels, ink, blobs, height)
     return Segmentation(ink, scale, pieces, _arcs(pieces, height))
-
-
-def analysed_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
-    """(width, height) of a picture of `shape` (rows, columns) shrunk by `scale` for segmenting."""
-    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
 
 
 def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
