@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         "segmentation, each labelled as its digit or junk (recipe reader 0.5, otherwise 0)",
     )
     train.add_argument(
+        "--line-epochs",
+        type=int,
+        metavar="N",
+        help="with --junk: after the epochs, N passes over lines of digits trained on the whole reading through "
+        "`lenet5 read`'s segmentation graph, the paper's forward criterion (recipe reader 3, otherwise 0)",
+    )
+    train.add_argument("--lines", type=int, metavar="N", help="lines per line pass (recipe reader 5000; default 5000)")
+    train.add_argument(
         "--distort",
         action=argparse.BooleanOptionalAction,
         help="random affine distortions of the training digits (recipe strong: on; --no-distort turns them off)",
@@ -405,6 +413,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             recipe=recipe_name,
             junk=recipe.junk if args.junk is None else args.junk,
             segmented=recipe.segmented if args.segmented is None else args.segmented,
+            line_epochs=recipe.line_epochs if args.line_epochs is None else args.line_epochs,
+            lines=recipe.lines if args.lines is None else args.lines,
         )
         out = Path(args.out) if args.out else Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     if args.nproc > 1 and not world.parallel:

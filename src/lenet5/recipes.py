@@ -28,6 +28,8 @@ class Recipe:
     select_by: str = "cost"  # validation score that picks the epoch kept: "cost" or "accuracy"
     junk: float = 0.0  # junk pieces per digit, as an 11th class (data/junk.py): for reading numbers
     segmented: float = 0.0  # with junk: pieces per digit cut by the reader itself (data/reader_pieces.py)
+    line_epochs: int = 0  # with junk: passes over whole lines after the epochs (train/whole_lines.py)
+    lines: int = 5000  # lines per such pass
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -87,7 +89,10 @@ STRONG = Recipe(
 # digit (LeCun et al. 1998, Sections V-VI), and half as many again pieces cut from lines of
 # digits by the reader's own segmentation, each labelled as its digit or junk
 # (data/reader_pieces.py), so it learns where the reader's cuts really fall. 20 epochs:
-# the extra data per epoch keeps the run near the strong recipe's time.
-READER = replace(STRONG, name="reader", epochs=20, junk=0.5, segmented=0.5)
+# the extra data per epoch keeps the run near the strong recipe's time. Then 3 passes over
+# 5,000 lines of digits trained on the whole reading, the paper's forward criterion
+# through the segmentation graph (train/whole_lines.py): the network learns to make the
+# right path win, not only each piece right.
+READER = replace(STRONG, name="reader", epochs=20, junk=0.5, segmented=0.5, line_epochs=3, lines=5000)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SEED, PAPER, STRONG, READER)}

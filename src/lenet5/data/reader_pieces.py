@@ -50,21 +50,29 @@ def ink_shares(found: Segmentation, owner: np.ndarray, digits: int) -> tuple[np.
     return coverage, purity
 
 
-def arc_labels(coverage: np.ndarray, purity: np.ndarray, digit_labels: np.ndarray) -> np.ndarray:
-    """Each arc's training label: its digit, JUNK_LABEL, or UNLABELLED (left out)."""
-    labels = np.full(len(coverage), UNLABELLED, dtype=np.int64)
+def whole_digits(coverage: np.ndarray, purity: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per arc: the index of the digit it holds most of, whether it holds that digit whole
+    (and little else), and whether it is junk (too little of any digit, or a real share of
+    two)."""
     rows = np.arange(len(coverage))
     both = np.minimum(coverage, purity)
     best = both.argmax(axis=1)
-    best_share = both[rows, best]
     # A thin "1" swallowed whole beside a "6" is little of the arc's ink but a whole digit:
     # an arc with a real share of a second digit is junk however pure the first looks.
     others = coverage.copy()
     others[rows, best] = 0.0
     second = others.max(axis=1, initial=0.0)
     whole = (coverage[rows, best] >= WHOLE) & (purity[rows, best] >= PURE) & (second < SECOND)
+    junk = (both[rows, best] < PART) | (second >= SECOND)
+    return best, whole, junk
+
+
+def arc_labels(coverage: np.ndarray, purity: np.ndarray, digit_labels: np.ndarray) -> np.ndarray:
+    """Each arc's training label: its digit, JUNK_LABEL, or UNLABELLED (left out)."""
+    labels = np.full(len(coverage), UNLABELLED, dtype=np.int64)
+    best, whole, junk = whole_digits(coverage, purity)
     labels[whole] = digit_labels[best[whole]]
-    labels[(best_share < PART) | (second >= SECOND)] = JUNK_LABEL
+    labels[junk] = JUNK_LABEL
     return labels
 
 
@@ -73,26 +81,35 @@ def arc_labels(coverage: np.ndarray, purity: np.ndarray, digit_labels: np.ndarra
 SPACING_MIX = {"separated": (0.2, (2, 10)), "close": (0.3, (1, 4)), "touching": (0.5, (1, 4))}
 
 
+def segmented_line(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, lengths: tuple[int, int] = (2, 6)
+) -> tuple[Segmentation, np.ndarray, np.ndarray, np.ndarray]:
+    """A line of `lengths[0]` to `lengths[1] - 1` of these digits (spacing drawn from
+    SPACING_MIX), photographed and segmented as `lenet5 read` does: the segmentation, each
+    arc's coverage and purity per digit (ink_shares), and the digits' labels in order."""
+    spacings = list(SPACING_MIX)
+    spacing = spacings[rng.choice(len(spacings), p=[SPACING_MIX[s][0] for s in spacings])]
+    picks = rng.integers(0, len(images), int(rng.integers(*lengths)))
+    digits = [vary(crop(images[i]), rng) for i in picks]
+    line, owner = compose_line(digits, spacing, rng, SPACING_MIX[spacing][1])
+    scale = int(rng.integers(2, 4))
+    found = segment(photograph(line, rng, scale))
+    return found, *ink_shares(found, enlarge_owner(owner, scale), len(picks)), labels[picks]
+
+
 def segmented_pieces(
     images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator, junk_share: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
     """`count` arcs (uint8 [count, 28, 28], MNIST conventions) cut by the reader from lines
     of 2-5 of these digits, and their labels (a digit, or JUNK_LABEL for about
     `junk_share` of them)."""
-    spacings = list(SPACING_MIX)
-    chances = [SPACING_MIX[s][0] for s in spacings]
     want_junk = round(junk_share * count)
     pieces: list[np.ndarray] = []
     piece_labels: list[int] = []
     junk_made = 0
     while len(pieces) < count:
-        spacing = spacings[rng.choice(len(spacings), p=chances)]
-        picks = rng.integers(0, len(images), int(rng.integers(2, 6)))
-        digits = [vary(crop(images[i]), rng) for i in picks]
-        line, owner = compose_line(digits, spacing, rng, SPACING_MIX[spacing][1])
-        scale = int(rng.integers(2, 4))
-        found = segment(photograph(line, rng, scale))
-        arc_label = arc_labels(*ink_shares(found, enlarge_owner(owner, scale), len(picks)), labels[picks])
+        found, coverage, purity, digit_labels = segmented_line(images, labels, rng)
+        arc_label = arc_labels(coverage, purity, digit_labels)
         keep = [k for k, label in enumerate(arc_label) if label != UNLABELLED]
         # Junk arcs outnumber digit arcs many times over: keep them only while the junk
         # quota is short of its share of what has been made.

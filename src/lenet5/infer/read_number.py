@@ -40,7 +40,7 @@ from lenet5.infer.backends import Backend
 from lenet5.infer.preprocess import NoInkError, open_image, render_mnist, to_grayscale
 
 MAX_PIECES_PER_DIGIT = 10  # an arc joins at most this many pieces (a 5's bar, a broken 0, cut slices)
-MAX_DIGIT_WIDTH = 1.3  # of the line height: no single digit is wider (a wide 0 or 2 is about 1)
+MAX_DIGIT_WIDTH = 1.6  # of the line height: no single digit is wider (at 1.3 wide slanted 5s and 0s were cut in two)
 CUT_WIDTH = 0.75  # blobs wider than this (of the line height) may be several touching digits
 # Candidate cuts: a blob that may be one wide digit (a 0, a 2) gets a few, far apart; a blob
 # wider than any digit (WIDE_BLOB) surely holds several touching digits and gets many,

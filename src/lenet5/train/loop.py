@@ -48,6 +48,7 @@ paddle = import_paddle()
 # Values that differ between otherwise identical runs; everything else in summary.json
 # must match bit for bit between a resumed run and an uninterrupted one.
 TIMING_KEYS = ("train_seconds", "wall_seconds", "images_per_second", "run_dir")
+BEST_KEYS = ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")  # what a run keeps of its best epoch
 
 
 @dataclass
@@ -81,6 +82,10 @@ class TrainConfig:
     # With junk: pieces cut from lines of digits by the number reader's own segmentation,
     # labelled as a digit or junk (data/reader_pieces.py), this many per digit.
     segmented: float = 0.0
+    # After the epochs above, this many passes over lines of digits trained on the whole
+    # reading through the segmentation graph (lenet5.train.whole_lines), `lines` lines each.
+    line_epochs: int = 0
+    lines: int = 5000
 
     def build_model(self) -> Any:
         if self.model == "lenet5":
@@ -115,6 +120,10 @@ class TrainConfig:
             raise UserError(f"--segmented {self.segmented}: must be between 0 and 2 (pieces per digit)")
         if self.segmented > 0 and self.junk == 0:
             raise UserError("--segmented needs --junk: the pieces it adds are partly junk")
+        if self.line_epochs < 0 or (self.line_epochs > 0 and self.lines < 1):
+            raise UserError(f"--line-epochs {self.line_epochs} --lines {self.lines}: must be at least 0 and 1")
+        if self.line_epochs > 0 and self.junk == 0:
+            raise UserError("--line-epochs needs --junk: the reader's paths are chosen with the junk class")
         if self.junk > 0 and self.model != "seed":
             raise UserError("--junk: only the seed network (lenet5's RBF output has one bitmap per digit)")
         if self.select_by not in SELECT_BY:
@@ -175,6 +184,8 @@ def train(
     world = distributed.launched_world()
     distributed.refuse_sequential(cfg.optimizer, world.size)
     cfg.validate()
+    if cfg.line_epochs and world.size > 1:
+        raise UserError(f"--nproc {world.size}: the line passes (--line-epochs) run in one process")
     run = RunDir(Path(out))
     set_device(cfg.device)  # before joining: on GPUs the device picks the worker's card
     distributed.join(world)
@@ -195,6 +206,7 @@ def train(
         data = mnist.load(cfg.data_dir, allow_download=cfg.download)
         splits = make_splits(data, cfg.val_size, cfg.train_limit, cfg.test_limit)
         digits_test = splits.test  # without junk pieces: what the exported model is scored on
+        train_lines, val_lines = _lines(splits, cfg, echo) if cfg.line_epochs else (None, None)
         if cfg.junk > 0:
             splits = _with_junk(splits, cfg.junk, cfg.segmented, cfg.seed)
         normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]
@@ -242,15 +254,36 @@ def train(
         started = time.perf_counter()
         step = sum(row["steps"] for row in history)
         steps_per_epoch = num_batches(len(y_train), cfg.batch_size)
-        for epoch in range(len(history), cfg.epochs):
+        for epoch in range(len(history), cfg.epochs + cfg.line_epochs):
+            line_pass = epoch >= cfg.epochs
             paddle.seed(_epoch_seed(cfg.seed, epoch))
-            if cfg.lr_schedule == "cosine":
+            if line_pass:
+                from lenet5.train.whole_lines import LINE_LR, train_line_epoch
+
+                if epoch == cfg.epochs:  # the line passes start from the epoch kept so far ...
+                    checkpoint.load(run.best_checkpoint, model, schema=checkpoint.BestMeta)
+                    # ... which competes with them on how it reads the validation lines.
+                    best = {**best, **_line_scores(model, val_lines, normalize)}
+                    kept = f"the kept epoch {best['epoch']}, read right: {best['val_line_accuracy']:.4f}"
+                    echo(f"Validation lines with {kept}")
+                optimizer.set_lr(LINE_LR)
+            elif cfg.lr_schedule == "cosine":
                 optimizer.set_lr(cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2)
-            x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
-            train_cost, train_acc, train_seconds = _train_epoch(
-                model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress, train_model, world
-            )
-            step += steps_per_epoch
+            if line_pass:
+                done = train_line_epoch(
+                    model, optimizer, loss_fn, train_lines, x_train, y_train, normalize,
+                    epoch_rng(cfg.seed, epoch), f"lines {epoch + 1 - cfg.epochs}/{cfg.line_epochs}", progress,
+                )  # fmt: skip
+                train_cost, train_acc, train_seconds = done.piece_cost, done.piece_accuracy, done.seconds
+                steps, images = done.steps, done.images
+                echo(f"Lines with Epoch {epoch}, criterion: {done.criterion:.6f}")
+            else:
+                x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
+                train_cost, train_acc, train_seconds = _train_epoch(
+                    model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress, train_model, world
+                )
+                steps, images = steps_per_epoch, len(y_train)
+            step += steps
             distributed.average_batch_norm(world, model)
             eval_started = time.perf_counter()
             # With --visualdl every worker keeps its predictions: gathering them is collective.
@@ -258,7 +291,7 @@ def train(
             test = evaluate(model, loss_fn, x_test, y_test, cfg.eval_batch_size, world=world)
             row = {
                 "epoch": epoch,
-                "steps": steps_per_epoch,
+                "steps": steps,
                 "train_cost": train_cost,
                 "train_accuracy": train_acc,
                 "val_cost": val.cost,
@@ -267,9 +300,11 @@ def train(
                 "test_accuracy": test.accuracy,
                 "train_seconds": train_seconds,
                 "eval_seconds": time.perf_counter() - eval_started,
-                "images_per_second": len(y_train) / train_seconds,
+                "images_per_second": images / train_seconds,
                 "processes": world.size,  # --resume may change it
             }
+            if line_pass:
+                row.update(train_line_cost=done.criterion, **_line_scores(model, val_lines, normalize))
             history.append(row)
             if not world.is_writer:
                 saved = len(history)
@@ -279,10 +314,14 @@ def train(
                 dashboard.misread(epoch, splits.val.images, y_val, val.predictions)
             echo(f"Validation with Epoch {epoch}, avg_cost: {val.cost:.6f}, acc: {val.accuracy:.4f}")
             echo(f"Test with Epoch {epoch}, avg_cost: {test.cost:.6f}, acc: {test.accuracy:.4f}")
+            if line_pass:
+                echo(f"Validation lines with Epoch {epoch}, read right: {row['val_line_accuracy']:.4f}")
             # best.npz before last.npz: if killed in between, the resumed run redoes this epoch
             # (deterministically) and rewrites best.npz, so the pair is never inconsistent.
-            if is_better(row, best, cfg.select_by):
-                best = {k: row[k] for k in ("epoch", "val_cost", "val_accuracy", "test_cost", "test_accuracy")}
+            # In the line passes the reading of whole validation lines chooses (the piece
+            # epoch kept so far competes too).
+            if is_better(row, best, "lines" if line_pass else cfg.select_by):
+                best = {k: row[k] for k in (*BEST_KEYS, "val_line_cost", "val_line_accuracy") if k in row}
                 checkpoint.save(run.best_checkpoint, model, None, {"epoch": epoch, "config": dataclasses.asdict(cfg)})
             wall = wall_before + time.perf_counter() - started
             checkpoint.save(
@@ -334,6 +373,24 @@ def _with_junk(splits: Any, share: float, segmented: float, seed: int) -> Any:
         part = getattr(splits, name)
         parts[name] = Split(*with_junk(part.images, part.labels, share, [seed, 5, number], segmented))
     return Splits(**parts)
+
+
+def _lines(splits: Any, cfg: TrainConfig, echo: Callable[[str], None]) -> tuple[list[Any], list[Any]]:
+    """Lines of training digits for the line passes and of validation digits to choose
+    the epoch kept, from generators derived from the seed (a resumed run makes the same)."""
+    from lenet5.train.whole_lines import VALIDATION_LINES, make_lines
+
+    echo(f"Segmenting {cfg.lines} training lines and {VALIDATION_LINES} validation lines for the line passes")
+    train = make_lines(splits.train.images, splits.train.labels, cfg.lines, np.random.default_rng([cfg.seed, 6, 0]))
+    val = make_lines(splits.val.images, splits.val.labels, VALIDATION_LINES, np.random.default_rng([cfg.seed, 6, 1]))
+    return train, val
+
+
+def _line_scores(model: Any, val_lines: list[Any], normalize: Any) -> dict[str, float]:
+    from lenet5.train.whole_lines import evaluate_lines
+
+    cost, accuracy = evaluate_lines(model, val_lines, normalize)
+    return {"val_line_cost": cost, "val_line_accuracy": accuracy}
 
 
 def _claim_run_dir(run: RunDir, resume: bool) -> None:
@@ -462,7 +519,8 @@ def _finish(
     images = sum(row["images_per_second"] * row["train_seconds"] for row in history)
     summary = {
         "model": cfg.model,
-        "selected_by": f"val_{cfg.select_by}",
+        # With line passes the reading of validation lines chose among them and the epoch before.
+        "selected_by": f"val_{cfg.select_by}" + (", then val_line_accuracy" if cfg.line_epochs else ""),
         "best_epoch": best["epoch"],
         "val_cost": best["val_cost"],
         "val_accuracy": best["val_accuracy"],
@@ -476,6 +534,8 @@ def _finish(
         "images_per_second": images / train_seconds,
         "run_dir": str(run.root),
     }
+    if "val_line_accuracy" in best:  # trained with line passes: how the kept epoch reads validation lines
+        summary.update(val_line_cost=best["val_line_cost"], val_line_accuracy=best["val_line_accuracy"])
     card = {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"], "val_accuracy": best["val_accuracy"]}
     if cfg.junk > 0:
         # Trained with junk pieces as an 11th class: the test numbers above include them. A
