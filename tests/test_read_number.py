@@ -169,6 +169,19 @@ def test_best_path_is_the_least_total_cost() -> None:
     assert best_path(costs, 4) == [(0, 3)]
 
 
+def test_an_arc_may_hold_a_digit_one_and_a_half_line_heights_wide() -> None:
+    """A slanted 5 whose bar reaches far right is one candidate digit (at 1.3 line heights
+    it was not, and was read as two); nothing much wider is."""
+    from lenet5.infer.read_number import Piece, _arcs
+
+    def block(x0: int, x1: int, y0: int = 10, y1: int = 50) -> Piece:
+        return Piece(np.ones((y1 - y0, x1 - x0), dtype=bool), x0, y0, x1, y1)
+
+    body, bar = block(0, 40), block(35, 60, 8, 14)  # together 60 px: 1.5 line heights of 40
+    assert (0, 2) in _arcs([body, bar], height=40)
+    assert (0, 2) not in _arcs([body, block(35, 70, 8, 14)], height=40)  # 70 px: 1.75
+
+
 def test_cli_json_annotate_and_bad_files(tmp_path: Path, test_images: np.ndarray) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
