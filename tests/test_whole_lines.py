@@ -260,3 +260,21 @@ def test_the_command_line_passes_line_passes_on(tmp_path):
         "error: --line-epochs needs --junk: the reader's paths are chosen with the junk class"
     ]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_curves_shade_the_line_passes(line_run):
+    import matplotlib.pyplot as plt
+
+    from lenet5.report.curves import curves_figure
+
+    rows = _rows(line_run)
+    figure = curves_figure(rows, 1)
+    for ax in figure.axes:
+        spans = [patch for patch in ax.patches if patch.get_label() == "line passes"]
+        assert len(spans) == 1
+        box = spans[0].get_bbox()
+        assert (box.x0, box.x1) == (0.5, 2.5)  # epochs 1 and 2, not the piece epoch 0
+    plt.close(figure)
+    piece_epochs_only = curves_figure(rows[:1], 0)
+    assert not [patch for ax in piece_epochs_only.axes for patch in ax.patches if patch.get_label() == "line passes"]
+    plt.close(piece_epochs_only)

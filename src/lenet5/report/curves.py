@@ -23,7 +23,13 @@ def curves_figure(history: Sequence[dict[str, Any]], best_epoch: int | None = No
     for split, color in _SPLITS:
         ax_cost.plot(epochs, [row[f"{split}_cost"] for row in history], "o-", color=color, label=split)
         ax_acc.plot(epochs, [100 * (1 - row[f"{split}_accuracy"]) for row in history], "o-", color=color, label=split)
+    # Line passes (lenet5.train.whole_lines) train on whole lines, with the pieces beside them
+    # undistorted: their train numbers are not comparable with the epochs before, so they
+    # are shaded.
+    lines = [row["epoch"] for row in history if "train_line_cost" in row]
     for ax in (ax_cost, ax_acc):
+        if lines:
+            ax.axvspan(min(lines) - 0.5, max(lines) + 0.5, color="tab:purple", alpha=0.12, label="line passes")
         if best_epoch is not None:
             ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best (val) = {best_epoch}")
         ax.set_xlabel("epoch")
