@@ -45,15 +45,9 @@ def main() -> None:
             return
         page = browser.new_page(viewport={"width": 760, "height": 620})
         page.goto(f"http://127.0.0.1:{port}/")
-        box = page.locator("#pad").bounding_box()
         top = [(0.45 + 0.2 * np.cos(t), 0.3 + 0.16 * np.sin(t)) for t in np.radians(np.linspace(-160, 90, 14))]
         bottom = [(0.45 + 0.22 * np.cos(t), 0.65 + 0.19 * np.sin(t)) for t in np.radians(np.linspace(-90, 160, 16))]
-        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in top + bottom]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(x, y, steps=3)
-        page.mouse.up()
+        _stroke(page, page.locator("#pad").bounding_box(), top + bottom)  # a 3
         page.wait_for_function("document.getElementById('digit').textContent !== '?'")
         page.wait_for_timeout(300)
         page.screenshot(path=args.out, full_page=True)
