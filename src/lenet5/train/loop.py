@@ -120,8 +120,10 @@ class TrainConfig:
             raise UserError(f"--segmented {self.segmented}: must be between 0 and 2 (pieces per digit)")
         if self.segmented > 0 and self.junk == 0:
             raise UserError("--segmented needs --junk: the pieces it adds are partly junk")
-        if self.line_epochs < 0 or (self.line_epochs > 0 and self.lines < 1):
-            raise UserError(f"--line-epochs {self.line_epochs} --lines {self.lines}: must be at least 0 and 1")
+        if self.line_epochs < 0:
+            raise UserError(f"--line-epochs {self.line_epochs}: must be at least 0")
+        if self.line_epochs > 0 and self.lines < 1:
+            raise UserError(f"--lines {self.lines}: must be at least 1")
         if self.line_epochs > 0 and self.junk == 0:
             raise UserError("--line-epochs needs --junk: the reader's paths are chosen with the junk class")
         if self.junk > 0 and self.model != "seed":

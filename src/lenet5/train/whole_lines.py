@@ -120,6 +120,17 @@ def _forward(
     return float(total), posterior
 
 
+def _criterion(log_p: np.ndarray, line: LineGraph) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The forward criterion of one line from its arcs' log-probabilities [arcs, 11], with
+    each arc's posterior on all paths and on the correct ones, and the digit each arc would
+    be as part of a correct path (0 where it is none)."""
+    arc_digit = np.where(line.position >= 0, line.digits[np.maximum(line.position, 0)], 0)
+    log_all, post_all = _forward(np.logaddexp.reduce(log_p[:, :10], axis=1), line.arcs, line.nodes)
+    correct_scores = log_p[np.arange(len(arc_digit)), arc_digit]
+    log_correct, post_correct = _forward(correct_scores, line.arcs, line.nodes, line.position, len(line.digits))
+    return log_all - log_correct, post_all, post_correct, arc_digit
+
+
 def line_loss(model: object, lines: list[LineGraph], normalize: object) -> tuple[object, float]:
     """The forward criterion's surrogate over these lines (a Paddle scalar whose gradient
     is the criterion's, averaged over the lines) and the criterion's own value."""
@@ -133,14 +144,9 @@ def line_loss(model: object, lines: list[LineGraph], normalize: object) -> tuple
     start = 0
     for line in lines:
         n = len(line.arcs)
-        part = values[start : start + n]
+        value, post_all, post_correct, arc_digit = _criterion(values[start : start + n], line)
         start += n
-        arc_digit = np.where(line.position >= 0, line.digits[np.maximum(line.position, 0)], 0)
-        free_scores = np.logaddexp.reduce(part[:, :10], axis=1)
-        correct_scores = part[np.arange(n), arc_digit]
-        log_all, post_all = _forward(free_scores, line.arcs, line.nodes)
-        log_correct, post_correct = _forward(correct_scores, line.arcs, line.nodes, line.position, len(line.digits))
-        criterion += log_all - log_correct
+        criterion += value
         weight_all.append(post_all)
         weight_correct.append(post_correct)
         label.append(arc_digit)
@@ -175,11 +181,7 @@ def evaluate_lines(model: object, lines: list[LineGraph], normalize: object) -> 
         graph = ScoredGraph(line.nodes, [tuple(a) for a in line.arcs.tolist()], part, [(0, 0, 0, 0)] * n)
         read = [digit for digit, _p, _box in graph.best_reading()]
         right += read == line.digits.tolist()
-        logs = np.log(np.maximum(part, 1e-30))
-        arc_digit = np.where(line.position >= 0, line.digits[np.maximum(line.position, 0)], 0)
-        log_all, _ = _forward(np.log(np.maximum(part[:, :10].sum(axis=1), 1e-30)), line.arcs, line.nodes)
-        log_correct, _ = _forward(logs[np.arange(n), arc_digit], line.arcs, line.nodes, line.position, len(line.digits))
-        cost += log_all - log_correct
+        cost += _criterion(np.log(np.maximum(part, 1e-30)), line)[0]
     return cost / len(lines), right / len(lines)
 
 
