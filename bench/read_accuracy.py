@@ -1,10 +1,14 @@
 """Whole-number accuracy of `lenet5 read` per kind of picture, and its speed.
 
     .venv/bin/python bench/read_accuracy.py [--model reader] [--count 200] [--seed 0] [--json]
+                                            [--also MODEL]
 
 A number counts as read only if every digit is right and none is missing or extra.
 Speed: the in-process time of `read_number` (decode excluded) on 5-digit numbers of the
 "separated" kind enlarged to 800x300, p50 and p90 over 50 pictures after a warm-up.
+
+`--also MODEL` measures an ensemble: every arc's probabilities are the mean of the two
+models' (an experiment; `lenet5 read` uses one model).
 """
 
 from __future__ import annotations
@@ -62,8 +66,12 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--errors", type=int, default=5, help="wrong readings to show per kind")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--also", metavar="MODEL", help="average every arc's probabilities with this model's")
     args = parser.parse_args()
     backend = load_backend(args.model)
+    if args.also:
+        other, alone = load_backend(args.also), backend.scores
+        backend.scores = lambda x: (alone(x) + other.scores(x)) / 2
     data = mnist.load(None)
     rows = [accuracy(backend, kind, args.count, args.seed, data, args.errors) for kind in args.kinds]
     timing = speed(backend, data, args.seed)
