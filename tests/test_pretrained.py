@@ -97,8 +97,13 @@ def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
     train = {"recipe": "reader", "optimizer": "adam", "lr": 0.002, "batch_size": 128, "epochs": 20}
     for extra, wanted, unwanted in (
         ({"junk": 0.5, "segmented": 0.25}, ["0.5 junk pieces per digit", "0.25 pieces per digit cut"], []),
-        ({"junk": 0.5, "segmented": 0.0}, ["0.5 junk pieces per digit"], ["cut from lines"]),
-        ({"junk": 0.0}, [], ["junk pieces", "cut from lines"]),
+        ({"junk": 0.5, "segmented": 0.0}, ["0.5 junk pieces per digit"], ["cut from lines", "passes over"]),
+        ({"junk": 0.0}, [], ["junk pieces", "cut from lines", "passes over"]),
+        (
+            {"junk": 0.5, "segmented": 0.5, "line_epochs": 3, "lines": 5000},
+            ["then 3 passes over 5,000 lines of digits", "reads lines of validation digits best"],
+            [],
+        ),
     ):
         (tmp_path / "config.json").write_text(json.dumps({"train": {**train, **extra}}))
         card = model_card(meta, tmp_path, "both")

@@ -35,6 +35,11 @@ def _junk(config: dict[str, Any]) -> str:
             f" and {config['segmented']:g} pieces per digit cut from lines of digits by `lenet5 read`'s own"
             " segmentation, each labelled as its digit or junk"
         )
+    if config.get("line_epochs"):
+        text += (
+            f"; then {config['line_epochs']} passes over {config.get('lines', 5000):,} lines of digits trained on the"
+            " whole reading through `lenet5 read`'s segmentation graph (the 1998 paper's forward criterion)"
+        )
     return text
 
 
@@ -97,7 +102,12 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
             + ".",
             f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
             + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
-            + f"; the epoch kept is the best in validation {config.get('select_by', 'cost')}.",
+            + f"; the epoch kept is the best in validation {config.get('select_by', 'cost')}"
+            + (
+                "; then, of it and the line passes, the one that reads lines of validation digits best."
+                if config.get("line_epochs")
+                else "."
+            ),
         ]
     if summary and "digit_test_accuracy" in summary:
         lines.append(
