@@ -45,12 +45,12 @@ from lenet5.runtime import import_paddle
 paddle = import_paddle()
 F = paddle.nn.functional
 
-LINES_PER_STEP = 8  # lines per update: about 400 arcs
+LINES_PER_STEP = 8  # lines per update: some 400-500 arcs
 # Single pieces (digits, junk, the reader's own cuts) trained beside the lines with
 # cross-entropy, as in the piece epochs, so one digit's reading does not drift.
 PIECES_PER_STEP = 64
 LINE_LR = 1e-4  # Adam's rate in the line passes: they fine-tune the piece-trained network
-VALIDATION_LINES = 500  # lines of validation digits, read after every epoch to choose the one kept
+VALIDATION_LINES = 500  # validation lines, read after each line pass (and for the piece epoch kept) to choose
 
 
 @dataclass(frozen=True)
