@@ -83,25 +83,25 @@ def _criterion(logits: np.ndarray, line: LineGraph) -> float:
 
 
 @pytest.fixture(scope="module")
-def lines() -> list[LineGraph]:
+def digits() -> tuple[np.ndarray, np.ndarray]:
     data = mnist.load(DATA_DIR)
-    return make_lines(data.train_images[:2000], data.train_labels[:2000], 6, np.random.default_rng(4))
+    return data.train_images[:2000], data.train_labels[:2000]
 
 
-def test_lines_have_a_correct_path_and_render_every_arc(lines):
+@pytest.fixture(scope="module")
+def lines(digits) -> list[LineGraph]:
+    return make_lines(*digits, 6, np.random.default_rng(4))
+
+
+def test_lines_have_a_correct_path_and_render_every_arc(lines, digits):
     for line in lines:
         assert line.pieces.shape == (len(line.arcs), 28, 28) and line.pieces.dtype == np.uint8
         assert 2 <= len(line.digits) <= 5
         assert set(line.position.tolist()) >= set(range(len(line.digits)))
         assert _forward(np.zeros(len(line.arcs)), line.arcs, line.nodes, line.position, len(line.digits))[0] > -np.inf
-    again = make_lines(*_digits(), 6, np.random.default_rng(4))
+    again = make_lines(*digits, 6, np.random.default_rng(4))
     for a, b in zip(lines, again, strict=True):
         assert np.array_equal(a.pieces, b.pieces) and np.array_equal(a.digits, b.digits)
-
-
-def _digits():
-    data = mnist.load(DATA_DIR)
-    return data.train_images[:2000], data.train_labels[:2000]
 
 
 def test_the_surrogate_has_the_criterion_s_gradient(lines):

@@ -269,9 +269,6 @@ def train(
                     kept = f"the kept epoch {best['epoch']}, read right: {best['val_line_accuracy']:.4f}"
                     echo(f"Validation lines with {kept}")
                 optimizer.set_lr(LINE_LR)
-            elif cfg.lr_schedule == "cosine":
-                optimizer.set_lr(cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2)
-            if line_pass:
                 done = train_line_epoch(
                     model, optimizer, loss_fn, train_lines, x_train, y_train, normalize,
                     epoch_rng(cfg.seed, epoch), f"lines {epoch + 1 - cfg.epochs}/{cfg.line_epochs}", progress,
@@ -280,6 +277,8 @@ def train(
                 steps, images = done.steps, done.images
                 echo(f"Lines with Epoch {epoch}, criterion: {done.criterion:.6f}")
             else:
+                if cfg.lr_schedule == "cosine":
+                    optimizer.set_lr(cfg.lr * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2)
                 x_epoch = _prepare_pass(model, optimizer, x_train, splits.train.images, normalize, cfg, epoch)
                 train_cost, train_acc, train_seconds = _train_epoch(
                     model, optimizer, loss_fn, x_epoch, y_train, cfg, epoch, step, echo, progress, train_model, world
