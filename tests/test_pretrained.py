@@ -78,6 +78,9 @@ def test_models_lists_networks_and_shipped_models(capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert "Shipped trained models" in text and f"{100 * default['test_accuracy']:.2f}%" in text
     assert "name" in text.splitlines()[1] and "test accuracy" in text  # columns have a header
+    reader = next(m for m in listing["shipped"] if m["name"] == "reader")
+    assert reader["networks_averaged"] == 2 and default["networks_averaged"] == 1  # the reader ships two seeds
+    assert "the average of 2 networks" in next(line for line in text.splitlines() if line.strip().startswith("reader"))
 
 
 def test_a_shipped_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

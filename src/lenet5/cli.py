@@ -275,9 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="export a trained model for Paddle Inference or ONNX Runtime",
         description="Write a self-contained model folder (with a README.md model card) for one runtime. "
         "--out must be a new or empty folder; --force replaces an earlier export, and nothing else: never a "
-        "run directory, never a folder holding files lenet5 did not write.",
+        "run directory, never a folder holding files lenet5 did not write. Several runs make one model "
+        "averaging their networks' probabilities (like networks, e.g. one recipe with different seeds).",
     )
-    export.add_argument("run", metavar="RUN", help="run directory or model folder")
+    export.add_argument(
+        "run",
+        metavar="RUN",
+        nargs="+",
+        help="run directory or model folder; two or more run directories: their networks averaged",
+    )
     export.add_argument(
         "--format", choices=["paddle", "onnx", "both"], default="paddle", help="target runtime (both: one folder, both)"
     )
@@ -581,7 +587,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from lenet5.infer.export import export_folder
 
     try:
-        out = export_folder(args.run, args.format, args.out, force=args.force)
+        if len(args.run) > 1:
+            from lenet5.infer.ensemble import export_ensemble
+
+            out = export_ensemble(args.run, args.format, args.out, force=args.force)
+        else:
+            out = export_folder(args.run[0], args.format, args.out, force=args.force)
     except KeyboardInterrupt:
         print(f"Interrupted; nothing was written to {args.out}.", file=sys.stderr)
         return 130
@@ -693,6 +704,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "recipe": meta.get("recipe"),
                 "classes": output_classes(meta),  # 11: the ten digits and "junk" (not one whole digit)
                 "test_accuracy": meta.get("test_accuracy"),
+                "networks_averaged": len(meta.get("members") or [None]),  # `lenet5 export RUN RUN...`
                 "default": name == DEFAULT_MODEL,
                 "default_for_read": name == DEFAULT_READER,
                 "folder": str(folder),
@@ -714,6 +726,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             notes.append("default")
         if row["default_for_read"]:
             notes.append("default for read")
+        if row["networks_averaged"] > 1:
+            notes.append(f"the average of {row['networks_averaged']} networks")
         if row["classes"] == 11:
             notes.append("also answers 'junk': not one whole digit")
         note = f"  ({'; '.join(notes)})" if notes else ""

@@ -40,10 +40,30 @@ class ProbabilityModel(paddle.nn.Layer):
         return self.net.probabilities(self.net(image))
 
 
-def save_model_folder(net: Any, model_name: str, out_dir: str | Path, extra_meta: dict[str, Any]) -> Path:
-    """Write the folder atomically (all files appear together or not at all)."""
+class AveragedProbabilities(paddle.nn.Layer):
+    """Several networks of one architecture as one graph: the mean of their probabilities.
+
+    Averaging the probabilities (not the logits) keeps each row a distribution, and is what
+    the networks' errors, partly independent, cancel in (docs/results.md, "two readers")."""
+
+    def __init__(self, nets: list[Any]) -> None:
+        super().__init__()
+        self.members = paddle.nn.LayerList([ProbabilityModel(net) for net in nets])
+
+    def forward(self, image):
+        total = self.members[0](image)
+        for member in self.members[1:]:
+            total = total + member(image)
+        return total / len(self.members)
+
+
+def save_model_folder(net: Any | list[Any], model_name: str, out_dir: str | Path, extra_meta: dict[str, Any]) -> Path:
+    """Write the folder atomically (all files appear together or not at all). A list of
+    networks is saved as one graph averaging their probabilities."""
     norm = NORMALIZATIONS[get_spec(model_name).normalization]
-    wrapper = ProbabilityModel(net)
+    nets = net if isinstance(net, list) else [net]
+    net = nets[0]
+    wrapper = ProbabilityModel(net) if len(nets) == 1 else AveragedProbabilities(nets)
     wrapper.eval()
     spec = paddle.static.InputSpec([None, 1, norm.size, norm.size], "float32", "image")
     meta = {
@@ -112,11 +132,14 @@ def convert_to_onnx(folder: Path) -> bytes:
         return target.read_bytes()
 
 
-def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = False) -> Path:
+def export_folder(
+    source: str | Path, fmt: str, out: str | Path, force: bool = False, run_dirs: list[Path] | None = None
+) -> Path:
     """`lenet5 export`: a self-contained folder for one backend, with its model card.
 
     Nothing is written until the output path is known to be safe (new, empty, or with
-    `force` an earlier export) and the exported model has been loaded and run once."""
+    `force` an earlier export) and the exported model has been loaded and run once.
+    `run_dirs`: the runs the card describes (by default the run `source` belongs to, if any)."""
     import shutil
     import tempfile
 
@@ -129,7 +152,8 @@ def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = F
     target = outputs.claim_folder(out, "model", force=force)
     if target.resolve() == folder.resolve():
         raise UserError(f"{out}: is the model being exported; choose a new folder")
-    run_dir = folder.parent if (folder.parent / "summary.json").is_file() else None
+    if run_dirs is None:
+        run_dirs = [folder.parent] if (folder.parent / "summary.json").is_file() else []
     meta = load_meta(folder).model_dump(exclude_none=True)
     with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
         staging = Path(staging_name)
@@ -142,7 +166,7 @@ def export_folder(source: str | Path, fmt: str, out: str | Path, force: bool = F
         (staging / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
         for backend in ("onnx", "paddle") if fmt == "both" else (fmt,):
             load_backend(staging, backend, label=folder)  # loads and runs it once: a broken model is never shipped
-        card = model_card(meta, run_dir, fmt)
+        card = model_card(meta, run_dirs, fmt)
         with file_errors(out, "write"), atomic.atomic_dir(target, replace_existing=True) as tmp:
             for item in staging.iterdir():
                 shutil.copyfile(item, tmp / item.name)

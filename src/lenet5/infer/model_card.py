@@ -48,39 +48,12 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
-    model = meta["model"]
-    norm = meta["normalization"]
-    size = norm["size"]
+def _training(run_dir: Path | None, meta: dict[str, Any]) -> list[str]:
+    """The card's lines on how one run trained its network, and what it scored."""
     whole_config = _read_json(run_dir / "config.json") if run_dir else {}
     config = whole_config.get("train", {})
     summary = _read_json(run_dir / "summary.json") if run_dir else {}
-    lines = [
-        f"# LeNet-5 digit recognizer: `{model}`",
-        "",
-        f"{_sentence(get_spec(model).description)}. Exported by `lenet5 export` for "
-        + {"paddle": "Paddle Inference", "onnx": "ONNX Runtime", "both": "Paddle Inference and ONNX Runtime"}[backend]
-        + ".",
-        "",
-        "## Input and output",
-        f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
-        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} {'-' if norm['offset'] < 0 else '+'}"
-        f" {abs(norm['offset'])}` with p in 0..255,"
-        " 0 = background, 255 = ink (white ink on black, as MNIST)."
-        + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
-        (
-            "- Output: float32 `[N, 11]`, the probability of each digit 0-9 and, last, of *junk*: a piece that is"
-            " not one whole digit (half a digit, two digits, a digit with a slice of its neighbour); rows sum to 1."
-            " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
-            " digits."
-            if output_classes(meta) == 11
-            else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
-        ),
-        "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
-        " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.infer.preprocess` do this.",
-        "",
-        "## Training",
-    ]
+    lines = []
     if config:
         command = whole_config.get("command") or []
         if command:
@@ -113,17 +86,77 @@ def model_card(meta: dict[str, Any], run_dir: Path | None, backend: str) -> str:
         lines.append(
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%,"
             f" digits and junk); **test accuracy {100 * summary['digit_test_accuracy']:.2f}%** on the MNIST test"
-            f" digits ({'first ' + str(config['test_limit']) if config.get('test_limit') else 'all 10,000'}),"
-            f" {100 * summary['test_accuracy']:.2f}% on those digits plus junk pieces made from them."
+            f" digits ({_test_digits(config)}), {100 * summary['test_accuracy']:.2f}% on those digits plus junk"
+            " pieces made from them."
         )
     elif summary:
         lines.append(
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%);"
             f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits"
-            f" ({'first ' + str(config['test_limit']) if config.get('test_limit') else 'all 10,000'})."
+            f" ({_test_digits(config)})."
         )
     elif "test_accuracy" in meta:
         lines.append(f"- Test accuracy at export: {100 * meta['test_accuracy']:.2f}%.")
+    return lines
+
+
+def _test_digits(config: dict[str, Any]) -> str:
+    return f"first {config['test_limit']}" if config.get("test_limit") else "all 10,000"
+
+
+def _averaged(meta: dict[str, Any], run_dirs: list[Path]) -> list[str]:
+    """An average of several networks: what the average scored, then each network's training."""
+    members = meta.get("members", [])
+    lines = [
+        f"- The mean of the class probabilities of {len(members)} networks of the same architecture, each"
+        " trained as below, in one graph. **Test accuracy of the average:"
+        f" {100 * meta['test_accuracy']:.2f}%** on the MNIST test digits"
+        f" ({'first ' + str(meta['test_limit']) if meta.get('test_limit') else 'all 10,000'}).",
+    ]
+    for number, run_dir in enumerate(run_dirs, 1):
+        lines += ["", f"### Network {number} of {len(run_dirs)} (run `{run_dir}`)", *_training(run_dir, {})]
+    return lines
+
+
+def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend: str) -> str:
+    """The card for an exported model; `run_dirs` are the runs that trained it (several for
+    an average of networks, none when they are unknown)."""
+    if isinstance(run_dirs, Path):
+        run_dirs = [run_dirs]
+    run_dirs = run_dirs or []
+    model = meta["model"]
+    norm = meta["normalization"]
+    size = norm["size"]
+    lines = [
+        f"# LeNet-5 digit recognizer: `{model}`",
+        "",
+        f"{_sentence(get_spec(model).description)}. Exported by `lenet5 export` for "
+        + {"paddle": "Paddle Inference", "onnx": "ONNX Runtime", "both": "Paddle Inference and ONNX Runtime"}[backend]
+        + ".",
+        "",
+        "## Input and output",
+        f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
+        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} {'-' if norm['offset'] < 0 else '+'}"
+        f" {abs(norm['offset'])}` with p in 0..255,"
+        " 0 = background, 255 = ink (white ink on black, as MNIST)."
+        + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
+        (
+            "- Output: float32 `[N, 11]`, the probability of each digit 0-9 and, last, of *junk*: a piece that is"
+            " not one whole digit (half a digit, two digits, a digit with a slice of its neighbour); rows sum to 1."
+            " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
+            " digits."
+            if output_classes(meta) == 11
+            else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
+        ),
+        "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
+        " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.infer.preprocess` do this.",
+        "",
+        "## Training",
+    ]
+    if meta.get("members"):
+        lines += _averaged(meta, run_dirs)
+    else:
+        lines += _training(run_dirs[0] if run_dirs else None, meta)
     lines += [
         "",
         "## Loading",
