@@ -208,3 +208,35 @@ def test_the_stroke_width_is_measured_once_per_pass(monkeypatch: pytest.MonkeyPa
     assert len(calls) == (6 if pen == 2 else 3)  # measured again for the group, in each pass
     np.testing.assert_array_equal(found.ink, afresh.ink)
     assert found.box == afresh.box and 80 < found.box[0] < 100 and 200 < found.box[2] < 220
+
+
+def test_the_fast_ink_strength_of_bytes_equals_the_float_arithmetic() -> None:
+    """Every pair of 8-bit grey and background levels: OpenCV's byte-to-float division gives
+    exactly the float32 values of 1 - g / max(bg, 1) clipped to 0..1, the slow path's formula."""
+    from lenet5.infer.page import reflectance_strength
+
+    gray = np.tile(np.arange(256, dtype=np.uint8), (256, 1))
+    background = gray.T.copy()
+    expected = np.clip(1.0 - gray.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0), 0.0, 1.0)
+    got = reflectance_strength(gray, background)
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert got[0, 0] == 1.0 and got[200, 100] == pytest.approx(0.5) and got[100, 200] == 0.0
+
+
+def test_blobs_found_in_the_inks_bounding_box_keep_page_coordinates() -> None:
+    """Labels and boxes are the page's, wherever the ink lies; an empty page has none."""
+    from lenet5.infer.page import find_blobs
+
+    mask = np.zeros((40, 60), dtype=np.uint8)
+    mask[5:9, 30:33] = 1
+    mask[20:35, 50:52] = 1
+    mask[39, 0] = 1
+    strength = mask.astype(np.float32) * 0.5
+    labels, blobs = find_blobs(mask, strength)
+    boxes = sorted((b.x0, b.y0, b.x1, b.y1, b.area, b.mass) for b in blobs)
+    assert boxes == [(0, 39, 1, 40, 1, 0.5), (30, 5, 33, 9, 12, 6.0), (50, 20, 52, 35, 30, 15.0)]
+    for blob in blobs:
+        assert (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).sum() == blob.area
+    assert labels.shape == mask.shape and (labels > 0).sum() == mask.sum()
+    empty_labels, none = find_blobs(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.float32))
+    assert none == [] and not empty_labels.any()

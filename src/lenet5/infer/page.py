@@ -38,6 +38,7 @@ NOISE_SIGMAS = 6.0  # ...and well clear of the page's own noise
 LIGHT_INK_EVIDENCE = 4.0  # how much longer the bright tail must be than the dark one to read light ink
 STROKE_TARGET = 0.14  # MNIST's stroke width as a share of the digit's longer side
 STROKE_BAND = (0.09, 0.3)  # widths outside this band are brought to the target (thinning only markers)
+SAMPLE_SIDE = 128  # the page's grey-level statistics are taken on at most this many rows and columns
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,15 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
+def _sample(image: np.ndarray) -> np.ndarray:
+    """Every k-th row and column, at most SAMPLE_SIDE of each: enough pixels for the page's
+    statistics (its grey-level tails, its noise) without sorting every one of them."""
+    return image[:: -(-image.shape[0] // SAMPLE_SIDE), :: -(-image.shape[1] // SAMPLE_SIDE)]
+
+
 def _tails(gray: np.ndarray) -> tuple[float, float, float]:
-    """The 0.5th, 50th and 99.5th percentiles of the grey levels, on a 256 x 256 sample."""
-    sample = gray[:: max(1, gray.shape[0] // 256), :: max(1, gray.shape[1] // 256)]
-    low, median, high = np.percentile(sample, (0.5, 50, 99.5))
+    """The 0.5th, 50th and 99.5th percentiles of the grey levels, on a sample of the picture."""
+    low, median, high = np.percentile(_sample(gray), (0.5, 50, 99.5))
     return float(low), float(median), float(high)
 
 
@@ -107,6 +113,8 @@ def ink_strength(gray: np.ndarray, kernel_size: int | None = None, dark_ink: boo
     # Morphology on the picture's own type (8-bit for nearly all): a quarter of the memory
     # traffic of float, and the background is a grey level anyway.
     background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE if dark_ink else cv2.MORPH_OPEN, kernel)
+    if dark_ink and gray.dtype == np.uint8:
+        return reflectance_strength(gray, background)
     g = gray.astype(np.float32)
     if dark_ink:
         strength = 1.0 - g / np.maximum(background.astype(np.float32), 1.0)
@@ -115,19 +123,38 @@ def ink_strength(gray: np.ndarray, kernel_size: int | None = None, dark_ink: boo
     return np.clip(strength, 0.0, 1.0, out=strength)
 
 
+
+def reflectance_strength(gray: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Dark ink's strength 1 - gray / max(background, 1), clipped to 0..1, for 8-bit pictures.
+
+    OpenCV divides straight from bytes to float32: one pass instead of the four of the float
+    arithmetic in `ink_strength`, with the same float32 values (a test checks every pair)."""
+    ratio = cv2.divide(gray, cv2.max(background, 1), dtype=cv2.CV_32F)
+    return np.clip(np.subtract(np.float32(1.0), ratio, out=ratio), 0.0, 1.0, out=ratio)
+
+
 def ink_threshold(strength: np.ndarray) -> float:
-    sample = strength[:: max(1, strength.shape[0] // 256), :: max(1, strength.shape[1] // 256)]
+    sample = _sample(strength)
     median = float(np.median(sample))
     spread = 1.4826 * float(np.median(np.abs(sample - median)))
     return max(MIN_STRENGTH, median + NOISE_SIGMAS * spread)
 
 
 def find_blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    """Connected components of the 0/1 `mask` (8-connected), labelled on the whole page."""
+    # Labelled within the ink's bounding box only: a digit is a small part of most pages.
+    left, top, width, height = cv2.boundingRect(mask)
+    if width == 0:
+        return np.zeros(mask.shape, dtype=np.int32), []
+    count, inside, stats, _ = cv2.connectedComponentsWithStats(
+        mask[top : top + height, left : left + width], connectivity=8
+    )
+    labels = np.zeros(mask.shape, dtype=inside.dtype)
+    labels[top : top + height, left : left + width] = inside
     ink = mask.astype(bool)  # summing over the ink pixels only: a few percent of the page
     mass = np.bincount(labels[ink], weights=strength[ink], minlength=count)
     blobs = [
-        Blob(i, int(x), int(y), int(x + w), int(y + h), int(area), float(mass[i]))
+        Blob(i, int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top, int(area), float(mass[i]))
         for i, (x, y, w, h, area) in enumerate(stats)
         if i > 0
     ]
@@ -280,7 +307,7 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
 
 def stroke_width(pieces: np.ndarray) -> float:
     """Typical stroke width in pixels: twice the distance-transform value along the ridges."""
-    padded = np.pad(pieces, 1)
+    padded = cv2.copyMakeBorder(pieces, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     ridge = (distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
     return 2.0 * float(np.median(distance[ridge])) if ridge.any() else 0.0
@@ -296,7 +323,7 @@ def normalise_stroke(ink: np.ndarray, width: float) -> np.ndarray:
     if ratio < STROKE_BAND[0]:
         radius = round((STROKE_TARGET * side - width) / 2)
         pad = radius + 1
-        padded = np.pad(ink, pad)
+        padded = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
         return cv2.dilate(padded, element)  # grey dilation: a wider line, edges still soft
     if ratio > STROKE_BAND[1]:
