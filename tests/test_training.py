@@ -244,3 +244,16 @@ def test_visualdl_logs_what_the_run_measured(tmp_path: Path) -> None:
 
     panel = Image.open(io.BytesIO(panels[0].image.encoded_image_string))
     assert panel.width > 300 and panel.height > 100
+
+
+@pytest.mark.parametrize(("every", "drawn_after"), [(0.0, [1, 2, 3]), (1e9, [1, 3])])
+def test_curves_are_redrawn_at_most_every_so_often_and_after_the_last_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: float, drawn_after: list[int]
+) -> None:
+    drawn: list[int] = []
+    real = loop._plot_curves
+    monkeypatch.setattr(loop, "PLOT_EVERY", every)
+    monkeypatch.setattr(loop, "_plot_curves", lambda history, *rest: (drawn.append(len(history)), real(history, *rest)))
+    out = tmp_path / "run"
+    train(tiny_config(epochs=3, train_limit=500, val_size=200, test_limit=200), out, echo=quiet, progress=False)
+    assert drawn == drawn_after and (out / "curves.png").is_file()

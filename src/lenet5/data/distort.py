@@ -80,13 +80,14 @@ def warp_opencv(images: np.ndarray, affines: np.ndarray) -> np.ndarray:
 
     n, height, width = images.shape
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    # Forward maps about the centre, written for pixel coordinates: p' = A (p - c) + c + t,
+    # all at once; the loop below is then one OpenCV call per digit, writing in place.
+    linear, shift = affines[:, :, :2], affines[:, :, 2]
+    matrices = np.concatenate([linear, (centre + shift - linear @ centre)[:, :, None]], axis=2)
     out = np.empty((n, height, width), dtype=np.float32)
     source = images.astype(np.float32)
     for i in range(n):
-        linear, shift = affines[i, :, :2], affines[i, :, 2]
-        # Forward map about the centre, written for pixel coordinates: p' = A (p - c) + c + t.
-        matrix = np.hstack([linear, (centre + shift - linear @ centre)[:, None]])
-        out[i] = cv2.warpAffine(source[i], matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)
+        cv2.warpAffine(source[i], matrices[i], (width, height), dst=out[i], flags=cv2.INTER_LINEAR, borderValue=0.0)
     return out
 
 
