@@ -123,7 +123,6 @@ def ink_strength(gray: np.ndarray, kernel_size: int | None = None, dark_ink: boo
     return np.clip(strength, 0.0, 1.0, out=strength)
 
 
-
 def reflectance_strength(gray: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Dark ink's strength 1 - gray / max(background, 1), clipped to 0..1, for 8-bit pictures.
 
