@@ -40,7 +40,7 @@ run: $(VENV)/.stamp-run
 
 # Regenerates the models shipped inside the package (src/lenet5/pretrained/NAME), each
 # exported with both Paddle Inference and ONNX files and its model card; the runs stay in
-# runs/. seed: the article's network, --recipe strong (about 6 min on 2 cores); reader: the
+# runs/. seed: the article's network, --recipe strong (about 5 min on 2 cores); reader: the
 # same with a junk class and line passes, --recipe reader, trained with seeds 0 and 1 and
 # shipped as one model averaging the two (about 25 min); lenet5: the 1998 network,
 # --recipe paper --distort (about 35 min). `make pretrained MODELS=seed` rebuilds one.

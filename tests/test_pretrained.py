@@ -107,6 +107,8 @@ def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
             ["then 3 passes over 5,000 lines of digits", "reads lines of validation digits best"],
             [],
         ),
+        # A config edited by hand, without the number of lines: the card says less, and says it.
+        ({"junk": 0.5, "line_epochs": 2, "lines": "many"}, ["then 2 passes over lines of digits"], ["5,000"]),
     ):
         (tmp_path / "config.json").write_text(json.dumps({"train": {**train, **extra}}))
         card = model_card(meta, tmp_path, "both")

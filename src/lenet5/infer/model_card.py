@@ -36,8 +36,9 @@ def _junk(config: dict[str, Any]) -> str:
             " segmentation, each labelled as its digit or junk"
         )
     if config.get("line_epochs"):
+        lines = f"{config['lines']:,} lines" if isinstance(config.get("lines"), int) else "lines"
         text += (
-            f"; then {config['line_epochs']} passes over {config.get('lines', 5000):,} lines of digits trained on the"
+            f"; then {config['line_epochs']} passes over {lines} of digits trained on the"
             " whole reading through `lenet5 read`'s segmentation graph (the 1998 paper's forward criterion)"
         )
     return text
