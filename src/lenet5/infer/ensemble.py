@@ -38,7 +38,7 @@ def _finished_run(run: str | Path) -> tuple[Any, dict[str, Any]]:
         )
     summary_path = RunDir(root).summary
     if not summary_path.is_file():
-        raise UserError(f"{run}: the run has not finished (no summary.json); finish it with lenet5 train --resume")
+        raise UserError(f"{run}: the run has not finished (no summary.json); finish it: lenet5 train --resume {run}")
     try:
         summary = json.loads(summary_path.read_text())
     except (OSError, ValueError) as exc:

@@ -44,7 +44,7 @@ class AveragedProbabilities(paddle.nn.Layer):
     """Several networks of one architecture as one graph: the mean of their probabilities.
 
     Averaging the probabilities (not the logits) keeps each row a distribution, and is what
-    the networks' errors, partly independent, cancel in (docs/results.md, "two readers")."""
+    the networks' errors, partly independent, cancel in (docs/results.md, "Two readers averaged")."""
 
     def __init__(self, nets: list[Any]) -> None:
         super().__init__()
@@ -62,8 +62,8 @@ def save_model_folder(net: Any | list[Any], model_name: str, out_dir: str | Path
     networks is saved as one graph averaging their probabilities."""
     norm = NORMALIZATIONS[get_spec(model_name).normalization]
     nets = net if isinstance(net, list) else [net]
-    net = nets[0]
-    wrapper = ProbabilityModel(net) if len(nets) == 1 else AveragedProbabilities(nets)
+    wrapper = ProbabilityModel(nets[0]) if len(nets) == 1 else AveragedProbabilities(nets)
+    classes = int(nets[0].fc.weight.shape[1]) if hasattr(nets[0], "fc") else 10
     wrapper.eval()
     spec = paddle.static.InputSpec([None, 1, norm.size, norm.size], "float32", "image")
     meta = {
@@ -72,7 +72,7 @@ def save_model_folder(net: Any | list[Any], model_name: str, out_dir: str | Path
         "normalization": norm.to_dict(),
         "input": {"name": "image", "shape": [None, 1, norm.size, norm.size], "dtype": "float32"},
         # 11 for a model trained with a junk class ("not one whole digit", lenet5.data.junk).
-        "output": {"name": "probabilities", "shape": [None, int(net.fc.weight.shape[1]) if hasattr(net, "fc") else 10]},
+        "output": {"name": "probabilities", "shape": [None, classes]},
         **extra_meta,
     }
     # Only ever replaces an earlier model folder (a run's own `model/` on resume).

@@ -112,7 +112,7 @@ def _averaged(meta: dict[str, Any], run_dirs: list[Path]) -> list[str]:
         f"- The mean of the class probabilities of {len(members)} networks of the same architecture, each"
         " trained as below, in one graph. **Test accuracy of the average:"
         f" {100 * meta['test_accuracy']:.2f}%** on the MNIST test digits"
-        f" ({'first ' + str(meta['test_limit']) if meta.get('test_limit') else 'all 10,000'}).",
+        f" ({_test_digits(meta)}).",
     ]
     for number, run_dir in enumerate(run_dirs, 1):
         lines += ["", f"### Network {number} of {len(run_dirs)} (run `{run_dir}`)", *_training(run_dir, {})]
