@@ -78,6 +78,9 @@ def test_models_lists_networks_and_shipped_models(capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert "Shipped trained models" in text and f"{100 * default['test_accuracy']:.2f}%" in text
     assert "name" in text.splitlines()[1] and "test accuracy" in text  # columns have a header
+    # Every shipped model says its recipe, the 1998 one too (its run predates the config's field).
+    recipes = {m["name"]: m["recipe"] for m in listing["shipped"]}
+    assert recipes == {"lenet5": "paper", "reader": "reader", "seed": "strong"}
     reader = next(m for m in listing["shipped"] if m["name"] == "reader")
     assert reader["networks_averaged"] == 2 and default["networks_averaged"] == 1  # the reader ships two seeds
     assert "the average of 2 networks" in next(line for line in text.splitlines() if line.strip().startswith("reader"))
@@ -114,3 +117,20 @@ def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
         card = model_card(meta, tmp_path, "both")
         assert all(text in card for text in wanted), card
         assert not any(text in card for text in unwanted), card
+
+
+def test_a_run_older_than_the_recipe_field_is_carded_with_its_commands_recipe(tmp_path: Path) -> None:
+    from lenet5.infer.model_card import model_card, run_recipe
+
+    meta = json.loads((shipped_models()["seed"] / "lenet5.json").read_text())
+    train = {"optimizer": "sdlm", "lr": 0.00015, "batch_size": 1, "epochs": 20, "loss": "map"}
+    for command, recipe in (
+        (["lenet5", "train", "--model", "lenet5", "--recipe", "paper", "--distort"], "paper"),
+        (["lenet5", "train", "--recipe=strong"], "strong"),
+        (["lenet5", "train", "--epochs", "3"], None),
+    ):
+        (tmp_path / "config.json").write_text(json.dumps({"train": train, "command": command}))
+        assert run_recipe(tmp_path) == recipe
+        assert f"Recipe `{recipe or 'custom'}`" in model_card(meta, tmp_path, "both")
+    (tmp_path / "config.json").write_text(json.dumps({"train": {**train, "recipe": "seed"}, "command": command}))
+    assert run_recipe(tmp_path) == "seed"

@@ -144,7 +144,7 @@ def export_folder(
     import tempfile
 
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.model_card import model_card
+    from lenet5.infer.model_card import model_card, run_recipe
 
     if fmt not in ("paddle", "onnx", "both"):
         raise UserError(f"--format {fmt}: choose 'paddle', 'onnx' or 'both'")
@@ -155,6 +155,10 @@ def export_folder(
     if run_dirs is None:
         run_dirs = [folder.parent] if (folder.parent / "summary.json").is_file() else []
     meta = load_meta(folder).model_dump(exclude_none=True)
+    if "recipe" not in meta and len(run_dirs) == 1:
+        recipe = run_recipe(run_dirs[0])  # a run from before runs recorded their recipe
+        if recipe:
+            meta["recipe"] = recipe
     with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
         staging = Path(staging_name)
         if fmt in ("onnx", "both"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,20 @@ def _junk(config: dict[str, Any]) -> str:
     return text
 
 
+def run_recipe(run_dir: Path) -> str | None:
+    """The recipe a run was trained with: its config's, or, for runs older than that field,
+    the `--recipe` of the command it saved."""
+    whole_config = _read_json(run_dir / "config.json")
+    recipe = whole_config.get("train", {}).get("recipe")
+    if isinstance(recipe, str):
+        return recipe
+    command = [str(part) for part in whole_config.get("command") or []]
+    for flag, value in itertools.pairwise(command):
+        if flag == "--recipe":
+            return value
+    return next((part.split("=", 1)[1] for part in command if part.startswith("--recipe=")), None)
+
+
 def _sentence(text: str) -> str:
     """First letter up, the rest as written (str.capitalize would lower "C3" and "RBF")."""
     return text[:1].upper() + text[1:]
@@ -62,7 +77,7 @@ def _training(run_dir: Path | None, meta: dict[str, Any]) -> list[str]:
         if whole_config.get("commit"):
             lines.append(f"- Source commit: `{whole_config['commit']}`")
         lines += [
-            f"- Recipe `{config.get('recipe') or 'custom'}`: optimizer {config.get('optimizer')},"
+            f"- Recipe `{(run_recipe(run_dir) if run_dir else None) or 'custom'}`: optimizer {config.get('optimizer')},"
             f" learning rate {config.get('lr')}, batch"
             f" {config.get('batch_size')}, {config.get('epochs')} epochs, loss {config.get('loss')}, seed"
             f" {config.get('seed')}"
