@@ -46,9 +46,13 @@ def _junk(config: dict[str, Any]) -> str:
 
 
 def run_recipe(run_dir: Path) -> str | None:
-    """The recipe a run was trained with: its config's, or, for runs older than that field,
-    the `--recipe` of the command it saved."""
-    whole_config = _read_json(run_dir / "config.json")
+    """The recipe a run was trained with (see _recipe_of), from its config.json."""
+    return _recipe_of(_read_json(run_dir / "config.json"))
+
+
+def _recipe_of(whole_config: dict[str, Any]) -> str | None:
+    """A run's recipe: its config's, or, for runs older than that field, the `--recipe` of
+    the command it saved."""
     recipe = whole_config.get("train", {}).get("recipe")
     if isinstance(recipe, str):
         return recipe
@@ -77,7 +81,7 @@ def _training(run_dir: Path | None, meta: dict[str, Any]) -> list[str]:
         if whole_config.get("commit"):
             lines.append(f"- Source commit: `{whole_config['commit']}`")
         lines += [
-            f"- Recipe `{(run_recipe(run_dir) if run_dir else None) or 'custom'}`: optimizer {config.get('optimizer')},"
+            f"- Recipe `{_recipe_of(whole_config) or 'custom'}`: optimizer {config.get('optimizer')},"
             f" learning rate {config.get('lr')}, batch"
             f" {config.get('batch_size')}, {config.get('epochs')} epochs, loss {config.get('loss')}, seed"
             f" {config.get('seed')}"
