@@ -43,9 +43,11 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m lenet5 ...` in a subprocess, as a user would."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+def run_cli(
+    *args: str, timeout: float = 300, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lenet5 ...` in a subprocess, as a user would (`env`: variables to add)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "lenet5", *args],
         capture_output=True,
@@ -128,3 +130,36 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def near_ties(scores, margin: float):
+    """Rows whose two highest scores (probabilities or logits) are within `margin`: their
+    argmax may go either way between two code paths that round differently."""
+    import numpy as np
+
+    top_two = np.sort(np.asarray(scores), axis=1)[:, -2:]
+    return (top_two[:, 1] - top_two[:, 0]) < margin
+
+
+def assert_same_decisions(a, b, margin: float) -> None:
+    """Two code paths' scores for the same digits pick the same class on every row that is
+    not a near tie in either (see near_ties), and near ties are rare."""
+    import numpy as np
+
+    ties = near_ties(a, margin) | near_ties(b, margin)
+    assert ties.mean() < 0.01, f"{int(ties.sum())} near ties: the margin {margin} is too wide to test anything"
+    differ = np.flatnonzero((np.argmax(a, axis=1) != np.argmax(b, axis=1)) & ~ties)
+    assert differ.size == 0, f"rows {differ[:10].tolist()} decided differently"
+
+
+def assert_accuracy_up_to_ties(accuracy: float, scores, labels, margin: float) -> None:
+    """`accuracy` was measured by another code path (another CPU, runtime or batching) on the
+    digits that `scores` scores here: equal to theirs, except that each near tie (see
+    near_ties) may have gone either way there."""
+    import numpy as np
+
+    right = np.argmax(scores, axis=1) == np.asarray(labels)
+    ties = near_ties(scores, margin)
+    assert ties.mean() < 0.01, f"{int(ties.sum())} near ties: the margin {margin} is too wide to test anything"
+    low, high = (right & ~ties).sum(), (right | ties).sum()
+    assert low / len(right) - 1e-12 <= accuracy <= high / len(right) + 1e-12, (accuracy, low, high, len(right))

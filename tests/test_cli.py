@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, one_error_line, run_cli
+from conftest import DATA_DIR, assert_accuracy_up_to_ties, one_error_line, run_cli
 from lenet5.cli import main
+from lenet5.data import mnist
+from lenet5.infer.backends import load_backend
 
 
 @pytest.mark.parametrize(
@@ -117,8 +119,14 @@ def test_evaluate_json_matches_training_report(trained_run: Path, capsys: pytest
     report = json.loads(capsys.readouterr().out)
     summary = json.loads((trained_run / "summary.json").read_text())
     assert report["n"] == 500 and len(report["per_class"]) == 10
-    # The exported inference model scores exactly what the eager model scored at that epoch.
-    assert report["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-12)
+    # The exported inference model scores what the eager model scored at that epoch: exactly,
+    # but for near ties (Paddle Inference's convolution rounds otherwise than the training
+    # kernels; their probabilities differ by under 1e-4: test_predict's export parity).
+    runner = load_backend(trained_run, "paddle")
+    data = mnist.load(DATA_DIR)
+    probabilities = runner.probabilities(runner.meta["normalization"](data.test_images[:500]))
+    assert report["accuracy"] == pytest.approx(float((probabilities.argmax(1) == data.test_labels[:500]).mean()))
+    assert_accuracy_up_to_ties(summary["test_accuracy"], probabilities, data.test_labels[:500], 2e-4)
     assert sum(map(sum, report["confusion"])) == 500
     # A partial evaluation draws beside the full one, never over it.
     assert (trained_run / "confusion-first-500.png").stat().st_size > 1000

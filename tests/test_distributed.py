@@ -151,6 +151,10 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
     for split, key in ((splits.val, "val"), (splits.test, "test")):
         alone = evaluate(model, get_loss(cfg.loss), normalize(split.images), split.labels)
         assert round(alone.accuracy * len(split.labels)) == round(summary[f"{key}_accuracy"] * len(split.labels))
+        # One batch of 500 here, two shards of 250 there: the GEMMs block the rows differently
+        # and the sums add up in another order. Measured over seven code paths (kernels on and
+        # off, MKL's and oneDNN's instruction sets, thread counts): at most 1.7e-7 relative.
+        # A digit lost or counted twice moves the cost by about 1e-3.
         assert alone.cost == pytest.approx(summary[f"{key}_cost"], rel=1e-5)
 
 
@@ -165,14 +169,22 @@ def _start(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
         cwd=REPO,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
         start_new_session=new_session,
+        # A shell starts background jobs with Ctrl-C ignored, and the ignoring is inherited:
+        # the run behaves as in a terminal only with the default handling restored.
+        preexec_fn=_default_ctrl_c,
     )
+
+
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_first_epoch(parent: subprocess.Popen[str], out: Path) -> None:
     metrics = out / "metrics.jsonl"
     deadline = time.monotonic() + 240
-    while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
+    while not (metrics.exists() and metrics.read_text().strip()):
         assert parent.poll() is None, parent.stderr.read()
+        assert time.monotonic() < deadline, "no epoch completed within 240 s"
         time.sleep(0.05)
 
 
@@ -236,7 +248,8 @@ def test_ctrl_c_stops_every_worker_and_says_how_to_resume(tmp_path: Path) -> Non
     """Ctrl-C in a terminal interrupts the whole foreground group: the parent stops the
     workers itself (no gloo abort from a worker left waiting) and prints one line."""
     out = tmp_path / "interrupted"
-    parent = _start("--nproc", "2", *SMALL, "--out", str(out), new_session=True)
+    # 40 epochs, so the run cannot finish between its first epoch and the Ctrl-C on a busy machine.
+    parent = _start("--nproc", "2", *SMALL, "--epochs", "40", "--out", str(out), new_session=True)
     _wait_for_first_epoch(parent, out)
     workers = _workers(parent.pid)
     os.killpg(parent.pid, signal.SIGINT)
@@ -283,8 +296,8 @@ def _launch_cmd(launcher_args: list[str], train_args: list[str], log_dir: Path) 
     ]  # fmt: skip
 
 
-def _run(cmd: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+def _run(cmd: list[str], **extra_env: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **extra_env}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
 
 
@@ -292,7 +305,9 @@ def test_launcher_workers_match_one_process(tmp_path: Path) -> None:
     """`python -m paddle.distributed.launch --nproc_per_node 2 $(which lenet5) train ...`
     gives the parameters and optimizer state of one process with the same global batch."""
     one, two = tmp_path / "one", tmp_path / "two"
-    result = run_cli("train", *EQUIVALENT, *COMMON, "--out", str(one), timeout=300)
+    # One kernel thread, as each of the two launched workers has (lenet5.train.distributed.join):
+    # the kernels' weight gradients are summed per thread, so the thread count is part of the path.
+    result = run_cli("train", *EQUIVALENT, *COMMON, "--out", str(one), timeout=300, env={"LENET5_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     launched = _run(_launch_cmd(["--nproc_per_node", "2"], [*EQUIVALENT, *COMMON, "--out", str(two)], tmp_path / "log"))
     output, _ = launched.communicate(timeout=300)
@@ -301,9 +316,14 @@ def test_launcher_workers_match_one_process(tmp_path: Path) -> None:
     single, parallel = _arrays(one / "checkpoints" / "last.npz"), _arrays(two / "checkpoints" / "last.npz")
     assert single.keys() == parallel.keys() and any(k.startswith("optim/") for k in single)
     for key in single:
-        # float32 tolerance, on the scale of each array (Adam's moments sum gradients of ~10)
+        # Not bit for bit: each worker sums the gradients of its own 32 or 31 digits and the
+        # all-reduce adds the two sums, where one process sums 63 at once. Measured, relative
+        # to each array's largest entry, over seven code paths (kernels on and off, MKL's and
+        # oneDNN's instruction sets, 1 or 2 threads): at most 9.2e-6, in the Adam moments of
+        # the biases (sums with much cancellation). Hence 1e-4. A worker's share scaled wrongly
+        # or a stand-in digit that counts moves these arrays by 1e-2 or more.
         scale = float(np.abs(single[key]).max())
-        np.testing.assert_allclose(parallel[key], single[key], rtol=1e-5, atol=1e-5 * scale + 1e-8, err_msg=key)
+        np.testing.assert_allclose(parallel[key], single[key], rtol=1e-4, atol=1e-4 * scale + 1e-8, err_msg=key)
     # and the steps were not all zero: the weights moved away from their initial values
     assert not np.allclose(single["model/c1.weight"], _initial_c1())
 
@@ -333,7 +353,11 @@ def test_two_nodes_on_loopback_match_two_local_workers(two_worker_run: Path, tmp
                 ["--master", master, "--nnodes", "2", "--nproc_per_node", "1", "--rank", str(rank)],
                 [*SMALL, *COMMON, "--out", str(out)],
                 tmp_path / f"log{rank}",
-            )
+            ),
+            # Each node has one local worker, whose kernels would take both cores; spawn's two
+            # workers take one each. The thread count decides how the kernels' weight gradients
+            # are summed, so it is set to one here: the same code path, compared exactly.
+            LENET5_THREADS="1",
         )
         for rank in (0, 1)
     ]
@@ -345,9 +369,4 @@ def test_two_nodes_on_loopback_match_two_local_workers(two_worker_run: Path, tmp
         "nnodes": 2,
         "backend": "gloo",
     }
-    # Each node has one local worker, so its CPU kernels take both cores (spawn's workers
-    # take one each): sums may round differently in the last bits, nothing more.
-    nodes_rows, local_rows = _rows(out), _rows(two_worker_run)
-    assert len(nodes_rows) == len(local_rows)
-    for got, expected in zip(nodes_rows, local_rows, strict=True):
-        assert got == pytest.approx(expected, rel=1e-5)
+    assert _rows(out) == _rows(two_worker_run)

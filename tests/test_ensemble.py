@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, one_error_line, quiet, tiny_config
+from conftest import DATA_DIR, assert_accuracy_up_to_ties, one_error_line, quiet, tiny_config
 from lenet5.cli import main
 
 
@@ -51,7 +51,9 @@ def test_the_average_is_the_mean_of_the_networks_and_scores_what_its_card_says(
         assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
     meta = json.loads((out / "lenet5.json").read_text())
     accuracy = float((wanted.argmax(axis=1) == labels).mean())
-    assert meta["test_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    # Measured at export on the averaging graph, here as a NumPy mean: equal but for near
+    # ties (the two differ by under 1e-5, asserted above).
+    assert_accuracy_up_to_ties(meta["test_accuracy"], wanted, labels, 2e-5)
     assert [m["seed"] for m in meta["members"]] == [0, 1] and meta["test_limit"] == 500
     card = (out / "README.md").read_text()
     assert f"Test accuracy of the average: {100 * accuracy:.2f}%" in card

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA_DIR
+from conftest import DATA_DIR, assert_accuracy_up_to_ties, assert_same_decisions
 from lenet5.cli import main
 from lenet5.infer.model_folder import DEFAULT_MODEL, shipped_models
 
@@ -24,10 +24,14 @@ def test_the_default_model_is_shipped() -> None:
     assert sum(p.stat().st_size for folder in shipped.values() for p in folder.iterdir()) < 2_000_000
 
 
+PROBABILITY_TIE = 2e-4  # two runtimes' probabilities differ by less than 1e-4 (asserted below)
+
+
 @pytest.mark.parametrize("name", sorted(shipped_models()))
 def test_shipped_model_scores_exactly_its_card(name: str) -> None:
-    """Each backend scores exactly the test accuracy written on the model's card, on the
-    bundled MNIST test set, and the two backends agree within 1e-4 on every probability."""
+    """Each backend scores the test accuracy written on the model's card, on the bundled
+    MNIST test set (exactly, but for near ties), and the two backends agree within 1e-4 on
+    every probability and on every decision that is not a near tie."""
     from lenet5.data import mnist
     from lenet5.infer.backends import load_backend, predict_batched
 
@@ -38,10 +42,12 @@ def test_shipped_model_scores_exactly_its_card(name: str) -> None:
     for backend in ("paddle", "onnx"):
         runner = load_backend(folder, backend)
         results[backend] = predict_batched(runner, runner.meta["normalization"](data.test_images))
-    accuracy = float((results["paddle"].argmax(1) == data.test_labels).mean())
-    assert accuracy == pytest.approx(meta["test_accuracy"], abs=1e-12)
-    assert float((results["onnx"].argmax(1) == data.test_labels).mean()) == pytest.approx(accuracy, abs=1e-12)
+    # The card's accuracy was measured at export, on another machine: another CPU's GEMM
+    # rounds differently, so a digit whose two likeliest classes are within 2e-4 (twice the
+    # largest difference allowed between the two runtimes, below) may have gone either way.
+    assert_accuracy_up_to_ties(meta["test_accuracy"], results["paddle"], data.test_labels, PROBABILITY_TIE)
     assert np.abs(results["paddle"] - results["onnx"]).max() < 1e-4
+    assert_same_decisions(results["paddle"], results["onnx"], PROBABILITY_TIE)
     card = (folder / "README.md").read_text()
     assert f"{100 * meta['test_accuracy']:.2f}%" in card and "Recipe `" in card and "Command: `lenet5 train" in card
 
