@@ -89,8 +89,8 @@ tutorial: $(VENV)/.stamp-dev $(CJK_FONT)
 # per module. MUTATE=lenet5.train.sdlm reruns one module; `.venv/bin/mutmut results` lists
 # the survivors.
 MUTATE ?= lenet5.data.idx lenet5.data.mnist lenet5.data.splits lenet5.data.batches lenet5.data.normalize \
-  lenet5.atomic lenet5.train.losses lenet5.train.evaluation lenet5.train.selection lenet5.train.checkpoint \
-  lenet5.train.sdlm lenet5.models.lenet1998 lenet5.infer.preprocess
+  lenet5.atomic lenet5.train.losses lenet5.train.evaluation lenet5.train.selection lenet5.store.checkpoint \
+  lenet5.train.sdlm lenet5.models.lenet1998 lenet5.vision.preprocess
 mutation: $(VENV)/.stamp-dev
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"
 	$(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),"$(module).*")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from lenet5.data.number_lines import compose_line, crop, enlarge_owner, photograph, vary
+from lenet5.reader.lines import compose_line, crop, enlarge_owner, photograph, vary
 
 KINDS = ("separated", "close", "touching", "fonts")
 FONT_FILES = (

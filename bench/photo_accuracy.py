@@ -32,7 +32,7 @@ from lenet5.data.synthetic_photos import CONDITIONS, PhotoStyle, condition_set, 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
 from lenet5.infer.predict import predict_digit
-from lenet5.infer.preprocess import mnist_digit
+from lenet5.vision.preprocess import mnist_digit
 
 
 def naive_digit(image: Image.Image) -> np.ndarray:

@@ -20,7 +20,7 @@ from common import percentiles, write_result
 from lenet5.data.synthetic_photos import photo_set
 from lenet5.infer.backends import load_backend
 from lenet5.infer.predict import predict_digit
-from lenet5.infer.preprocess import load_digit, mnist_digit, open_image
+from lenet5.vision.preprocess import load_digit, mnist_digit, open_image
 
 
 def main() -> None:
@@ -77,7 +77,7 @@ def batch_throughput(model: str, backends: list[str]) -> dict[str, float]:
 
     from lenet5.data import mnist
     from lenet5.runtime import import_paddle
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
     from lenet5.train.loop import config_from_run
 
     paddle = import_paddle()

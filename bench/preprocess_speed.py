@@ -1,4 +1,4 @@
-"""Speed of turning a picture into an MNIST digit (decode + lenet5.infer.preprocess), no model.
+"""Speed of turning a picture into an MNIST digit (decode + lenet5.vision.preprocess), no model.
 
     python bench/preprocess_speed.py [--repeats 50]
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import percentiles, write_result
 
-from lenet5.infer.preprocess import analyse, open_image, read_picture
+from lenet5.vision.preprocess import analyse, open_image, read_picture
 
 
 def phone_jpeg() -> bytes:

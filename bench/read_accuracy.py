@@ -27,7 +27,7 @@ from number_sets import KINDS, make_set
 
 from lenet5.data import mnist
 from lenet5.infer.backends import load_backend
-from lenet5.infer.read_number import read_number
+from lenet5.reader.read import read_number
 
 
 def accuracy(backend, kind: str, count: int, seed: int, data, show_errors: int = 0) -> dict[str, object]:

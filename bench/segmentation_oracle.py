@@ -6,7 +6,7 @@ The recogniser can only pick among the arcs the over-segmentation makes. For eac
 of bench/number_sets.py (whose owner map says which digit each pixel of ink came from),
 this checks whether some path through the graph has, for every digit in order, one arc that
 holds at least a share t of that digit's ink and whose ink is at least a share t that
-digit's (lenet5.data.reader_pieces.ink_shares). Prints, per kind, the share of numbers with
+digit's (lenet5.reader.pieces.ink_shares). Prints, per kind, the share of numbers with
 such a path for several t: the ceiling on what any recogniser can read, and a measure of the
 cuts alone. No model is needed.
 """
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from number_sets import make_set_with_owners
 
 from lenet5.data import mnist
-from lenet5.data.reader_pieces import ink_shares
-from lenet5.infer.preprocess import to_grayscale
-from lenet5.infer.read_number import segment
+from lenet5.reader.pieces import ink_shares
+from lenet5.reader.segment import segment
+from lenet5.vision.preprocess import to_grayscale
 
 SHARES = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 

@@ -23,8 +23,8 @@ from number_sets import KINDS, make_set
 
 from lenet5.data import mnist
 from lenet5.infer.backends import load_backend
-from lenet5.infer.preprocess import to_grayscale
-from lenet5.infer.read_number import score_graph
+from lenet5.reader.read import score_graph
+from lenet5.vision.preprocess import to_grayscale
 
 WEIGHTS = (0.3, 1.0, 3.0)
 PENALTIES = (-1.0, -0.5, -0.25, 0.0, 0.5)

@@ -135,7 +135,7 @@ def test_the_exported_model_is_the_selected_epoch(tmp_path: Path, monkeypatch: p
     from lenet5.data.normalize import NORMALIZATIONS
     from lenet5.infer.backends import load_backend
     from lenet5.runtime import import_paddle
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
     from lenet5.train.loop import train
 
     paddle = import_paddle()
@@ -172,7 +172,7 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path, monkeypatch: p
 
 
 def test_checkpoints_are_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     net = tiny_config().build_model()
     for name in ("best.npz", "last.npz"):

@@ -18,7 +18,7 @@ import paddle
 import pytest
 
 from lenet5.errors import UserError
-from lenet5.train import checkpoint
+from lenet5.store import checkpoint
 
 
 class _Tiny(paddle.nn.Layer):

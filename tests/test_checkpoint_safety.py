@@ -72,7 +72,7 @@ def test_crafted_last_checkpoint_is_one_line(
 
 
 def test_a_small_file_claiming_a_huge_array_is_refused_without_reading_it(trained_run: Path, tmp_path: Path) -> None:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     run = _crafted_run(trained_run, tmp_path, lambda a: a.update({"model/fc.weight": np.zeros(1 << 28, np.float32)}))
     last = run / "checkpoints" / "last.npz"
@@ -87,7 +87,7 @@ def test_a_small_file_claiming_a_huge_array_is_refused_without_reading_it(traine
 
 
 def test_a_pickle_inside_a_checkpoint_is_refused(trained_run: Path, tmp_path: Path) -> None:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     run = _crafted_run(trained_run, tmp_path, lambda a: a.update({"evil": np.array([{"x": 1}], dtype=object)}))
     with pytest.raises(UserError, match="holds Python objects"):
@@ -98,7 +98,7 @@ def test_a_pickle_inside_a_checkpoint_is_refused(trained_run: Path, tmp_path: Pa
 
 
 def test_best_checkpoint_meta_is_checked(trained_run: Path, tmp_path: Path, capsys) -> None:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     model = tiny_config().build_model()
     checkpoint.save(tmp_path / "best.npz", model, None, {"config": {}})
@@ -109,7 +109,8 @@ def test_best_checkpoint_meta_is_checked(trained_run: Path, tmp_path: Path, caps
 def test_ctrl_c_while_writing_a_checkpoint_says_how_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lenet5.train import checkpoint, loop
+    from lenet5.store import checkpoint
+    from lenet5.train import loop
 
     real_save = checkpoint.save
     calls = []
@@ -157,7 +158,7 @@ def test_ctrl_c_during_the_export_says_how_to_resume(
 
 
 def test_ctrl_c_during_export_command(trained_run: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    from lenet5.infer import export
+    from lenet5.export import folder as export
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

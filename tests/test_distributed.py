@@ -137,7 +137,7 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
     from lenet5.data.normalize import NORMALIZATIONS
     from lenet5.data.splits import make_splits
     from lenet5.models import get_spec
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
     from lenet5.train.evaluation import evaluate
     from lenet5.train.loop import config_from_run
     from lenet5.train.losses import get_loss

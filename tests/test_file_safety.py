@@ -178,7 +178,7 @@ def test_partial_evaluation_never_replaces_the_full_one(trained_run: Path, tmp_p
 def test_confusion_figure_says_how_many_digits(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lenet5.report import confusion
+    from lenet5.plots import confusion
 
     titles: list[str] = []
     real = confusion.plot_confusion

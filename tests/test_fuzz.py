@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from lenet5.errors import UserError
-from lenet5.infer.preprocess import load_digit
+from lenet5.vision.preprocess import load_digit
 
 FORMATS = {
     "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),

@@ -210,7 +210,7 @@ def test_sdlm_steps_follow_curvature_and_skip_masked_weights() -> None:
 
 
 def test_sdlm_state_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     paddle.seed(0)
     net = create_model("lenet5")

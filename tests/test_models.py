@@ -6,7 +6,7 @@ import pytest
 from lenet5.errors import UserError
 from lenet5.models import create_model, get_spec
 from lenet5.runtime import import_paddle
-from lenet5.train import checkpoint
+from lenet5.store import checkpoint
 
 paddle = import_paddle()
 

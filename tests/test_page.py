@@ -1,4 +1,4 @@
-"""Finding the digit on real-looking pages (lenet5.infer.page), checked without a model: the
+"""Finding the digit on real-looking pages (lenet5.vision.page), checked without a model: the
 digit read back from a difficult page must match the same digit read from a clean one."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from conftest import DATA_DIR
 from lenet5.cli import main
-from lenet5.infer.preprocess import analyse
+from lenet5.vision.preprocess import analyse
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_a_shadow_over_most_of_the_page_and_across_the_digit(digits: np.ndarray,
     """The shadow's edge runs through the digit and covers most of the page, so the median
     grey is shadowed paper and the lit paper is the picture's bright tail: the ink must
     still be read as dark (before, this page was read as light ink on a dark ground)."""
-    from lenet5.infer import page as finder
+    from lenet5.vision import page as finder
 
     page = _page((800, 800))
     ink_box = _place(page, digits[index], (260, 260, 540, 540))
@@ -99,7 +99,7 @@ def test_a_shadow_over_most_of_the_page_and_across_the_digit(digits: np.ndarray,
 
 
 def test_light_ink_on_an_unevenly_lit_dark_ground_is_still_light(digits: np.ndarray) -> None:
-    from lenet5.infer import page as finder
+    from lenet5.vision import page as finder
 
     board = np.full((600, 800), 40.0, np.float32) * (1.0 + 0.5 * np.mgrid[0:600, 0:800][1] / 800)  # 40 -> 60
     board += np.random.default_rng(0).normal(0, 3, board.shape)
@@ -175,7 +175,7 @@ def test_load_digit_passes_on_the_name_and_the_pixel_limit() -> None:
     import io
 
     from lenet5.errors import UserError
-    from lenet5.infer.preprocess import load_digit
+    from lenet5.vision.preprocess import load_digit
 
     with pytest.raises(UserError, match=r"^holiday\.png: empty file$"):
         load_digit(b"", name="holiday.png")
@@ -191,7 +191,7 @@ def test_the_stroke_width_is_measured_once_per_pass(monkeypatch: pytest.MonkeyPa
     picture: the digit's is measured once per pass (the solidity check's, reused), two
     passes when the strokes are thin against the picture (pen 2), and the digit comes out
     exactly as when the width is measured afresh wherever it is used."""
-    from lenet5.infer import page
+    from lenet5.vision import page
 
     image = Image.new("L", (300, 300), 245)
     ImageDraw.Draw(image).line([(90, 70), (210, 70), (130, 240)], fill=20, width=pen)
@@ -213,7 +213,7 @@ def test_the_stroke_width_is_measured_once_per_pass(monkeypatch: pytest.MonkeyPa
 def test_the_fast_ink_strength_of_bytes_equals_the_float_arithmetic() -> None:
     """Every pair of 8-bit grey and background levels: OpenCV's byte-to-float division gives
     exactly the float32 values of 1 - g / max(bg, 1) clipped to 0..1, the slow path's formula."""
-    from lenet5.infer.page import reflectance_strength
+    from lenet5.vision.page import reflectance_strength
 
     gray = np.tile(np.arange(256, dtype=np.uint8), (256, 1))
     background = gray.T.copy()
@@ -225,7 +225,7 @@ def test_the_fast_ink_strength_of_bytes_equals_the_float_arithmetic() -> None:
 
 def test_blobs_found_in_the_inks_bounding_box_keep_page_coordinates() -> None:
     """Labels and boxes are the page's, wherever the ink lies; an empty page has none."""
-    from lenet5.infer.page import find_blobs
+    from lenet5.vision.page import find_blobs
 
     mask = np.zeros((40, 60), dtype=np.uint8)
     mask[5:9, 30:33] = 1

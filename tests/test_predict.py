@@ -14,7 +14,7 @@ from conftest import DATA_DIR, assert_same_decisions, run_cli
 from lenet5.cli import main
 from lenet5.data import mnist
 from lenet5.errors import UserError
-from lenet5.infer.preprocess import load_digit
+from lenet5.vision.preprocess import load_digit
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_digit_is_centred_by_mass_and_fits_the_box(test_digits: tuple[np.ndarray
 def test_every_shape_is_centred_by_mass(shape: tuple[int, int]) -> None:
     """Thin strokes too: a 1 drawn straight renders 2 px wide, and must still sit in the
     middle by its mass (ink fading towards one end, as a pen stroke's does)."""
-    from lenet5.infer.preprocess import render_mnist
+    from lenet5.vision.preprocess import render_mnist
 
     fade = np.linspace(0.2, 1.0, shape[0], dtype=np.float32)[:, None]
     digit = render_mnist(np.ones(shape, dtype=np.float32) * fade).astype(float)
@@ -231,11 +231,11 @@ def test_export_parity_on_1000_digits(
     fmt: str, trained_run: Path, tmp_path: Path, test_digits: tuple[np.ndarray, np.ndarray]
 ) -> None:
     """Exported model vs the eager Paddle network it came from: max |dp| <= 1e-4, same argmax."""
+    from lenet5.export.folder import export_folder
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.export import export_folder
     from lenet5.models import create_model
     from lenet5.runtime import import_paddle
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
 
     paddle = import_paddle()
     out = export_folder(trained_run, fmt, tmp_path / fmt)
@@ -271,9 +271,9 @@ def test_preprocessing_carries_an_mnist_model_to_photos() -> None:
     preprocessing than with a plain resize."""
     from lenet5.data.synthetic_photos import PhotoStyle, photo_set
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.model_folder import resolve_model_folder
     from lenet5.infer.predict import predict_digit
-    from lenet5.infer.preprocess import mnist_digit
+    from lenet5.store.model_folder import resolve_model_folder
+    from lenet5.vision.preprocess import mnist_digit
 
     backend = load_backend(resolve_model_folder("seed"))
     photos = photo_set(100, seed=5, style=PhotoStyle(dark_on_light=True))
@@ -314,7 +314,7 @@ def test_large_photo_is_shrunk_first_and_still_read(test_digits: tuple[np.ndarra
 
 
 def test_errors_name_the_path_or_the_given_name(tmp_path: Path) -> None:
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
@@ -339,7 +339,7 @@ def test_errors_name_the_path_or_the_given_name(tmp_path: Path) -> None:
 
 
 def test_the_pixel_limit_is_checked_on_the_header_and_is_inclusive() -> None:
-    from lenet5.infer.preprocess import MAX_PIXELS, open_image
+    from lenet5.vision.preprocess import MAX_PIXELS, open_image
 
     assert MAX_PIXELS == 50_000_000
     data = _to_bytes(Image.new("L", (40, 25), 255))
@@ -354,7 +354,7 @@ def test_the_pixel_limit_is_checked_on_the_header_and_is_inclusive() -> None:
 
 @pytest.mark.parametrize("pixels", [1000, 1500, 2500])  # warning zone (1-2x Pillow's limit) and error zone
 def test_pillows_decompression_bomb_limit_is_one_line(pixels: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 900)
     data = _to_bytes(Image.new("L", (pixels // 10, 10), 255))
@@ -364,7 +364,7 @@ def test_pillows_decompression_bomb_limit_is_one_line(pixels: int, monkeypatch: 
 
 
 def test_a_permission_error_while_decoding_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     def refuse(*_args, **_kwargs):
         raise PermissionError("no")
@@ -376,7 +376,7 @@ def test_a_permission_error_while_decoding_is_one_line(monkeypatch: pytest.Monke
 
 
 def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None:
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     png = _to_bytes(Image.effect_noise((64, 64), 40))
     with pytest.raises(UserError, match=r"^cut\.png: corrupt or truncated image \(.+\)$"):
@@ -396,7 +396,7 @@ def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None
 def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded) -> None:
     """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, in grey, its
     longer side never below 3/4 of the 1024 px working size."""
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     image = open_image(_to_bytes(Image.new("RGB", size, (200, 190, 180)), "JPEG"), "p.jpg")
     assert (image.size, image.mode) == ((decoded, "L") if decoded else (size, "RGB"))
@@ -404,7 +404,7 @@ def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded)
 
 
 def test_grayscale_keeps_small_pictures_and_shrinks_large_ones_to_1024() -> None:
-    from lenet5.infer.preprocess import WORKING_SIZE, to_grayscale
+    from lenet5.vision.preprocess import WORKING_SIZE, to_grayscale
 
     assert WORKING_SIZE == 1024
     small = Image.fromarray(np.arange(60, dtype=np.uint8).reshape(6, 10) * 4)
@@ -420,7 +420,7 @@ def test_grayscale_keeps_small_pictures_and_shrinks_large_ones_to_1024() -> None
 
 
 def test_grayscale_composites_every_kind_of_transparency_on_white() -> None:
-    from lenet5.infer.preprocess import to_grayscale
+    from lenet5.vision.preprocess import to_grayscale
 
     clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     assert (to_grayscale(clear) == 255).all()
@@ -445,7 +445,7 @@ def test_grayscale_composites_every_kind_of_transparency_on_white() -> None:
 
 
 def test_grayscale_scales_deep_pictures_to_0_255() -> None:
-    from lenet5.infer.preprocess import to_grayscale
+    from lenet5.vision.preprocess import to_grayscale
 
     sixteen = Image.fromarray(np.array([[0, 257 * 100, 65535]], dtype=np.uint16))
     assert sixteen.mode.startswith("I;16")
@@ -463,7 +463,7 @@ def test_grayscale_scales_deep_pictures_to_0_255() -> None:
 
 
 def test_a_bilevel_picture_is_averaged_back_to_grey() -> None:
-    from lenet5.infer.preprocess import to_grayscale
+    from lenet5.vision.preprocess import to_grayscale
 
     dots = np.indices((9, 9)).sum(axis=0) % 2 == 0  # a checkerboard, as dithering makes
     grey = to_grayscale(Image.fromarray(dots).convert("1"))
@@ -472,7 +472,7 @@ def test_a_bilevel_picture_is_averaged_back_to_grey() -> None:
 
 
 def test_the_field_puts_the_centre_of_mass_at_13_5() -> None:
-    from lenet5.infer.preprocess import _place_by_centre_of_mass
+    from lenet5.vision.preprocess import _place_by_centre_of_mass
 
     field = _place_by_centre_of_mass(np.full((20, 10), 255.0, np.float32))
     rows, cols = np.nonzero(field)
@@ -492,7 +492,7 @@ def test_the_field_puts_the_centre_of_mass_at_13_5() -> None:
 
 
 def test_rendering_scales_the_longer_side_to_20_and_averages_when_shrinking() -> None:
-    from lenet5.infer.preprocess import render_mnist
+    from lenet5.vision.preprocess import render_mnist
 
     tall = render_mnist(np.ones((40, 10), np.float32))
     rows, cols = np.nonzero(tall)
@@ -508,7 +508,7 @@ def test_rendering_scales_the_longer_side_to_20_and_averages_when_shrinking() ->
 
 
 def test_the_field_clips_the_placement_at_every_edge() -> None:
-    from lenet5.infer.preprocess import _place_by_centre_of_mass
+    from lenet5.vision.preprocess import _place_by_centre_of_mass
 
     for row_or_col, expected in (("first row", (8, None)), ("last row", (0, None)), ("first col", (None, 8))):
         patch = np.zeros((20, 20), np.float32)
@@ -527,7 +527,7 @@ def test_the_field_clips_the_placement_at_every_edge() -> None:
 
 
 def test_rendering_keeps_the_exact_grey_levels_of_the_ink() -> None:
-    from lenet5.infer.preprocess import render_mnist
+    from lenet5.vision.preprocess import render_mnist
 
     assert set(np.unique(render_mnist(np.full((40, 40), 0.3, np.float32)))) == {0, 76}  # 0.3 x 255 = 76.5
     ring = np.ones((40, 40), np.float32)
@@ -543,7 +543,7 @@ def test_enlarging_is_cubic_and_clipped(side: int) -> None:
     """A digit smaller than the box is enlarged with cubic interpolation: it rings by a few
     grey levels beside a sharp edge (bilinear or area averaging never would), and the ringing
     of a full-strength edge is clipped to 0..255, never wrapped round."""
-    from lenet5.infer.preprocess import render_mnist
+    from lenet5.vision.preprocess import render_mnist
 
     half = np.zeros((side, side), np.float32)
     half[:, : side // 2] = 0.5
@@ -564,14 +564,14 @@ def test_enlarging_is_cubic_and_clipped(side: int) -> None:
 
 @pytest.mark.parametrize("shape", [(40, 1), (1, 40)])
 def test_a_one_pixel_line_stays_one_pixel_wide(shape: tuple[int, int]) -> None:
-    from lenet5.infer.preprocess import render_mnist
+    from lenet5.vision.preprocess import render_mnist
 
     rows, cols = np.nonzero(render_mnist(np.ones(shape, np.float32)))
     assert (len(set(rows.tolist())), len(set(cols.tolist()))) == ((20, 1) if shape[0] == 40 else (1, 20))
 
 
 def test_a_blank_picture_says_so_with_its_label(tmp_path: Path) -> None:
-    from lenet5.infer.preprocess import NoInkError, analyse, mnist_digit, read_picture
+    from lenet5.vision.preprocess import NoInkError, analyse, mnist_digit, read_picture
 
     with pytest.raises(NoInkError) as caught:
         mnist_digit(Image.new("L", (60, 60), 200))
@@ -594,7 +594,7 @@ def test_a_blank_picture_says_so_with_its_label(tmp_path: Path) -> None:
 
 
 def test_a_picture_that_fails_after_decoding_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.infer import preprocess
+    from lenet5.vision import preprocess
 
     def odd(*_args, **_kwargs):
         raise OSError("broken palette")
@@ -608,7 +608,7 @@ def test_a_picture_that_fails_after_decoding_is_one_line(monkeypatch: pytest.Mon
 def test_the_exif_orientation_is_applied_before_the_digit_is_found() -> None:
     """A phone stores a portrait photo as landscape pixels plus an Orientation tag: the box
     is in the upright picture's pixels, as the user sees it."""
-    from lenet5.infer.preprocess import analyse
+    from lenet5.vision.preprocess import analyse
 
     landscape = Image.new("L", (400, 200), 240)
     landscape.paste(0, (20, 60, 80, 140))  # a dark block near the left edge of the stored pixels
@@ -628,7 +628,7 @@ def test_a_warning_from_pillow_while_decoding_does_not_refuse_the_picture(monkey
 
     from PIL import ImageFile
 
-    from lenet5.infer.preprocess import open_image
+    from lenet5.vision.preprocess import open_image
 
     real_load = ImageFile.ImageFile.load
 

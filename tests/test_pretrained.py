@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import DATA_DIR, assert_accuracy_up_to_ties, assert_same_decisions
 from lenet5.cli import main
-from lenet5.infer.model_folder import DEFAULT_MODEL, shipped_models
+from lenet5.store.model_folder import DEFAULT_MODEL, shipped_models
 
 
 def test_the_default_model_is_shipped() -> None:
@@ -103,7 +103,7 @@ def test_a_shipped_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
-    from lenet5.infer.model_card import model_card
+    from lenet5.export.card import model_card
 
     meta = json.loads((shipped_models()["reader"] / "lenet5.json").read_text())
     train = {"recipe": "reader", "optimizer": "adam", "lr": 0.002, "batch_size": 128, "epochs": 20}
@@ -126,7 +126,7 @@ def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
 
 
 def test_a_run_older_than_the_recipe_field_is_carded_with_its_commands_recipe(tmp_path: Path) -> None:
-    from lenet5.infer.model_card import model_card, run_recipe
+    from lenet5.export.card import model_card, run_recipe
 
     meta = json.loads((shipped_models()["seed"] / "lenet5.json").read_text())
     train = {"optimizer": "sdlm", "lr": 0.00015, "batch_size": 1, "epochs": 20, "loss": "map"}

@@ -64,7 +64,7 @@ def _compose(
 
 
 def _read(reader, image: Image.Image) -> str:
-    from lenet5.infer.read_number import read_number
+    from lenet5.reader.read import read_number
 
     return read_number(reader, image).number
 
@@ -145,7 +145,7 @@ def test_slanted_digits(reader, test_images: np.ndarray) -> None:
 
 def test_boxes_are_in_the_original_pictures_pixels(reader, test_images: np.ndarray) -> None:
     """A picture far larger than the working size: each box still lands on its digit."""
-    from lenet5.infer.read_number import read_number
+    from lenet5.reader.read import read_number
 
     image, truth = _compose([_ink(test_images, d) for d in (5, 1, 9)], [8, 8])
     big = image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC)
@@ -160,7 +160,7 @@ def test_boxes_are_in_the_original_pictures_pixels(reader, test_images: np.ndarr
 
 
 def test_best_path_is_the_least_total_cost() -> None:
-    from lenet5.infer.read_number import best_path
+    from lenet5.reader.graph import best_path
 
     # Pieces 0,1,2: reading 0-1 as one digit and 2 alone beats every other grouping.
     costs = {(0, 1): 1.0, (1, 2): 1.0, (2, 3): 0.1, (0, 2): 0.5, (1, 3): 5.0, (0, 3): 3.0}
@@ -172,7 +172,7 @@ def test_best_path_is_the_least_total_cost() -> None:
 def test_an_arc_may_hold_a_digit_one_and_a_half_line_heights_wide() -> None:
     """A slanted 5 whose bar reaches far right is one candidate digit (at 1.3 line heights
     it was not, and was read as two); nothing much wider is."""
-    from lenet5.infer.read_number import Piece, _arcs
+    from lenet5.reader.segment import Piece, _arcs
 
     def block(x0: int, x1: int, y0: int = 10, y1: int = 50) -> Piece:
         return Piece(np.ones((y1 - y0, x1 - x0), dtype=bool), x0, y0, x1, y1)
@@ -250,7 +250,7 @@ def test_a_cut_follows_the_seam_where_two_strokes_touch(monkeypatch) -> None:
     """Two boxes drawn side by side, their walls' soft edges overlapping in a fainter seam:
     the cheapest cut runs down the seam (crossing only faint ink), not through a box
     (crossing its top and bottom walls, 8 px of full ink), though the seam is 40 rows long."""
-    from lenet5.infer import read_number
+    from lenet5.reader import segment
 
     wall = np.array([0.5, 1.0, 1.0, 0.5], dtype=np.float32)  # a 4 px stroke with soft edges
     ink = np.zeros((40, 79), dtype=np.float32)
@@ -261,8 +261,8 @@ def test_a_cut_follows_the_seam_where_two_strokes_touch(monkeypatch) -> None:
         box[:, 0] = box[:, -1] = 0.5  # rounded corners: the outer edge is soft all the way down
         np.maximum(ink[:, left : left + 40], box, out=ink[:, left : left + 40])
     assert ink[:, 39].tolist() == [0.5] * 40  # the seam
-    monkeypatch.setitem(read_number.CUTS, True, (0.5, 0.1))  # only the cheapest cut
-    (cut,) = read_number._cut_paths(ink, 40.0)
+    monkeypatch.setitem(segment.CUTS, True, (0.5, 0.1))  # only the cheapest cut
+    (cut,) = segment._cut_paths(ink, 40.0)
     assert np.all(np.abs(cut - 39) <= 1)
 
 
@@ -271,8 +271,8 @@ def test_touching_digits_at_different_baselines_count_as_one_digit_high() -> Non
     blobs' heights. Two touching 40 px digits, one 16 px lower: the blob's box is 56 px
     tall, but it stands for digits 40 px high. A lone digit keeps its box's height, and so
     does one digit wider than high (a wide 2), whose short columns are not a second digit."""
-    from lenet5.infer import page
-    from lenet5.infer.read_number import _line_height
+    from lenet5.reader.segment import _line_height
+    from lenet5.vision import page
 
     mask = np.zeros((80, 300), dtype=np.uint8)
     mask[10:50, 20:65] = 1  # a 45 x 40 "digit": full columns

@@ -10,10 +10,10 @@ import pytest
 
 from conftest import DATA_DIR
 from lenet5.data import mnist
-from lenet5.data.junk import JUNK_LABEL, with_junk
-from lenet5.data.number_lines import compose_line, crop, enlarge_owner, photograph
-from lenet5.data.reader_pieces import UNLABELLED, arc_labels, ink_shares, segmented_pieces
-from lenet5.infer.read_number import segment
+from lenet5.reader.junk import JUNK_LABEL, with_junk
+from lenet5.reader.lines import compose_line, crop, enlarge_owner, photograph
+from lenet5.reader.pieces import UNLABELLED, arc_labels, ink_shares, segmented_pieces
+from lenet5.reader.segment import segment
 
 
 @pytest.fixture(scope="module")

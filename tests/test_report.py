@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from lenet5.cli import main
-from lenet5.report.figures import precision_recall_f1
+from lenet5.plots.figures import precision_recall_f1
 
 
 def test_report_files_exist_and_links_resolve(trained_run: Path) -> None:
@@ -44,8 +44,8 @@ def _history(epochs: int) -> list[dict[str, float]]:
 
 
 def test_error_rate_axis_reads_as_plain_numbers_clear_of_its_label() -> None:
-    from lenet5.report.curves import curves_figure
-    from lenet5.report.plotting import plt
+    from lenet5.plots.curves import curves_figure
+    from lenet5.plots.plotting import plt
 
     fig = curves_figure(_history(12), best_epoch=5)
     fig.canvas.draw()
@@ -64,8 +64,8 @@ def test_error_rate_axis_reads_as_plain_numbers_clear_of_its_label() -> None:
 
 
 def test_per_class_legend_covers_no_bar() -> None:
-    from lenet5.report.figures import class_scores_figure
-    from lenet5.report.plotting import plt
+    from lenet5.plots.figures import class_scores_figure
+    from lenet5.plots.plotting import plt
 
     high = [0.999] * 10  # full-height bars everywhere: any legend inside the axes would cover some
     fig = class_scores_figure({"precision": high, "recall": high, "f1": [0.95] * 9 + [0.999]})

@@ -100,7 +100,7 @@ def test_server_pixel_budget_is_its_own(trained_run: Path, tmp_path: Path) -> No
     bigger = TestClient(create_app(trained_run, limits=ServerLimits(max_bytes=len(body) + 1, max_pixels=25_000_000)))
     assert bigger.post("/api/predict", content=body, headers={"Content-Type": "image/png"}).status_code == 200
     (tmp_path / "page.png").write_bytes(body)
-    from lenet5.infer.preprocess import load_digit
+    from lenet5.vision.preprocess import load_digit
 
     assert load_digit(tmp_path / "page.png").shape == (28, 28)  # the CLI's budget is larger
 
@@ -171,7 +171,7 @@ def test_model_info_shows_no_server_paths(trained_run: Path) -> None:
 
 
 def test_decoder_surprises_are_422_not_500(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.infer import preprocess
+    from lenet5.vision import preprocess
 
     def explode(*args, **kwargs):
         raise ValueError("image has wrong mode")

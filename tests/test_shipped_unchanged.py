@@ -15,7 +15,7 @@ import pytest
 from conftest import DATA_DIR, REPO, assert_same_decisions
 from lenet5.data import mnist
 from lenet5.infer.backends import load_backend
-from lenet5.infer.model_folder import shipped_models
+from lenet5.store.model_folder import shipped_models
 
 RECORD = REPO / "tests" / "data" / "shipped_scores_2000.npz"
 

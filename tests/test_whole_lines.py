@@ -1,4 +1,4 @@
-"""Training on whole readings (lenet5.train.whole_lines): the forward criterion over the
+"""Training on whole readings (lenet5.reader.line_training): the forward criterion over the
 segmentation graph, its gradient, the lines it is trained on, and the line passes of a run."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from conftest import DATA_DIR, quiet, tiny_config
 from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
-from lenet5.train.whole_lines import LineGraph, _forward, correct_arcs, line_loss, make_lines
+from lenet5.reader.line_training import LineGraph, _forward, correct_arcs, line_loss, make_lines
 
 paddle = pytest.importorskip("paddle")
 
@@ -126,7 +126,7 @@ def test_the_surrogate_has_the_criterion_s_gradient(lines):
 
 def test_line_training_lowers_the_criterion_on_its_lines(lines):
     from lenet5.models import create_model
-    from lenet5.train.whole_lines import evaluate_lines
+    from lenet5.reader.line_training import evaluate_lines
 
     paddle.seed(0)
     model = create_model("seed", num_classes=11)
@@ -205,7 +205,8 @@ def test_line_passes_change_the_network(line_run, tmp_path):
 
 def test_an_interrupted_line_pass_resumes_to_the_same_end(line_run, tmp_path, monkeypatch):
     from lenet5.errors import TrainingInterrupted
-    from lenet5.train import loop, whole_lines
+    from lenet5.reader import line_training as whole_lines
+    from lenet5.train import loop
 
     real = whole_lines.train_line_epoch
     calls = {"n": 0}
@@ -265,7 +266,7 @@ def test_the_command_line_passes_line_passes_on(tmp_path):
 def test_the_curves_shade_the_line_passes(line_run):
     import matplotlib.pyplot as plt
 
-    from lenet5.report.curves import curves_figure
+    from lenet5.plots.curves import curves_figure
 
     rows = _rows(line_run)
     figure = curves_figure(rows, 1)

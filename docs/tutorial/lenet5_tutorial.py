@@ -337,14 +337,14 @@ print("加载后的模型与原模型输出一致：", same)
 # %% [markdown]
 # ## 五、识别你自己的图片
 #
-# 真实照片与 MNIST 差别很大：白纸黑字、光照不均、数字不在中央、笔画粗细不同。`lenet5.infer.preprocess.read_picture`
+# 真实照片与 MNIST 差别很大：白纸黑字、光照不均、数字不在中央、笔画粗细不同。`lenet5.vision.preprocess.read_picture`
 # 按 MNIST 的方法处理：估计局部背景、找到数字、调整笔画粗细、最长边缩放到 20 像素、按质心放进 28×28。
 # 下面用 Pillow 画一张“照片”代替你的文件；换成 `read_picture("你的图片.jpg")` 即可。
 
 # %%
 from PIL import Image, ImageDraw, ImageFilter
 
-from lenet5.infer.preprocess import read_picture
+from lenet5.vision.preprocess import read_picture
 
 photo = Image.new("L", (400, 300), 210)
 draw = ImageDraw.Draw(photo)

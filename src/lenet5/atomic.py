@@ -4,7 +4,7 @@ Temporary names all have the shape `.NAME.XXXXXXXX.tmp[.ext]` (files and folders
 `sweep_leftovers` can recognise, and only ever remove, what a killed process of ours left.
 
 None of these helpers replaces a folder that holds anything unless the caller says so
-(`replace_existing=True`), and callers only say so after `lenet5.outputs` has checked that
+(`replace_existing=True`), and callers only say so after `lenet5.store.outputs` has checked that
 the folder is an artefact of the same kind that lenet5 wrote itself.
 """
 
@@ -86,7 +86,7 @@ def atomic_dir(target: str | os.PathLike[str], replace_existing: bool = False) -
     """Yield a temporary directory that becomes `target` when the block succeeds.
 
     A missing or empty `target` is simply taken. One that holds anything is replaced only
-    with `replace_existing=True`, which callers pass after checking (`lenet5.outputs`) that
+    with `replace_existing=True`, which callers pass after checking (`lenet5.store.outputs`) that
     it is their own earlier artefact; otherwise nothing is touched and a UserError says why.
     A non-empty folder cannot be swapped in one `rename`, so the old one is moved aside
     first and deleted only once the new one is in place.

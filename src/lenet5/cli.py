@@ -448,7 +448,7 @@ def _confusion_target(args: argparse.Namespace) -> Path | None:
     """Where `evaluate` draws its confusion matrix: --plot if given; inside a run directory
     (never inside a model folder, which may be shipped as is) a name that says whether it
     covers the whole test set, so a partial evaluation never replaces the full one."""
-    from lenet5 import outputs
+    from lenet5.store import outputs
 
     if args.plot:
         return outputs.claim_file(args.plot, "png", "--plot")
@@ -464,7 +464,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     target = _confusion_target(args)
     report = evaluate_model(args.run, args.data_dir, limit=args.limit)
     if target is not None:
-        from lenet5.report.confusion import plot_confusion
+        from lenet5.plots.confusion import plot_confusion
 
         scope = f"{report.n:,} of {report.total:,} test digits" if report.n < report.total else "all test digits"
         title = f"{Path(args.run).name}: test accuracy {100 * report.accuracy:.2f}%\non {scope}"
@@ -519,9 +519,9 @@ def _report_failure(failure: Failure, as_json: bool) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from lenet5 import outputs
     from lenet5.infer.backends import load_backend
     from lenet5.infer.predict import Failure, predict_files, write_csv
+    from lenet5.store import outputs
 
     # Output paths are checked before any work, so a bad one costs nothing and writes nothing.
     csv_path = outputs.claim_file(args.csv, "csv", "--csv") if args.csv else None
@@ -549,11 +549,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from lenet5 import outputs
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.model_folder import DEFAULT_READER, shipped_models
     from lenet5.infer.predict import Failure, save_png, saved_input_names
-    from lenet5.infer.read_number import annotated, read_file
+    from lenet5.reader.annotate import annotated
+    from lenet5.reader.read import read_file
+    from lenet5.store import outputs
+    from lenet5.store.model_folder import DEFAULT_READER, shipped_models
 
     annotate = outputs.claim_file_folder(args.annotate, "--annotate") if args.annotate else None
     model = args.model or (DEFAULT_READER if DEFAULT_READER in shipped_models() else None)
@@ -584,11 +585,11 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from lenet5.infer.export import export_folder
+    from lenet5.export.folder import export_folder
 
     try:
         if len(args.run) > 1:
-            from lenet5.infer.ensemble import export_ensemble
+            from lenet5.export.ensemble import export_ensemble
 
             out = export_ensemble(args.run, args.format, args.out, force=args.force)
         else:
@@ -656,10 +657,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_distort_preview(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from lenet5 import outputs
     from lenet5.data import mnist
     from lenet5.data.distort import distort_batch
-    from lenet5.report.plotting import plt, save_figure
+    from lenet5.plots.plotting import plt, save_figure
+    from lenet5.store import outputs
 
     target = outputs.claim_file(args.out, "png", "--out")
     digits = mnist.load(args.data_dir).train_images[: args.n]
@@ -689,9 +690,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from lenet5.infer.model_folder import DEFAULT_MODEL, DEFAULT_READER, output_classes, read_meta, shipped_models
     from lenet5.models import get_spec
     from lenet5.models.registry import INPUTS
+    from lenet5.store.model_folder import DEFAULT_MODEL, DEFAULT_READER, output_classes, read_meta, shipped_models
 
     networks = [{"name": name, "input": INPUTS[name]} for name in sorted(INPUTS)]
     shipped = []

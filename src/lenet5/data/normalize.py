@@ -39,6 +39,12 @@ class Normalization:
         return {"name": self.name, "scale": self.scale, "offset": self.offset, "size": self.size}
 
 
+# Each network's input normalisation, by network name: known here, without importing the
+# networks (and so without Paddle), because model folders and training settings are
+# checked against it on paths that never load Paddle. lenet5.models.registry checks that
+# every registered network agrees.
+NETWORK_INPUTS: dict[str, str] = {"lenet5": "paper", "seed": "seed"}
+
 NORMALIZATIONS: dict[str, Normalization] = {
     "seed": Normalization("seed", 2.0, -1.0, 28),
     "paper": Normalization("paper", 1.275, -0.1, 32),

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lenet5.errors import UserError
-from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
+from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
 
 
 class Backend(Protocol):
@@ -24,7 +24,7 @@ class Backend(Protocol):
 class _Runner:
     """What both runtimes share: a model's raw output, and the ten digits' probabilities.
 
-    A model trained with a junk class (lenet5.data.junk) has 11 outputs; `probabilities`
+    A model trained with a junk class (lenet5.reader.junk) has 11 outputs; `probabilities`
     then gives the ten digits' share of them, renormalised, so reading one digit is the
     same whatever the model; `scores` gives all of them (the number reader uses the junk
     class to reject pieces that are not one whole digit)."""
@@ -94,7 +94,7 @@ class OnnxRuntimeBackend(_Runner):
         if onnx_file.is_file():
             model = onnx_file.read_bytes()
         else:
-            from lenet5.infer.export import convert_to_onnx  # imports Paddle: only for folders without ONNX
+            from lenet5.infer.convert import convert_to_onnx  # imports Paddle: only for folders without ONNX
 
             model = convert_to_onnx(folder)
         options = ort.SessionOptions()

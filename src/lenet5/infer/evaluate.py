@@ -9,7 +9,7 @@ import numpy as np
 
 from lenet5.data import mnist
 from lenet5.infer.backends import load_backend, predict_batched
-from lenet5.report.confusion import confusion_matrix, per_class_accuracy
+from lenet5.plots.confusion import confusion_matrix, per_class_accuracy
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from lenet5 import atomic, outputs
+from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend
-from lenet5.infer.preprocess import PictureDigit, read_picture
+from lenet5.store import outputs
+from lenet5.vision.preprocess import PictureDigit, read_picture
 
 LOW_CONFIDENCE = 0.6  # below this top probability an answer is flagged, not trusted
 # What a folder is searched for. Files named on the command line are read whatever their name.

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lenet5.data.normalize import NETWORK_INPUTS
 from lenet5.errors import UserError
 
 
@@ -20,10 +21,7 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
-# Each network's input normalisation, known without importing the model modules (and so
-# without Paddle): model folders are validated with it on the ONNX path. register_model
-# checks that the two agree.
-INPUTS: dict[str, str] = {"lenet5": "paper", "seed": "seed"}
+INPUTS = NETWORK_INPUTS  # each network's normalisation (lenet5.data.normalize); register_model checks it
 # Modules that register models when imported; importing lazily keeps `--help` free of Paddle.
 _MODEL_MODULES = ("lenet5.models.seed", "lenet5.models.lenet1998")
 
@@ -33,7 +31,7 @@ def register_model(name: str, normalization: str, description: str) -> Callable[
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         if INPUTS.get(name) != normalization:
-            raise ValueError(f"model {name!r}: add it to registry.INPUTS with normalization {normalization!r}")
+            raise ValueError(f"model {name!r}: add it to normalize.NETWORK_INPUTS with normalization {normalization!r}")
         _REGISTRY[name] = ModelSpec(name, builder, normalization, description)
         return builder
 

@@ -9,16 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from lenet5 import atomic, outputs
+from lenet5 import atomic
 from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.evaluate import evaluate_model
 from lenet5.models.registry import reference_path
-from lenet5.report import figures
-from lenet5.report.confusion import plot_confusion
-from lenet5.report.curves import plot_curves
-from lenet5.train.run_dir import RunDir
+from lenet5.plots import figures
+from lenet5.plots.confusion import plot_confusion
+from lenet5.plots.curves import plot_curves
+from lenet5.store import outputs
+from lenet5.store.run_dir import RunDir
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -29,7 +30,7 @@ h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:1.6em}
 
 
 def _load_eager_model(run: RunDir) -> Any:
-    from lenet5.train import checkpoint
+    from lenet5.store import checkpoint
     from lenet5.train.loop import config_from_run
 
     net = config_from_run(run.root).build_model()
@@ -58,7 +59,7 @@ def _rbf_section(net: Any, image: np.ndarray, label: int, normalization: str, fo
     with each bitmap, beside the bitmap of the true digit and the penalties of all ten."""
     import paddle
 
-    from lenet5.report.plotting import plt, save_figure
+    from lenet5.plots.plotting import plt, save_figure
 
     with paddle.no_grad():
         features = net.features(paddle.to_tensor(NORMALIZATIONS[normalization](image[None])))
@@ -92,7 +93,7 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     config = run.read_config()
     summary = run.read_summary()
     # RUN/report is the report's own folder: an earlier report there is replaced, anything
-    # else (a folder someone else filled) is refused before any work (lenet5.outputs).
+    # else (a folder someone else filled) is refused before any work (lenet5.store.outputs).
     out = outputs.claim_folder(run.root / "report", "report", force=True, flag="report")
     model_name = config["train"]["model"]
     history = [json.loads(line) for line in run.metrics.read_text().splitlines()]

@@ -44,10 +44,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
-from lenet5.infer.model_folder import DEFAULT_READER, resolve_model_folder, shipped_models
 from lenet5.infer.predict import warning_for
-from lenet5.infer.preprocess import NoInkError, PictureDigit, read_picture
-from lenet5.infer.read_number import read_file
+from lenet5.reader.read import read_file
+from lenet5.store.model_folder import DEFAULT_READER, resolve_model_folder, shipped_models
+from lenet5.vision.preprocess import NoInkError, PictureDigit, read_picture
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024

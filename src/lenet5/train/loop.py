@@ -24,22 +24,23 @@ import numpy as np
 from tqdm import tqdm
 
 import lenet5
-from lenet5 import atomic, kernels, outputs
+from lenet5 import atomic, kernels
 from lenet5.data import mnist
 from lenet5.data.batches import batches, epoch_rng, num_batches
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.data.splits import make_splits
 from lenet5.errors import TrainingInterrupted, UserError
-from lenet5.infer.export import save_model_folder
-from lenet5.infer.model_card import model_card
+from lenet5.export.card import model_card
+from lenet5.export.graph import save_model_folder
 from lenet5.models import create_model, get_spec
 from lenet5.recipes import SEED
 from lenet5.runtime import import_paddle, seed_everything, set_device
-from lenet5.train import checkpoint, distributed
+from lenet5.store import checkpoint, outputs
+from lenet5.store.run_dir import RunDir
+from lenet5.train import distributed
 from lenet5.train.evaluation import evaluate
 from lenet5.train.losses import get_loss
 from lenet5.train.optimizers import build_optimizer
-from lenet5.train.run_dir import RunDir
 from lenet5.train.selection import SELECT_BY, is_better
 from lenet5.train.step import train_step
 
@@ -84,7 +85,7 @@ class TrainConfig:
     # labelled as a digit or junk (data/reader_pieces.py), this many per digit.
     segmented: float = 0.0
     # After the epochs above, this many passes over lines of digits trained on the whole
-    # reading through the segmentation graph (lenet5.train.whole_lines), `lines` lines each.
+    # reading through the segmentation graph (lenet5.reader.line_training), `lines` lines each.
     line_epochs: int = 0
     lines: int = 5000
 
@@ -262,7 +263,7 @@ def train(
             line_pass = epoch >= cfg.epochs
             paddle.seed(_epoch_seed(cfg.seed, epoch))
             if line_pass:
-                from lenet5.train.whole_lines import LINE_LR, train_line_epoch
+                from lenet5.reader.line_training import LINE_LR, train_line_epoch
 
                 if epoch == cfg.epochs:  # the line passes start from the epoch kept so far ...
                     checkpoint.load(run.best_checkpoint, model, schema=checkpoint.BestMeta)
@@ -373,8 +374,8 @@ def _process_change(history: list[dict[str, Any]], world: distributed.World) -> 
 def _with_junk(splits: Any, share: float, segmented: float, seed: int) -> Any:
     """Each split plus junk pieces made from its own digits (so none of the test digits'
     ink reaches training), with generators derived from the seed and the split."""
-    from lenet5.data.junk import with_junk
     from lenet5.data.splits import Split, Splits
+    from lenet5.reader.junk import with_junk
 
     parts = {}
     for number, name in enumerate(("train", "val", "test")):
@@ -386,7 +387,7 @@ def _with_junk(splits: Any, share: float, segmented: float, seed: int) -> Any:
 def _lines(splits: Any, cfg: TrainConfig, echo: Callable[[str], None]) -> tuple[list[Any], list[Any]]:
     """Lines of training digits for the line passes and of validation digits to choose
     the epoch kept, from generators derived from the seed (a resumed run makes the same)."""
-    from lenet5.train.whole_lines import VALIDATION_LINES, make_lines
+    from lenet5.reader.line_training import VALIDATION_LINES, make_lines
 
     echo(f"Segmenting {cfg.lines} training lines and {VALIDATION_LINES} validation lines for the line passes")
     train = make_lines(splits.train.images, splits.train.labels, cfg.lines, np.random.default_rng([cfg.seed, 6, 0]))
@@ -395,7 +396,7 @@ def _lines(splits: Any, cfg: TrainConfig, echo: Callable[[str], None]) -> tuple[
 
 
 def _line_scores(model: Any, val_lines: list[Any], normalize: Any) -> dict[str, float]:
-    from lenet5.train.whole_lines import evaluate_lines
+    from lenet5.reader.line_training import evaluate_lines
 
     cost, accuracy = evaluate_lines(model, val_lines, normalize)
     return {"val_line_cost": cost, "val_line_accuracy": accuracy}
@@ -450,7 +451,7 @@ def _prepare_pass(
 
 
 def _plot_curves(history: list[dict[str, Any]], path: Path, best_epoch: int | None) -> None:
-    from lenet5.report.curves import plot_curves
+    from lenet5.plots.curves import plot_curves
 
     plot_curves(history, path, best_epoch)
 

@@ -12,7 +12,7 @@ def is_better(row: dict[str, Any], best: dict[str, Any] | None, select_by: str) 
 
     "cost": lower validation cost wins; a tie keeps the earlier epoch. "accuracy": higher
     validation accuracy wins, ties broken by lower validation cost, then the earlier epoch.
-    "lines" (the line passes of lenet5.train.whole_lines): more validation lines read right
+    "lines" (the line passes of lenet5.reader.line_training): more validation lines read right
     wins, ties broken by the lower criterion on them, then the earlier epoch."""
     if best is None:
         return True

@@ -54,7 +54,7 @@ class VisualDLLog:
 
 def misread_panel(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """A grid of digits, each titled "true -> read", as an RGB uint8 array."""
-    from lenet5.report.plotting import plt
+    from lenet5.plots.plotting import plt
 
     cols = 8
     rows = max(1, -(-len(images) // cols))

@@ -2,9 +2,9 @@
 
 LeCun et al. 1998 (Section VI) train the recogniser on the pieces the segmenter actually
 produces, not on hand-made halves and pairs alone, because only then does it learn where
-the segmenter's own cuts fall. Here: lines of MNIST digits (lenet5.data.number_lines,
+the segmenter's own cuts fall. Here: lines of MNIST digits (lenet5.reader.lines,
 knowing which digit each pixel of ink belongs to) are photographed, segmented exactly as
-`lenet5 read` segments a picture (lenet5.infer.read_number.segment), and every arc of the
+`lenet5 read` segments a picture (lenet5.reader.read.segment), and every arc of the
 segmentation graph is labelled:
 - the digit, when the arc holds nearly all of one digit's ink and little of any other's
   (a clean cut, or a cut that leaves a sliver of the neighbour);
@@ -17,9 +17,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lenet5.data.junk import JUNK_LABEL
-from lenet5.data.number_lines import compose_line, crop, enlarge_owner, photograph, vary
-from lenet5.infer.read_number import Segmentation, segment
+from lenet5.reader.junk import JUNK_LABEL
+from lenet5.reader.lines import compose_line, crop, enlarge_owner, photograph, vary
+from lenet5.reader.segment import Segmentation, segment
 
 WHOLE = 0.8  # an arc is the digit when it holds this share of the digit's ink ...
 PURE = 0.8  # ... and this share of the arc's ink is that digit's

@@ -11,7 +11,7 @@ score 99% on MNIST misread people's own handwriting.
     blob(s) among specks, ruled lines and page edges -> stroke width brought to MNIST's
     proportion -> longer side 20 px -> 28x28 by centre of mass -> uint8, 0 = background
 
-Finding the digit on the page is `lenet5.infer.page`; this module decodes and renders.
+Finding the digit on the page is `lenet5.vision.page`; this module decodes and renders.
 
 The model's own normalisation (and 32x32 padding for `lenet5`) is applied afterwards by
 `lenet5.data.normalize`, exactly as in training.
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lenet5.errors import UserError, file_errors
-from lenet5.infer import page
+from lenet5.vision import page
 
 MAX_PIXELS = 50_000_000  # ~7000x7000: far above any photo of a digit, far below a decompression bomb
 BOX = 20  # MNIST's size-normalisation box
@@ -128,7 +128,7 @@ class PictureDigit:
 
 
 def analyse(image: Image.Image, label: str = "image") -> PictureDigit:
-    """Find the digit in a decoded picture (see lenet5.infer.page) and render it as MNIST."""
+    """Find the digit in a decoded picture (see lenet5.vision.page) and render it as MNIST."""
     ImageOps.exif_transpose(image, in_place=True)
     original = image.size
     gray = to_grayscale(image)

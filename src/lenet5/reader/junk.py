@@ -1,12 +1,12 @@
 """Pieces that are not one whole digit, for training a recogniser that can say so.
 
-Reading a written number (lenet5.infer.read_number) cuts the ink into candidate pieces
+Reading a written number (lenet5.reader.read) cuts the ink into candidate pieces
 and lets the network choose among the ways to group them. That works only if the network
 gives a low score to a piece that is half a digit, two digits, or a digit with a slice of
 its neighbour: LeCun et al. 1998 (Sections V-VI) train the recogniser on such "junk"
 pieces for this reason. Here they are made from MNIST digits of the same split, cut and
 paired the way the number reader cuts and pairs ink, and rendered by the same function
-that renders a piece at reading time (lenet5.infer.preprocess.render_mnist), so the
+that renders a piece at reading time (lenet5.vision.preprocess.render_mnist), so the
 network sees junk exactly as the reader will show it.
 
 Three kinds, about a third each:
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lenet5.data.number_lines import crop
-from lenet5.infer.preprocess import render_mnist
+from lenet5.reader.lines import crop
+from lenet5.vision.preprocess import render_mnist
 
 JUNK_LABEL = 10  # the eleventh class
 
@@ -117,7 +117,7 @@ def with_junk(
     """The digits plus `share` times as many junk pieces made from them (label 10), half
     as many again digits with a sliver of a neighbour (labelled as the digit), and
     `segmented` times as many pieces cut from lines of them by the number reader itself
-    (lenet5.data.reader_pieces), shuffled in among them by a generator seeded with `seed`."""
+    (lenet5.reader.pieces), shuffled in among them by a generator seeded with `seed`."""
     count = round(share * len(labels))
     if count == 0:
         return images, labels
@@ -127,7 +127,7 @@ def with_junk(
     parts = [images, junk, slivers]
     part_labels = [labels, np.full(count, JUNK_LABEL, dtype=labels.dtype), sliver_labels]
     if segmented > 0:
-        from lenet5.data.reader_pieces import segmented_pieces  # imports the reader, only when asked
+        from lenet5.reader.pieces import segmented_pieces  # imports the reader, only when asked
 
         cut, cut_labels = segmented_pieces(images, labels, round(segmented * len(labels)), rng)
         parts.append(cut)

@@ -8,7 +8,7 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from lenet5.report.plotting import plt, save_figure
+from lenet5.plots.plotting import plt, save_figure
 
 _SPLITS = (("train", "tab:blue"), ("val", "tab:orange"), ("test", "tab:green"))
 
@@ -23,7 +23,7 @@ def curves_figure(history: Sequence[dict[str, Any]], best_epoch: int | None = No
     for split, color in _SPLITS:
         ax_cost.plot(epochs, [row[f"{split}_cost"] for row in history], "o-", color=color, label=split)
         ax_acc.plot(epochs, [100 * (1 - row[f"{split}_accuracy"]) for row in history], "o-", color=color, label=split)
-    # Line passes (lenet5.train.whole_lines) train on whole lines, with the pieces beside them
+    # Line passes (lenet5.reader.line_training) train on whole lines, with the pieces beside them
     # undistorted: their train numbers are not comparable with the epochs before, so they
     # are shaded.
     lines = [row["epoch"] for row in history if "train_line_cost" in row]

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lenet5.infer.model_folder import output_classes
 from lenet5.models import get_spec
+from lenet5.store.model_folder import output_classes
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _distortions(config: dict[str, Any]) -> str:
 
 
 def _junk(config: dict[str, Any]) -> str:
-    """The reader's extra training pieces, as the recipe added them (lenet5.data.junk)."""
+    """The reader's extra training pieces, as the recipe added them (lenet5.reader.junk)."""
     if not config.get("junk"):
         return ""
     text = f", plus {config['junk']:g} junk pieces per digit (halves, pairs, cut neighbours) as an 11th class"
@@ -169,7 +169,7 @@ def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend
             else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
         ),
         "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
-        " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.infer.preprocess` do this.",
+        " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.vision.preprocess` do this.",
         "",
         "## Training",
     ]

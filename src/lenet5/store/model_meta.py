@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lenet5.data.normalize import NETWORK_INPUTS as INPUTS
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.errors import UserError
 
@@ -53,8 +54,6 @@ class ModelMeta(BaseModel):
 
     @model_validator(mode="after")
     def _consistent_with_the_network(self) -> ModelMeta:
-        from lenet5.models.registry import INPUTS  # not lenet5.models: that would import Paddle
-
         if self.model not in INPUTS:
             raise ValueError(f"model: unknown network {self.model!r} (known: {', '.join(sorted(INPUTS))})")
         expected = NORMALIZATIONS[INPUTS[self.model]]

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from lenet5.data.reader_pieces import segmented_line, whole_digits
+from lenet5.reader.pieces import segmented_line, whole_digits
 from lenet5.runtime import import_paddle
 
 paddle = import_paddle()
@@ -169,7 +169,7 @@ def _scores(model: object, lines: list[LineGraph], normalize: object, batch: int
 def evaluate_lines(model: object, lines: list[LineGraph], normalize: object) -> tuple[float, float]:
     """(mean forward criterion, share of lines read right) as `lenet5 read` decodes them:
     the best path, each arc read as its likeliest digit (ScoredGraph.best_reading)."""
-    from lenet5.infer.read_number import ScoredGraph
+    from lenet5.reader.graph import ScoredGraph
 
     model.eval()
     probs = _scores(model, lines, normalize)

@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from lenet5.errors import UserError
-from lenet5.infer.export import export_folder, save_model_folder
-from lenet5.infer.model_meta import META_FILE
+from lenet5.export.folder import export_folder
+from lenet5.export.graph import save_model_folder
+from lenet5.store.model_meta import META_FILE
 
 
 def _finished_run(run: str | Path) -> tuple[Any, dict[str, Any]]:
     """A finished run's training config and summary, or a one-line error."""
+    from lenet5.store.run_dir import RunDir
     from lenet5.train.loop import config_from_run
-    from lenet5.train.run_dir import RunDir
 
     root = Path(run)
     if not (root / "config.json").is_file():
@@ -50,8 +51,8 @@ def _finished_run(run: str | Path) -> tuple[Any, dict[str, Any]]:
 
 def _kept_network(run: str | Path, cfg: Any, summary: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The network of the epoch the run kept, and what the card and meta say of it."""
-    from lenet5.train import checkpoint
-    from lenet5.train.run_dir import RunDir
+    from lenet5.store import checkpoint
+    from lenet5.store.run_dir import RunDir
 
     net = cfg.build_model()
     meta = checkpoint.load(RunDir(Path(run)).best_checkpoint, net, schema=checkpoint.BestMeta)

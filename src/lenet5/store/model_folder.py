@@ -9,7 +9,7 @@ from typing import Any
 
 from lenet5.data.normalize import Normalization
 from lenet5.errors import UserError
-from lenet5.infer.model_meta import META_FILE, load_meta
+from lenet5.store.model_meta import META_FILE, load_meta
 
 MODEL_PREFIX = "inference"
 ONNX_FILE = "model.onnx"
@@ -51,7 +51,7 @@ def read_meta(folder: Path) -> dict[str, Any]:
 
 
 def output_classes(meta: dict[str, Any]) -> int:
-    """10, or 11 for a model with a junk class ("not one whole digit", lenet5.data.junk)."""
+    """10, or 11 for a model with a junk class ("not one whole digit", lenet5.reader.junk)."""
     output = meta.get("output") or {}
     return int((output.get("shape") or [None, 10])[-1])
 

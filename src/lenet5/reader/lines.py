@@ -1,7 +1,7 @@
 """Lines of handwritten digits made from MNIST digits, with each pixel's digit known.
 
 Used twice: by bench/number_sets.py to build the pictures `lenet5 read` is measured on
-(from MNIST test digits), and by lenet5.data.reader_pieces to train the reader's
+(from MNIST test digits), and by lenet5.reader.pieces to train the reader's
 recogniser on the very pieces its segmentation cuts from such lines (from training
 digits). Knowing which digit each pixel of ink came from is what lets a candidate piece
 be labelled: one whole digit, or junk.

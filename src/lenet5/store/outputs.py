@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lenet5.errors import UserError
-from lenet5.infer.model_folder import MODEL_PREFIX, ONNX_FILE
-from lenet5.infer.model_meta import FORMAT, META_FILE
+from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE
+from lenet5.store.model_meta import FORMAT, META_FILE
 
 MODEL_MARKER = META_FILE
 MODEL_FORMAT_PREFIX = FORMAT.rsplit("/", 1)[0] + "/"  # any version of the model-folder format

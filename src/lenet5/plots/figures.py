@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet5.report.plotting import plt, save_figure
+from lenet5.plots.plotting import plt, save_figure
 
 
 def precision_recall_f1(matrix: np.ndarray) -> dict[str, list[float]]:

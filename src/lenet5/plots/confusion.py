@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet5.report.plotting import plt, save_figure
+from lenet5.plots.plotting import plt, save_figure
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:

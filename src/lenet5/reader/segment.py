@@ -1,11 +1,8 @@
-"""Reading a written number: every digit of one line, left to right.
-
-LeNet-5 was built to read ZIP codes and cheque amounts, and this follows the paper's way
-of doing it (LeCun et al. 1998, Section V, "heuristic over-segmentation"; the figures it
-follows are described in docs/reading-numbers.md):
+"""Steps 1-3 of reading a number (lenet5.reader.read): the line's ink, over-segmented into
+pieces, and the segmentation graph's arcs.
 
 1. Ink. The picture's ink against its local background, exactly as for one digit
-   (lenet5.infer.page): uneven light and coloured paper come out flat.
+   (lenet5.vision.page): uneven light and coloured paper come out flat.
 2. Over-segmentation. Connected blobs of ink, specks and page furniture dropped, and each
    blob wider than a digit cut along least-ink paths from its top to its bottom (where two
    digits touch, such a path crosses only the joint). This makes more pieces than there are
@@ -13,14 +10,6 @@ follows are described in docs/reading-numbers.md):
 3. The segmentation graph. Pieces are ordered left to right; a node sits between two
    pieces, and an arc from node i to node j is the candidate digit made of pieces i..j-1
    (no wider than a digit can be, no clear gap inside).
-4. Recognition of every arc. Each candidate is rendered as an MNIST digit (the same
-   rendering as `predict`) and the network scores all of them in one batch. With a model
-   trained with a junk class (`--recipe reader`, the shipped "reader" model), a half, a
-   pair or a digit with a slice of its neighbour scores as junk, so it loses.
-5. The best path. The reading is the path from the first node to the last of least total
-   penalty, -log p(digit) summed over its arcs: dynamic programming (Viterbi) over the graph.
-
-Boxes are given in the original picture's pixels.
 """
 
 from __future__ import annotations
@@ -28,16 +17,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 
-from lenet5.errors import UserError
-from lenet5.infer import page
-from lenet5.infer.backends import Backend
-from lenet5.infer.preprocess import NoInkError, open_image, render_mnist, to_grayscale
+from lenet5.vision import page
+from lenet5.vision.preprocess import NoInkError, render_mnist
 
 MAX_PIECES_PER_DIGIT = 10  # an arc joins at most this many pieces (a 5's bar, a broken 0, cut slices)
 MAX_DIGIT_WIDTH = 1.6  # of the line height: no single digit is wider (at 1.3 wide slanted 5s and 0s were cut in two)
@@ -52,44 +37,9 @@ CUT_INK_POWER = 12  # cuts weigh ink by this power of it (_cut_paths)
 CUT_STEP = 0.1  # the cost of a cut's sideways step, against up to 1 per pixel of ink crossed
 GAP = 0.2  # a clear gap this wide (of the line height) between pieces: never inside one digit
 LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger pictures are shrunk)
-JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
-DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
 SEVERAL_DIGITS = 1.4  # a blob this many times wider than high is several touching digits (_blob_height)
 COLUMN_HEIGHTS = 90  # percentile of a wide blob's column heights taken as a digit's height
 SPECK = 0.03  # blobs with less ink than this share of the largest are dust
-
-
-@dataclass(frozen=True)
-class ReadDigit:
-    digit: int
-    probability: float
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the original picture
-
-    def to_json(self) -> dict[str, object]:
-        return {"digit": self.digit, "probability": self.probability, "box": list(self.box)}
-
-
-@dataclass(frozen=True)
-class NumberReading:
-    file: str
-    digits: list[ReadDigit]
-
-    @property
-    def number(self) -> str:
-        return "".join(str(d.digit) for d in self.digits)
-
-    @property
-    def confidence(self) -> float:
-        """The probability that every digit is right, taking the digits as independent."""
-        return float(math.prod(d.probability for d in self.digits))
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "number": self.number,
-            "confidence": self.confidence,
-            "digits": [d.to_json() for d in self.digits],
-        }
 
 
 @dataclass(frozen=True)
@@ -264,25 +214,6 @@ def _render_arc(ink: np.ndarray, pieces: list[Piece]) -> tuple[np.ndarray, tuple
     return render_mnist(ink[y0:y1, x0:x1] * rim), (x0, y0, x1, y1)
 
 
-def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int, int]]:
-    """The arcs of the least-cost path from node 0 to node `nodes - 1` (Viterbi)."""
-    best = [math.inf] * nodes
-    back: list[int | None] = [None] * nodes
-    best[0] = 0.0
-    # Arcs in order of their end node: every arc into node i is settled before any leaves it.
-    for (i, j), cost in sorted(costs.items(), key=lambda item: item[0][1]):
-        if best[i] + cost < best[j]:
-            best[j], back[j] = best[i] + cost, i
-    path, j = [], nodes - 1
-    while j > 0:
-        i = back[j]
-        if i is None:
-            raise ValueError("the segmentation graph has no path")  # cannot happen: single pieces are arcs
-        path.append((i, j))
-        j = i
-    return path[::-1]
-
-
 def _ink_blobs(strength: np.ndarray, threshold: float) -> tuple[np.ndarray, list[page.Blob]]:
     """Labelled blobs of ink, without page furniture and dust."""
     mask = (strength > threshold).astype(np.uint8)
@@ -297,7 +228,7 @@ def _ink_blobs(strength: np.ndarray, threshold: float) -> tuple[np.ndarray, list
 
 def _even_strokes(strength: np.ndarray, threshold: float, height: float) -> np.ndarray:
     """Stroke width brought to MNIST's proportion of the digit height, once for the whole
-    line (as lenet5.infer.page does for one digit): a pen line is thickened, a marker
+    line (as lenet5.vision.page does for one digit): a pen line is thickened, a marker
     thinned. Done before the blobs are found, so pieces and their ink agree. (Per candidate
     instead, as for one digit, read 5 points fewer numbers right: bench/tune_reader.py.)"""
     width = page.stroke_width((strength > threshold).astype(np.uint8))
@@ -313,44 +244,6 @@ def _even_strokes(strength: np.ndarray, threshold: float, height: float) -> np.n
         return strength
     element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
     return cv2.dilate(strength, element) if ratio < page.STROKE_BAND[0] else cv2.erode(strength, element)
-
-
-@dataclass(frozen=True)
-class ScoredGraph:
-    """The segmentation graph of one line with the network's scores on every arc."""
-
-    nodes: int
-    arcs: list[tuple[int, int]]
-    scores: np.ndarray  # [arcs, 10 or 11]: the network's probabilities (11th: junk)
-    boxes: list[tuple[int, int, int, int]]  # each arc's box in the analysed picture's pixels
-
-    def digit_probabilities(self, junk_weight: float = JUNK_WEIGHT) -> np.ndarray:
-        """The ten digits' probabilities per arc, with the junk class's share scaled by
-        `junk_weight` before renormalising (1: the network's own; 0: junk ignored)."""
-        digits = self.scores[:, :10]
-        junk = self.scores[:, 10:].sum(axis=1, keepdims=True)
-        return digits / np.maximum(digits.sum(axis=1, keepdims=True) + junk_weight * junk, 1e-12)
-
-    def best_reading(
-        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY
-    ) -> list[tuple[int, float, tuple[int, int, int, int]]]:
-        """(digit, probability, box) along the least-penalty path: each arc costs
-        -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits)."""
-        probs = self.digit_probabilities(junk_weight)
-        best = probs.max(axis=1)
-        costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
-        index = {arc: k for k, arc in enumerate(self.arcs)}
-        reading = []
-        for arc in best_path(costs, self.nodes):
-            k = index[arc]
-            digit = int(np.argmax(probs[k]))
-            reading.append((digit, float(probs[k, digit]), self.boxes[k]))
-        return reading
-
-
-def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tuple[int, int, int, int]]]:
-    """(digit, probability, box in `gray`'s pixels) for each digit of the number, left to right."""
-    return score_graph(backend, gray).best_reading()
 
 
 @dataclass(frozen=True)
@@ -402,67 +295,3 @@ def segment(gray: np.ndarray) -> Segmentation:
     ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
     pieces = over_segment(labels, ink, blobs, height)
     return Segmentation(ink, scale, pieces, _arcs(pieces, height))
-
-
-def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
-    """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
-    found = segment(gray)
-    digits, boxes = found.rendered()
-    scores = backend.scores(backend.meta["normalization"](digits))
-    return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
-
-
-def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
-    ImageOps.exif_transpose(image, in_place=True)
-    original = image.size
-    gray = to_grayscale(image)
-    try:
-        found = read_gray(backend, gray)
-    except NoInkError:
-        raise NoInkError(f"{label}: no ink found (blank or near-uniform image)") from None
-    sx, sy = original[0] / gray.shape[1], original[1] / gray.shape[0]
-    digits = [
-        ReadDigit(d, p, (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))
-        for d, p, (x0, y0, x1, y1) in found
-    ]
-    return NumberReading(label, digits)
-
-
-def annotated(image: Image.Image, reading: NumberReading) -> Image.Image:
-    """A copy of the picture with each digit's box and its reading drawn over it."""
-    from PIL import ImageDraw, ImageFont
-
-    canvas = image.convert("RGB")
-    draw = ImageDraw.Draw(canvas)
-    line = max(2, round(max(canvas.size) / 300))
-    size = max(12, round(0.25 * max((d.box[3] - d.box[1] for d in reading.digits), default=40)))
-    font = ImageFont.load_default(size=size)
-    labels_end = -1  # right end of the last label drawn above the boxes
-    for d in reading.digits:
-        colour = (0, 150, 60) if d.probability >= 0.9 else (220, 120, 0) if d.probability >= 0.6 else (220, 0, 0)
-        draw.rectangle(d.box, outline=colour, width=line)
-        label = f"{d.digit} {100 * d.probability:.0f}%"
-        x = d.box[0]
-        if x >= labels_end + line:  # room above the box
-            y = max(0, d.box[1] - size - 2 * line)
-            labels_end = draw.textbbox((x, y), label, font=font)[2]
-        else:  # a narrow neighbour's label is there: below the box instead
-            y = min(canvas.height - size, d.box[3] + line)
-        draw.rectangle(draw.textbbox((x, y), label, font=font), fill=(255, 255, 255))
-        draw.text((x, y), label, fill=colour, font=font)
-    return canvas
-
-
-def read_file(
-    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None
-) -> tuple[NumberReading, Image.Image]:
-    """A file path or bytes -> the number in it, and the picture (upright) it was read from.
-    Every failure is a UserError naming the file."""
-    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
-    image = open_image(source, name, max_pixels) if max_pixels else open_image(source, name)
-    try:
-        return read_number(backend, image, label), image
-    except UserError:
-        raise
-    except (OSError, ValueError, TypeError, MemoryError, cv2.error) as exc:
-        raise UserError(f"{label}: cannot process this image ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,122 @@
+"""`lenet5 train`'s flags, made from lenet5.settings.TrainSettings: one flag per field that
+has one, its type, choices, help and recipe values read off the field's declaration.
+
+argparse rather than a CLI library (tyro, jsonargparse, pydantic-settings' CLI): the
+commands, their flags, help layout and error messages stay exactly what users and
+scripts already know, and this adapter is short. Every flag defaults to None, "not
+given", so the recipe's value stays unless the user overrides it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from lenet5.settings import RECIPE_SUMMARIES, RECIPES, Setting, TrainSettings, _phrase, settings_fields
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag for every TrainSettings field that has one, and --recipe."""
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        help="hyper-parameter set the other settings start from: "
+        + "; ".join(f"{name} ({summary})" for name, summary in RECIPE_SUMMARIES.items())
+        + ". Default: the network's own (paper for lenet5, else seed). Flags override the recipe.",
+    )
+    for name, setting in settings_fields().items():
+        if setting.flag:
+            _add_flag(parser, name, setting)
+
+
+def _add_flag(parser: argparse.ArgumentParser, name: str, setting: Setting) -> None:
+    info = TrainSettings.model_fields[name]
+    flag = "--" + name.replace("_", "-")
+    help_text = setting.help + _defaults_note(name, setting, info.default)
+    base = _without_none(info.annotation)
+    if base is bool:
+        # A flag a recipe turns on can be turned off too (--no-distort).
+        action = argparse.BooleanOptionalAction if any(setting.recipes.values()) else "store_true"
+        parser.add_argument(flag, action=action, default=None, help=help_text)
+        return
+    if typing.get_origin(base) is Literal:
+        parser.add_argument(flag, choices=typing.get_args(base), default=None, help=help_text)
+        return
+    parser.add_argument(
+        flag, type=_parser_for(name), default=None, metavar=setting.metavar or name.upper(), help=help_text
+    )
+
+
+def _without_none(annotation: Any) -> Any:
+    """`int | None` -> int; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _parser_for(name: str) -> Callable[[str], Any]:
+    """Parse a flag's text as its field's type and check the field's own bounds, so a bad
+    value is refused by argparse with the same words the settings use."""
+    info = TrainSettings.model_fields[name]
+    base = _without_none(info.annotation)
+    kind = int if _is_int(base) else float if _is_float(base) else str
+    adapter = TypeAdapter(typing.Annotated[base, *[m for m in info.metadata if not isinstance(m, Setting)]])
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = {int: "a whole number", float: "a number"}.get(kind, "text")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(f"{_phrase(exc.errors()[0])}, got {text}") from None
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or (typing.get_origin(annotation) is typing.Annotated and typing.get_args(annotation)[0] is int)
+
+
+def _is_float(annotation: Any) -> bool:
+    return annotation is float or (
+        typing.get_origin(annotation) is typing.Annotated and typing.get_args(annotation)[0] is float
+    )
+
+
+def _defaults_note(name: str, setting: Setting, default: Any) -> str:
+    """'(default 0.001; recipe paper 0.00015, strong 0.002)': read off the declaration."""
+    parts = []
+    if default not in (None, False):
+        parts.append(f"default {_shown(default)}")
+    if setting.recipes:
+        values = ", ".join(f"{recipe} {_shown(value)}" for recipe, value in setting.recipes.items())
+        condition = (
+            f" with --{setting.only_with.replace('_', '-')}"
+            if setting.only_with
+            else f" for --model {setting.only_for_model}"
+            if setting.only_for_model
+            else ""
+        )
+        parts.append(f"recipe {values}{condition}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave on the command line (None: not given)."""
+    return {name: getattr(args, name, None) for name, setting in settings_fields().items() if setting.flag}

@@ -1,0 +1,58 @@
+"""`lenet5 export`: a self-contained model folder for one runtime or both, with its card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from lenet5 import atomic
+from lenet5.errors import UserError, file_errors
+from lenet5.infer.convert import convert_to_onnx
+from lenet5.store import outputs
+from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE, resolve_model_folder
+from lenet5.store.model_meta import META_FILE, load_meta
+
+
+def export_folder(
+    source: str | Path, fmt: str, out: str | Path, force: bool = False, run_dirs: list[Path] | None = None
+) -> Path:
+    """`lenet5 export`: a self-contained folder for one backend, with its model card.
+
+    Nothing is written until the output path is known to be safe (new, empty, or with
+    `force` an earlier export) and the exported model has been loaded and run once.
+    `run_dirs`: the runs the card describes (by default the run `source` belongs to, if any)."""
+    from lenet5.export.card import model_card, run_recipe
+    from lenet5.infer.backends import load_backend
+
+    if fmt not in ("paddle", "onnx", "both"):
+        raise UserError(f"--format {fmt}: choose 'paddle', 'onnx' or 'both'")
+    folder = resolve_model_folder(source)
+    target = outputs.claim_folder(out, "model", force=force)
+    if target.resolve() == folder.resolve():
+        raise UserError(f"{out}: is the model being exported; choose a new folder")
+    if run_dirs is None:
+        run_dirs = [folder.parent] if (folder.parent / "summary.json").is_file() else []
+    meta = load_meta(folder).model_dump(exclude_none=True)
+    if "recipe" not in meta and len(run_dirs) == 1:
+        recipe = run_recipe(run_dirs[0])  # a run from before runs recorded their recipe
+        if recipe:
+            meta["recipe"] = recipe
+    with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
+        staging = Path(staging_name)
+        if fmt in ("onnx", "both"):
+            (staging / ONNX_FILE).write_bytes(convert_to_onnx(folder))
+        if fmt in ("paddle", "both"):
+            for suffix in (".json", ".pdiparams"):
+                with file_errors(folder / f"{MODEL_PREFIX}{suffix}"):
+                    shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", staging / f"{MODEL_PREFIX}{suffix}")
+        (staging / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
+        for backend in ("onnx", "paddle") if fmt == "both" else (fmt,):
+            load_backend(staging, backend, label=folder)  # loads and runs it once: a broken model is never shipped
+        card = model_card(meta, run_dirs, fmt)
+        with file_errors(out, "write"), atomic.atomic_dir(target, replace_existing=True) as tmp:
+            for item in staging.iterdir():
+                shutil.copyfile(item, tmp / item.name)
+            (tmp / "README.md").write_text(card)
+    return target

@@ -1,0 +1,1 @@
+"""Plots (matplotlib, headless), each written as a PNG marked as ours."""

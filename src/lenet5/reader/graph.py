@@ -1,0 +1,72 @@
+"""Steps 4-5 of reading a number (lenet5.reader.read): the network's scores on every arc of
+the segmentation graph, and the path through it of least total penalty.
+
+4. Recognition of every arc. Each candidate is rendered as an MNIST digit (the same
+   rendering as `predict`) and the network scores all of them in one batch. With a model
+   trained with a junk class (`--recipe reader`, the shipped "reader" model), a half, a
+   pair or a digit with a slice of its neighbour scores as junk, so it loses.
+5. The best path. The reading is the path from the first node to the last of least total
+   penalty, -log p(digit) summed over its arcs: dynamic programming (Viterbi) over the graph.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
+DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
+
+
+def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int, int]]:
+    """The arcs of the least-cost path from node 0 to node `nodes - 1` (Viterbi)."""
+    best = [math.inf] * nodes
+    back: list[int | None] = [None] * nodes
+    best[0] = 0.0
+    # Arcs in order of their end node: every arc into node i is settled before any leaves it.
+    for (i, j), cost in sorted(costs.items(), key=lambda item: item[0][1]):
+        if best[i] + cost < best[j]:
+            best[j], back[j] = best[i] + cost, i
+    path, j = [], nodes - 1
+    while j > 0:
+        i = back[j]
+        if i is None:
+            raise ValueError("the segmentation graph has no path")  # cannot happen: single pieces are arcs
+        path.append((i, j))
+        j = i
+    return path[::-1]
+
+
+@dataclass(frozen=True)
+class ScoredGraph:
+    """The segmentation graph of one line with the network's scores on every arc."""
+
+    nodes: int
+    arcs: list[tuple[int, int]]
+    scores: np.ndarray  # [arcs, 10 or 11]: the network's probabilities (11th: junk)
+    boxes: list[tuple[int, int, int, int]]  # each arc's box in the analysed picture's pixels
+
+    def digit_probabilities(self, junk_weight: float = JUNK_WEIGHT) -> np.ndarray:
+        """The ten digits' probabilities per arc, with the junk class's share scaled by
+        `junk_weight` before renormalising (1: the network's own; 0: junk ignored)."""
+        digits = self.scores[:, :10]
+        junk = self.scores[:, 10:].sum(axis=1, keepdims=True)
+        return digits / np.maximum(digits.sum(axis=1, keepdims=True) + junk_weight * junk, 1e-12)
+
+    def best_reading(
+        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY
+    ) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+        """(digit, probability, box) along the least-penalty path: each arc costs
+        -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits)."""
+        probs = self.digit_probabilities(junk_weight)
+        best = probs.max(axis=1)
+        costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
+        index = {arc: k for k, arc in enumerate(self.arcs)}
+        reading = []
+        for arc in best_path(costs, self.nodes):
+            k = index[arc]
+            digit = int(np.argmax(probs[k]))
+            reading.append((digit, float(probs[k, digit]), self.boxes[k]))
+        return reading

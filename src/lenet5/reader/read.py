@@ -1,0 +1,117 @@
+"""Reading a written number: every digit of one line, left to right.
+
+LeNet-5 was built to read ZIP codes and cheque amounts, and this follows the paper's way
+of doing it (LeCun et al. 1998, Section V, "heuristic over-segmentation"; the figures it
+follows are described in docs/reading-numbers.md):
+
+1. Ink. The picture's ink against its local background, exactly as for one digit
+   (lenet5.vision.page): uneven light and coloured paper come out flat.
+2. Over-segmentation. Connected blobs of ink, specks and page furniture dropped, and each
+   blob wider than a digit cut along least-ink paths from its top to its bottom (where two
+   digits touch, such a path crosses only the joint). This makes more pieces than there are
+   digits, on purpose: a broken 5 is two blobs, a touching "23" gets several candidate cuts.
+3. The segmentation graph. Pieces are ordered left to right; a node sits between two
+   pieces, and an arc from node i to node j is the candidate digit made of pieces i..j-1
+   (no wider than a digit can be, no clear gap inside).
+4. Recognition of every arc. Each candidate is rendered as an MNIST digit (the same
+   rendering as `predict`) and the network scores all of them in one batch. With a model
+   trained with a junk class (`--recipe reader`, the shipped "reader" model), a half, a
+   pair or a digit with a slice of its neighbour scores as junk, so it loses.
+5. The best path. The reading is the path from the first node to the last of least total
+   penalty, -log p(digit) summed over its arcs: dynamic programming (Viterbi) over the graph.
+
+Boxes are given in the original picture's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from lenet5.errors import UserError
+from lenet5.infer.backends import Backend
+from lenet5.reader.graph import ScoredGraph
+from lenet5.reader.segment import segment
+from lenet5.vision.preprocess import NoInkError, open_image, to_grayscale
+
+
+@dataclass(frozen=True)
+class ReadDigit:
+    digit: int
+    probability: float
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the original picture
+
+    def to_json(self) -> dict[str, object]:
+        return {"digit": self.digit, "probability": self.probability, "box": list(self.box)}
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    file: str
+    digits: list[ReadDigit]
+
+    @property
+    def number(self) -> str:
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def confidence(self) -> float:
+        """The probability that every digit is right, taking the digits as independent."""
+        return float(math.prod(d.probability for d in self.digits))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "number": self.number,
+            "confidence": self.confidence,
+            "digits": [d.to_json() for d in self.digits],
+        }
+
+
+def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+    """(digit, probability, box in `gray`'s pixels) for each digit of the number, left to right."""
+    return score_graph(backend, gray).best_reading()
+
+
+def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
+    """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
+    found = segment(gray)
+    digits, boxes = found.rendered()
+    scores = backend.scores(backend.meta["normalization"](digits))
+    return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
+
+
+def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
+    ImageOps.exif_transpose(image, in_place=True)
+    original = image.size
+    gray = to_grayscale(image)
+    try:
+        found = read_gray(backend, gray)
+    except NoInkError:
+        raise NoInkError(f"{label}: no ink found (blank or near-uniform image)") from None
+    sx, sy = original[0] / gray.shape[1], original[1] / gray.shape[0]
+    digits = [
+        ReadDigit(d, p, (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))
+        for d, p, (x0, y0, x1, y1) in found
+    ]
+    return NumberReading(label, digits)
+
+
+def read_file(
+    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None
+) -> tuple[NumberReading, Image.Image]:
+    """A file path or bytes -> the number in it, and the picture (upright) it was read from.
+    Every failure is a UserError naming the file."""
+    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
+    image = open_image(source, name, max_pixels) if max_pixels else open_image(source, name)
+    try:
+        return read_number(backend, image, label), image
+    except UserError:
+        raise
+    except (OSError, ValueError, TypeError, MemoryError, cv2.error) as exc:
+        raise UserError(f"{label}: cannot process this image ({type(exc).__name__}: {exc})") from None
