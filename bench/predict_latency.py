@@ -76,18 +76,19 @@ def batch_throughput(model: str, backends: list[str]) -> dict[str, float]:
     import numpy as np
 
     from lenet5.data import mnist
+    from lenet5.models import network_for
     from lenet5.runtime import import_paddle
     from lenet5.store import checkpoint
-    from lenet5.train.loop import config_from_run
+    from lenet5.store.run_dir import RunDir
 
     paddle = import_paddle()
     data = mnist.load()
     rates = {}
     runners = {name: load_backend(model, name) for name in backends}
-    x = next(iter(runners.values())).meta["normalization"](data.test_images[:1000])
+    x = next(iter(runners.values())).meta.normalize(data.test_images[:1000])
     run_dir = Path(model)
     if (run_dir / "checkpoints" / "best.npz").is_file():
-        net = config_from_run(run_dir).build_model()
+        net = network_for(RunDir(run_dir).read_settings())
         checkpoint.load(run_dir / "checkpoints" / "best.npz", net)
         net.eval()
 

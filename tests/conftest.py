@@ -24,9 +24,10 @@ TINY = {"train_limit": 2000, "val_size": 1000, "test_limit": 500, "epochs": 2, "
 
 
 def tiny_config(**overrides: object):
-    from lenet5.train.loop import TrainConfig
+    """Tiny training settings (lenet5.settings.TrainSettings); invalid ones raise UserError."""
+    from lenet5.settings import validated
 
-    return TrainConfig(**{**TINY, "data_dir": str(DATA_DIR), **overrides})
+    return validated({**TINY, "data_dir": str(DATA_DIR), **overrides}, "")
 
 
 def quiet(_message: str) -> None:
@@ -65,17 +66,17 @@ def interrupt_then_resume(cfg, out: Path, stop_epoch: int, monkeypatch: pytest.M
     from lenet5.errors import TrainingInterrupted
     from lenet5.train import loop
 
-    real_epoch = loop._train_epoch
+    real_pass = loop.run_pass
 
-    def interrupted(*args, **kwargs):
-        if args[6] == stop_epoch:  # _train_epoch's `epoch` argument
+    def interrupted(session, epoch):
+        if epoch == stop_epoch:
             raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
+        return real_pass(session, epoch)
 
-    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    monkeypatch.setattr(loop, "run_pass", interrupted)
     with pytest.raises(TrainingInterrupted) as info:
         loop.train(cfg, out, echo=quiet, progress=False)
-    monkeypatch.setattr(loop, "_train_epoch", real_epoch)
+    monkeypatch.setattr(loop, "run_pass", real_pass)
     resumed = loop.train(loop.config_from_run(out), out, resume=True, echo=quiet, progress=False)
     return info.value.completed_epochs, resumed
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA_DIR, quiet, rig_validation, tiny_config
+from lenet5.models import network_for
 
 # Table I of LeCun et al. 1998: the S2 maps feeding each C3 map, copied from the paper.
 TABLE_I = [
@@ -146,7 +147,7 @@ def test_the_exported_model_is_the_selected_epoch(tmp_path: Path, monkeypatch: p
     exported = load_backend(tmp_path / "run", "paddle").probabilities(x)
     outputs = {}
     for name in ("best", "last"):
-        net = cfg.build_model()
+        net = network_for(cfg)
         checkpoint.load(tmp_path / "run" / "checkpoints" / f"{name}.npz", net)
         net.eval()
         with paddle.no_grad():
@@ -174,7 +175,7 @@ def test_atomic_write_never_leaves_a_partial_file(tmp_path: Path, monkeypatch: p
 def test_checkpoints_are_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lenet5.store import checkpoint
 
-    net = tiny_config().build_model()
+    net = network_for(tiny_config())
     for name in ("best.npz", "last.npz"):
         target = tmp_path / name
         target.write_bytes(b"the previous checkpoint")

@@ -16,6 +16,7 @@ import pytest
 from conftest import DATA_DIR, one_error_line, tiny_config
 from lenet5.cli import main
 from lenet5.errors import UserError
+from lenet5.models import network_for
 
 
 def _with_meta(edit: Callable[[dict], object]) -> Callable[[dict[str, np.ndarray]], None]:
@@ -77,7 +78,7 @@ def test_a_small_file_claiming_a_huge_array_is_refused_without_reading_it(traine
     run = _crafted_run(trained_run, tmp_path, lambda a: a.update({"model/fc.weight": np.zeros(1 << 28, np.float32)}))
     last = run / "checkpoints" / "last.npz"
     assert last.stat().st_size < 3_000_000  # 1 GiB of zeros compresses to about a megabyte
-    model = tiny_config().build_model()
+    model = network_for(tiny_config())
     tracemalloc.start()
     with pytest.raises(UserError, match=r"fc\.weight has shape \[268435456\]"):
         checkpoint.read(last, model)
@@ -91,7 +92,7 @@ def test_a_pickle_inside_a_checkpoint_is_refused(trained_run: Path, tmp_path: Pa
 
     run = _crafted_run(trained_run, tmp_path, lambda a: a.update({"evil": np.array([{"x": 1}], dtype=object)}))
     with pytest.raises(UserError, match="holds Python objects"):
-        checkpoint.read(run / "checkpoints" / "last.npz", tiny_config().build_model())
+        checkpoint.read(run / "checkpoints" / "last.npz", network_for(tiny_config()))
     # Even without a model to check against, numpy is never allowed to unpickle.
     with pytest.raises(UserError, match="Python objects"):
         checkpoint.read(run / "checkpoints" / "last.npz")
@@ -100,7 +101,7 @@ def test_a_pickle_inside_a_checkpoint_is_refused(trained_run: Path, tmp_path: Pa
 def test_best_checkpoint_meta_is_checked(trained_run: Path, tmp_path: Path, capsys) -> None:
     from lenet5.store import checkpoint
 
-    model = tiny_config().build_model()
+    model = network_for(tiny_config())
     checkpoint.save(tmp_path / "best.npz", model, None, {"config": {}})
     with pytest.raises(UserError, match="epoch: Field required"):
         checkpoint.load(tmp_path / "best.npz", model, schema=checkpoint.BestMeta)
@@ -125,7 +126,7 @@ def test_ctrl_c_while_writing_a_checkpoint_says_how_to_resume(
     out = tmp_path / "run"
     args = ["train", "--train-limit", "600", "--val-size", "200", "--test-limit", "100", "--epochs", "2"]
     args += ["--batch-size", "64", "--data-dir", str(DATA_DIR), "--no-progress", "--out", str(out)]
-    monkeypatch.setattr(loop, "_plot_curves", lambda *a: None)
+    monkeypatch.setattr(loop, "plot_curves", lambda *a: None)
     assert main(args) == 130
     err = capsys.readouterr().err
     assert "1 completed epoch(s) are saved" in err and f"lenet5 train --resume {out}" in err

@@ -124,7 +124,7 @@ def test_evaluate_json_matches_training_report(trained_run: Path, capsys: pytest
     # kernels; their probabilities differ by under 1e-4: test_predict's export parity).
     runner = load_backend(trained_run, "paddle")
     data = mnist.load(DATA_DIR)
-    probabilities = runner.probabilities(runner.meta["normalization"](data.test_images[:500]))
+    probabilities = runner.probabilities(runner.meta.normalize(data.test_images[:500]))
     assert report["accuracy"] == pytest.approx(float((probabilities.argmax(1) == data.test_labels[:500]).mean()))
     assert_accuracy_up_to_ties(summary["test_accuracy"], probabilities, data.test_labels[:500], 2e-4)
     assert sum(map(sum, report["confusion"])) == 500

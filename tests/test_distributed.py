@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import DATA_DIR, REPO, run_cli
+from lenet5.models import network_for
 from lenet5.train import distributed
 from lenet5.train.distributed import World
 
@@ -143,7 +144,7 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
     from lenet5.train.losses import get_loss
 
     cfg = config_from_run(two_worker_run)
-    model = cfg.build_model()
+    model = network_for(cfg)
     checkpoint.load(two_worker_run / "checkpoints" / "best.npz", model, schema=checkpoint.BestMeta)
     splits = make_splits(mnist.load(str(DATA_DIR)), cfg.val_size, cfg.train_limit, cfg.test_limit)
     normalize = NORMALIZATIONS[get_spec(cfg.model).normalization]

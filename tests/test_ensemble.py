@@ -41,12 +41,12 @@ def test_the_average_is_the_mean_of_the_networks_and_scores_what_its_card_says(
     alone = []
     for run in (trained_run, second_run):
         runner = load_backend(run / "model", "paddle")
-        alone.append(predict_batched(runner, runner.meta["normalization"](images)))
+        alone.append(predict_batched(runner, runner.meta.normalize(images)))
     assert np.abs(alone[0] - alone[1]).max() > 1e-3  # two different networks, or the test proves nothing
     wanted = (alone[0] + alone[1]) / 2
     for backend in ("paddle", "onnx"):
         runner = load_backend(out, backend)
-        got = predict_batched(runner, runner.meta["normalization"](images))
+        got = predict_batched(runner, runner.meta.normalize(images))
         assert np.abs(got - wanted).max() < 1e-5, backend
         assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
     meta = json.loads((out / "lenet5.json").read_text())

@@ -67,7 +67,7 @@ def test_cost_and_accuracy_over_the_whole_set_whatever_the_batches(batch_size: i
     assert result.n == 7 and result.correct == 5
     assert result.accuracy == pytest.approx(5 / 7, abs=0) and result.accuracy == pytest.approx(accuracy)
     assert result.cost == pytest.approx(cost, rel=1e-6)
-    assert result.total_loss == pytest.approx(cost * 7, rel=1e-6)
+    assert result.total_cost == pytest.approx(cost * 7, rel=1e-6)
     assert result.predictions is None
 
 
@@ -103,7 +103,7 @@ def test_sharded_evaluation_adds_up_the_workers(monkeypatch: pytest.MonkeyPatch)
     def all_sum(given: World, *values: float) -> list[float]:
         assert given is world
         sums.append(values)
-        return [values[0] + other.total_loss, values[1] + other.correct]
+        return [values[0] + other.total_cost, values[1] + other.correct]
 
     def gather(given: World, array: np.ndarray) -> np.ndarray:
         assert given is world and array is not None

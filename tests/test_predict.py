@@ -241,7 +241,7 @@ def test_export_parity_on_1000_digits(
     out = export_folder(trained_run, fmt, tmp_path / fmt)
     assert (out / "README.md").read_text().startswith("# LeNet-5 digit recognizer")
     backend = load_backend(out, fmt)
-    x = backend.meta["normalization"](test_digits[0][:1000])
+    x = backend.meta.normalize(test_digits[0][:1000])
     net = create_model("seed")
     checkpoint.load(trained_run / "checkpoints" / "best.npz", net)
     net.eval()

@@ -41,7 +41,7 @@ def test_shipped_model_scores_exactly_its_card(name: str) -> None:
     results = {}
     for backend in ("paddle", "onnx"):
         runner = load_backend(folder, backend)
-        results[backend] = predict_batched(runner, runner.meta["normalization"](data.test_images))
+        results[backend] = predict_batched(runner, runner.meta.normalize(data.test_images))
     # The card's accuracy was measured at export, on another machine: another CPU's GEMM
     # rounds differently, so a digit whose two likeliest classes are within 2e-4 (twice the
     # largest difference allowed between the two runtimes, below) may have gone either way.

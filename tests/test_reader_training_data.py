@@ -166,17 +166,17 @@ def test_training_refuses_a_senseless_share_of_reader_pieces(overrides, message)
     from lenet5.errors import UserError
 
     with pytest.raises(UserError, match=message):
-        tiny_config(**overrides).validate()
-    tiny_config(junk=0.5, segmented=2.0).validate()  # the edges are allowed
-    tiny_config(junk=0.5, segmented=0.0).validate()
+        tiny_config(**overrides)
+    tiny_config(junk=0.5, segmented=2.0)  # the edges are allowed
+    tiny_config(junk=0.5, segmented=0.0)
 
 
 def test_the_reader_recipe_trains_on_its_own_cuts():
-    from lenet5.recipes import RECIPES
+    from lenet5.settings import recipe
 
-    assert RECIPES["reader"].junk == 0.5
-    assert RECIPES["reader"].segmented == 0.5
-    assert RECIPES["strong"].segmented == 0.0 and RECIPES["seed"].segmented == 0.0
+    assert recipe("reader").junk == 0.5
+    assert recipe("reader").segmented == 0.5
+    assert recipe("strong").segmented == 0.0 and recipe("seed").segmented == 0.0
 
 
 def test_the_command_line_passes_the_share_on(tmp_path):

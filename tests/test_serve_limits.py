@@ -40,13 +40,13 @@ def digit_png() -> bytes:
 @pytest.fixture
 def slow_decode(monkeypatch: pytest.MonkeyPatch):
     """Decoding takes 0.8 s (a stand-in for a huge picture), whatever the body."""
-    real = app_module._decode
+    real = app_module.read_picture
 
     def slow(*args):
         time.sleep(0.8)
         return real(*args)
 
-    monkeypatch.setattr(app_module, "_decode", slow)
+    monkeypatch.setattr(app_module, "read_picture", slow)
 
 
 def test_healthz_answers_while_pictures_are_decoded(trained_run: Path, digit_png: bytes, slow_decode) -> None:

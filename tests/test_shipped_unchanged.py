@@ -27,7 +27,7 @@ def test_shipped_models_answer_as_recorded(name: str, backend: str) -> None:
         recorded = record[f"{name}/{backend}"].astype(np.float32)
     runner = load_backend(shipped_models()[name], backend)
     images = mnist.load(DATA_DIR).test_images[: len(recorded)]
-    scores = runner.scores(runner.meta["normalization"](images))
+    scores = runner.scores(runner.meta.normalize(images))
     assert scores.shape == recorded.shape
     assert np.abs(scores - recorded).max() < 1e-3
     assert_same_decisions(scores, recorded, 2e-3)

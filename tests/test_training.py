@@ -256,9 +256,9 @@ def test_curves_are_redrawn_at_most_every_so_often_and_after_the_last_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: float, drawn_after: list[int]
 ) -> None:
     drawn: list[int] = []
-    real = loop._plot_curves
+    real = loop.plot_curves
     monkeypatch.setattr(loop, "PLOT_EVERY", every)
-    monkeypatch.setattr(loop, "_plot_curves", lambda history, *rest: (drawn.append(len(history)), real(history, *rest)))
+    monkeypatch.setattr(loop, "plot_curves", lambda history, *rest: (drawn.append(len(history)), real(history, *rest)))
     out = tmp_path / "run"
     train(tiny_config(epochs=3, train_limit=500, val_size=200, test_limit=200), out, echo=quiet, progress=False)
     assert drawn == drawn_after and (out / "curves.png").is_file()

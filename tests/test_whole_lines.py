@@ -242,14 +242,14 @@ def test_training_refuses_senseless_line_passes(overrides, message):
     from lenet5.errors import UserError
 
     with pytest.raises(UserError, match=message):
-        tiny_config(**overrides).validate()
+        tiny_config(**overrides)
 
 
 def test_the_reader_recipe_ends_with_line_passes():
-    from lenet5.recipes import RECIPES
+    from lenet5.settings import recipe
 
-    assert (RECIPES["reader"].line_epochs, RECIPES["reader"].lines) == (3, 5000)
-    assert RECIPES["strong"].line_epochs == 0 and RECIPES["seed"].line_epochs == 0
+    assert (recipe("reader").line_epochs, recipe("reader").lines) == (3, 5000)
+    assert recipe("strong").line_epochs == 0 and recipe("seed").line_epochs == 0
 
 
 def test_the_command_line_passes_line_passes_on(tmp_path):

@@ -50,7 +50,7 @@ RECIPES = ("seed", "paper", "strong", "reader")
 RECIPE_SUMMARIES = {
     "seed": "the article's notebook",
     "paper": "LeCun et al. 1998, for the lenet5 network",
-    "strong": "the article's network trained the modern way (the shipped default model)",
+    "strong": "the article's network trained the modern way, the shipped default model",
     "reader": "strong plus a junk class and line passes, for `lenet5 read`",
 }
 SEED_LIMIT = 2**32 - 1  # numpy and Paddle both take seeds up to here
@@ -310,22 +310,27 @@ def validated(values: Mapping[str, Any], where: str, strict: bool = False) -> Tr
 def _first_problem(exc: ValidationError, values: Mapping[str, Any], where: str) -> str:
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
-    message = _phrase(error)
     if not loc:  # a rule across settings: its message names the flags
+        message = phrase(error)
         return f"{where}: {message}" if where else message
     name = loc[0]
+    message = phrase(error, name)
     if where:
         return f"{where}: train.{name}: {message} (got {values.get(name)!r})"
     return f"{flag_of(name)} {values.get(name)}: {message}"
 
 
-def _phrase(error: Mapping[str, Any]) -> str:
-    """Pydantic's error in the words the CLI has always used."""
+def phrase(error: Mapping[str, Any], name: str | None = None) -> str:
+    """Pydantic's error in the words the CLI has always used (for field `name`, a value out
+    of a range bounded on both sides names the whole range)."""
     kind, ctx = error["type"], error.get("ctx") or {}
+    low, high = _bounds(name)
+    if kind in ("greater_than_equal", "less_than_equal") and low is not None and high is not None:
+        return f"must be between {_shown(low)} and {_shown(high)}"
     plain = {
-        "greater_than_equal": lambda: f"must be at least {ctx.get('ge')}",
+        "greater_than_equal": lambda: f"must be at least {_shown(ctx.get('ge'))}",
         "greater_than": lambda: "must be positive" if ctx.get("gt") == 0 else f"must be greater than {ctx.get('gt')}",
-        "less_than_equal": lambda: f"must be at most {ctx.get('le')}",
+        "less_than_equal": lambda: f"must be at most {_shown(ctx.get('le'))}",
         "finite_number": lambda: "must be a finite number",
         "int_type": lambda: "expected a whole number",
         "int_from_float": lambda: "expected a whole number",
@@ -340,6 +345,23 @@ def _phrase(error: Mapping[str, Any]) -> str:
     if kind in plain:
         return plain[kind]()
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _bounds(name: str | None) -> tuple[Any, Any]:
+    """A field's inclusive lower and upper bounds (None where it has none)."""
+    info = TrainSettings.model_fields.get(name) if name else None
+    if info is None:
+        return None, None
+    metadata = list(info.metadata)
+    for arg in getattr(info.annotation, "__args__", ()):  # `Annotated[int, ...] | None`
+        metadata += getattr(arg, "__metadata__", [])
+    found = {}
+    for item in metadata:
+        for constraint in getattr(item, "metadata", [item]):
+            for key in ("ge", "le"):
+                if getattr(constraint, key, None) is not None:
+                    found[key] = getattr(constraint, key)
+    return found.get("ge"), found.get("le")
 
 
 def recipe(name: str) -> TrainSettings:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from lenet5.settings import RECIPE_SUMMARIES, RECIPES, Setting, TrainSettings, _phrase, settings_fields
+from lenet5.settings import RECIPE_SUMMARIES, RECIPES, Setting, TrainSettings, phrase, settings_fields
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +66,8 @@ def _parser_for(name: str) -> Callable[[str], Any]:
     info = TrainSettings.model_fields[name]
     base = _without_none(info.annotation)
     kind = int if _is_int(base) else float if _is_float(base) else str
-    adapter = TypeAdapter(typing.Annotated[base, *[m for m in info.metadata if not isinstance(m, Setting)]])
+    extras = [m for m in info.metadata if not isinstance(m, Setting)]
+    adapter = TypeAdapter(typing.Annotated[base, *extras] if extras else base)
 
     def parse(text: str) -> Any:
         try:
@@ -77,26 +78,29 @@ def _parser_for(name: str) -> Callable[[str], Any]:
         try:
             return adapter.validate_python(value)
         except ValidationError as exc:
-            raise argparse.ArgumentTypeError(f"{_phrase(exc.errors()[0])}, got {text}") from None
+            raise argparse.ArgumentTypeError(f"{phrase(exc.errors()[0], name)}, got {text}") from None
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
 
 
 def _is_int(annotation: Any) -> bool:
-    return annotation is int or (typing.get_origin(annotation) is typing.Annotated and typing.get_args(annotation)[0] is int)
+    return _bare(annotation) is int
 
 
 def _is_float(annotation: Any) -> bool:
-    return annotation is float or (
-        typing.get_origin(annotation) is typing.Annotated and typing.get_args(annotation)[0] is float
-    )
+    return _bare(annotation) is float
+
+
+def _bare(annotation: Any) -> Any:
+    """`Annotated[int, ...]` -> int."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
 
 
 def _defaults_note(name: str, setting: Setting, default: Any) -> str:
     """'(default 0.001; recipe paper 0.00015, strong 0.002)': read off the declaration."""
     parts = []
-    if default not in (None, False):
+    if default is not None and default is not False:
         parts.append(f"default {_shown(default)}")
     if setting.recipes:
         values = ", ".join(f"{recipe} {_shown(value)}" for recipe, value in setting.recipes.items())

@@ -1,66 +1,75 @@
-"""The README.md written beside every exported model: what it is and how to use it."""
+"""The README.md written beside every exported model: what it is, how it was trained, how
+to use it. What it says of training comes from the runs' own files (lenet5.store.run_dir),
+and its table of settings from their declaration (lenet5.settings), so a new setting
+shows up on every new card."""
 
 from __future__ import annotations
 
 import itertools
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lenet5.models import get_spec
-from lenet5.store.model_folder import output_classes
+from lenet5.settings import TrainSettings, settings_fields
+from lenet5.store.model_folder import ModelMeta
+from lenet5.store.run_dir import RunDir
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+@dataclass(frozen=True)
+class RunFacts:
+    """What a card says about one run that trained a network: read from its directory."""
+
+    root: Path
+    settings: TrainSettings
+    recipe: str | None
+    command: list[str]
+    commit: str | None
+    summary: dict[str, Any]
+
+    @classmethod
+    def of(cls, run: RunDir | Path) -> RunFacts:
+        run = run if isinstance(run, RunDir) else RunDir(Path(run))
+        config = run.read_config()
+        command = [str(part) for part in config.raw.get("command") or []]
+        summary = run.read_summary() if run.is_finished() else {}
+        commit = config.raw.get("commit")
+        recipe = config.settings.recipe or recipe_in_command(command)
+        return cls(run.root, config.settings, recipe, command, commit if isinstance(commit, str) else None, summary)
 
 
-def _distortions(config: dict[str, Any]) -> str:
-    if not config.get("distort"):
-        return ""
-    fraction = config.get("distort_fraction", 1.0)
-    share = "every digit" if fraction >= 1 else f"{100 * fraction:.0f}% of the digits"
-    return f", random affine distortions of {share} each epoch"
-
-
-def _junk(config: dict[str, Any]) -> str:
-    """The reader's extra training pieces, as the recipe added them (lenet5.reader.junk)."""
-    if not config.get("junk"):
-        return ""
-    text = f", plus {config['junk']:g} junk pieces per digit (halves, pairs, cut neighbours) as an 11th class"
-    if config.get("segmented"):
-        text += (
-            f" and {config['segmented']:g} pieces per digit cut from lines of digits by `lenet5 read`'s own"
-            " segmentation, each labelled as its digit or junk"
-        )
-    if config.get("line_epochs"):
-        lines = f"{config['lines']:,} lines" if isinstance(config.get("lines"), int) else "lines"
-        text += (
-            f"; then {config['line_epochs']} passes over {lines} of digits trained on the"
-            " whole reading through `lenet5 read`'s segmentation graph (the 1998 paper's forward criterion)"
-        )
-    return text
-
-
-def run_recipe(run_dir: Path) -> str | None:
-    """The recipe a run was trained with (see _recipe_of), from its config.json."""
-    return _recipe_of(_read_json(run_dir / "config.json"))
-
-
-def _recipe_of(whole_config: dict[str, Any]) -> str | None:
-    """A run's recipe: its config's, or, for runs older than that field, the `--recipe` of
-    the command it saved."""
-    recipe = whole_config.get("train", {}).get("recipe")
-    if isinstance(recipe, str):
-        return recipe
-    command = [str(part) for part in whole_config.get("command") or []]
+def recipe_in_command(command: list[str]) -> str | None:
+    """The `--recipe` of a saved command line: the recipe of a run older than the config's
+    own recipe field."""
     for flag, value in itertools.pairwise(command):
         if flag == "--recipe":
             return value
     return next((part.split("=", 1)[1] for part in command if part.startswith("--recipe=")), None)
+
+
+def _distortions(s: TrainSettings) -> str:
+    if not s.distort:
+        return ""
+    share = "every digit" if s.distort_fraction >= 1 else f"{100 * s.distort_fraction:.0f}% of the digits"
+    return f", random affine distortions of {share} each epoch"
+
+
+def _junk(s: TrainSettings) -> str:
+    """The reader's extra training pieces, as the recipe added them (lenet5.reader.junk)."""
+    if not s.junk:
+        return ""
+    text = f", plus {s.junk:g} junk pieces per digit (halves, pairs, cut neighbours) as an 11th class"
+    if s.segmented:
+        text += (
+            f" and {s.segmented:g} pieces per digit cut from lines of digits by `lenet5 read`'s own"
+            " segmentation, each labelled as its digit or junk"
+        )
+    if s.line_epochs:
+        text += (
+            f"; then {s.line_epochs} passes over {s.lines:,} lines of digits trained on the"
+            " whole reading through `lenet5 read`'s segmentation graph (the 1998 paper's forward criterion)"
+        )
+    return text
 
 
 def _sentence(text: str) -> str:
@@ -68,85 +77,87 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _training(run_dir: Path | None, meta: dict[str, Any]) -> list[str]:
+def _training(run: RunFacts) -> list[str]:
     """The card's lines on how one run trained its network, and what it scored."""
-    whole_config = _read_json(run_dir / "config.json") if run_dir else {}
-    config = whole_config.get("train", {})
-    summary = _read_json(run_dir / "summary.json") if run_dir else {}
+    s = run.settings
     lines = []
-    if config:
-        command = whole_config.get("command") or []
-        if command:
-            lines.append(f"- Command: `lenet5 {' '.join(str(c) for c in command[1:])}`")
-        if whole_config.get("commit"):
-            lines.append(f"- Source commit: `{whole_config['commit']}`")
-        lines += [
-            f"- Recipe `{_recipe_of(whole_config) or 'custom'}`: optimizer {config.get('optimizer')},"
-            f" learning rate {config.get('lr')}, batch"
-            f" {config.get('batch_size')}, {config.get('epochs')} epochs, loss {config.get('loss')}, seed"
-            f" {config.get('seed')}"
-            + (
-                f", learning rate schedule {config['lr_schedule']}"
-                if config.get("lr_schedule", "constant") != "constant"
-                else ""
-            )
-            + _distortions(config)
-            + _junk(config)
-            + ".",
-            f"- Data: MNIST training digits minus the last {config.get('val_size')} held out for validation"
-            + (f" (first {config['train_limit']} used)" if config.get("train_limit") else "")
-            + f"; the epoch kept is the best in validation {config.get('select_by', 'cost')}"
-            + (
-                "; then, of it and the line passes, the one that reads lines of validation digits best."
-                if config.get("line_epochs")
-                else "."
-            ),
-        ]
-    if summary and "digit_test_accuracy" in summary:
-        lines.append(
+    if run.command:
+        lines.append(f"- Command: `lenet5 {' '.join(run.command[1:])}`")
+    if run.commit:
+        lines.append(f"- Source commit: `{run.commit}`")
+    schedule = f", learning rate schedule {s.lr_schedule}" if s.lr_schedule != "constant" else ""
+    then = "; then, of it and the line passes, the one that reads lines of validation digits best"
+    lines += [
+        f"- Recipe `{run.recipe or 'custom'}`: optimizer {s.optimizer}, learning rate {s.lr:g}, batch {s.batch_size},"
+        f" {s.epochs} epochs, loss {s.loss}, seed {s.seed}{schedule}{_distortions(s)}{_junk(s)}.",
+        f"- Data: MNIST training digits minus the last {s.val_size} held out for validation"
+        + (f" (first {s.train_limit} used)" if s.train_limit else "")
+        + f"; the epoch kept is the best in validation {s.select_by}"
+        + (then if s.line_epochs else "")
+        + ".",
+        *_scores(run),
+        "",
+        *_settings_table(s),
+    ]
+    return lines
+
+
+def _scores(run: RunFacts) -> list[str]:
+    summary, digits = run.summary, _test_digits(run.settings.test_limit)
+    if "digit_test_accuracy" in summary:
+        return [
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%,"
             f" digits and junk); **test accuracy {100 * summary['digit_test_accuracy']:.2f}%** on the MNIST test"
-            f" digits ({_test_digits(config)}), {100 * summary['test_accuracy']:.2f}% on those digits plus junk"
-            " pieces made from them."
-        )
-    elif summary:
-        lines.append(
+            f" digits ({digits}), {100 * summary['test_accuracy']:.2f}% on those digits plus junk pieces made from"
+            " them."
+        ]
+    if summary:
+        return [
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%);"
-            f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits"
-            f" ({_test_digits(config)})."
-        )
-    elif "test_accuracy" in meta:
-        lines.append(f"- Test accuracy at export: {100 * meta['test_accuracy']:.2f}%.")
-    return lines
+            f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits ({digits})."
+        ]
+    return []
 
 
-def _test_digits(config: dict[str, Any]) -> str:
-    return f"first {config['test_limit']}" if config.get("test_limit") else "all 10,000"
-
-
-def _averaged(meta: dict[str, Any], run_dirs: list[Path]) -> list[str]:
-    """An average of several networks: what the average scored, then each network's training."""
-    members = meta.get("members", [])
-    lines = [
-        f"- The mean of the class probabilities of {len(members)} networks of the same architecture, each"
-        " trained as below, in one graph. **Test accuracy of the average:"
-        f" {100 * meta['test_accuracy']:.2f}%** on the MNIST test digits"
-        f" ({_test_digits(meta)}).",
+def _settings_table(s: TrainSettings) -> list[str]:
+    """Every published setting of the run with its value and meaning (lenet5.settings)."""
+    rows = [
+        f"| `{name}` | {_value(getattr(s, name))} | {setting.help} |"
+        for name, setting in settings_fields().items()
+        if setting.published
     ]
-    for number, run_dir in enumerate(run_dirs, 1):
-        lines += ["", f"### Network {number} of {len(run_dirs)} (run `{run_dir}`)", *_training(run_dir, {})]
+    return ["All settings of the run:", "", "| setting | value | meaning |", "| --- | --- | --- |", *rows]
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _test_digits(test_limit: int | None) -> str:
+    return f"first {test_limit}" if test_limit else "all 10,000"
+
+
+def _averaged(meta: ModelMeta, runs: list[RunFacts]) -> list[str]:
+    """An average of several networks: what the average scored, then each network's training."""
+    lines = [
+        f"- The mean of the class probabilities of {meta.networks_averaged} networks of the same architecture, each"
+        " trained as below, in one graph. **Test accuracy of the average:"
+        f" {100 * (meta.test_accuracy or 0):.2f}%** on the MNIST test digits"
+        f" ({_test_digits(meta.test_limit)}).",
+    ]
+    for number, run in enumerate(runs, 1):
+        lines += ["", f"### Network {number} of {len(runs)} (run `{run.root}`)", *_training(run)]
     return lines
 
 
-def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend: str) -> str:
-    """The card for an exported model; `run_dirs` are the runs that trained it (several for
-    an average of networks, none when they are unknown)."""
-    if isinstance(run_dirs, Path):
-        run_dirs = [run_dirs]
-    run_dirs = run_dirs or []
-    model = meta["model"]
-    norm = meta["normalization"]
-    size = norm["size"]
+def model_card(meta: ModelMeta, runs: list[RunFacts], backend: str) -> str:
+    """The card for an exported model; `runs` are the runs that trained it (several for an
+    average of networks, none when they are unknown)."""
+    model = meta.model
+    norm = meta.normalization
+    size = norm.size
     lines = [
         f"# LeNet-5 digit recognizer: `{model}`",
         "",
@@ -156,8 +167,8 @@ def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend
         "",
         "## Input and output",
         f"- Input `image`: float32 `[N, 1, {size}, {size}]`, a batch of digits.",
-        f"- Pixel normalisation `{norm['name']}`: `x = p / 255 * {norm['scale']} {'-' if norm['offset'] < 0 else '+'}"
-        f" {abs(norm['offset'])}` with p in 0..255,"
+        f"- Pixel normalisation `{norm.name}`: `x = p / 255 * {norm.scale} {'-' if norm.offset < 0 else '+'}"
+        f" {abs(norm.offset)}` with p in 0..255,"
         " 0 = background, 255 = ink (white ink on black, as MNIST)."
         + (f" The 28x28 digit is centred in a {size}x{size} field of background." if size != 28 else ""),
         (
@@ -165,7 +176,7 @@ def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend
             " not one whole digit (half a digit, two digits, a digit with a slice of its neighbour); rows sum to 1."
             " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
             " digits."
-            if output_classes(meta) == 11
+            if meta.classes == 11
             else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
         ),
         "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
@@ -173,10 +184,12 @@ def model_card(meta: dict[str, Any], run_dirs: Path | list[Path] | None, backend
         "",
         "## Training",
     ]
-    if meta.get("members"):
-        lines += _averaged(meta, run_dirs)
-    else:
-        lines += _training(run_dirs[0] if run_dirs else None, meta)
+    if meta.members:
+        lines += _averaged(meta, runs)
+    elif runs:
+        lines += _training(runs[0])
+    elif meta.test_accuracy is not None:
+        lines.append(f"- Test accuracy at export: {100 * meta.test_accuracy:.2f}%.")
     lines += [
         "",
         "## Loading",

@@ -11,8 +11,16 @@ from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.convert import convert_to_onnx
 from lenet5.store import outputs
-from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE, resolve_model_folder
-from lenet5.store.model_meta import META_FILE, load_meta
+from lenet5.store.model_folder import (
+    CARD_FILE,
+    META_FILE,
+    ONNX_FILE,
+    PADDLE_GRAPH,
+    PADDLE_PARAMS,
+    load_meta,
+    resolve_model_folder,
+)
+from lenet5.store.run_dir import RunDir
 
 
 def export_folder(
@@ -23,7 +31,7 @@ def export_folder(
     Nothing is written until the output path is known to be safe (new, empty, or with
     `force` an earlier export) and the exported model has been loaded and run once.
     `run_dirs`: the runs the card describes (by default the run `source` belongs to, if any)."""
-    from lenet5.export.card import model_card, run_recipe
+    from lenet5.export.card import RunFacts, model_card
     from lenet5.infer.backends import load_backend
 
     if fmt not in ("paddle", "onnx", "both"):
@@ -33,26 +41,26 @@ def export_folder(
     if target.resolve() == folder.resolve():
         raise UserError(f"{out}: is the model being exported; choose a new folder")
     if run_dirs is None:
-        run_dirs = [folder.parent] if (folder.parent / "summary.json").is_file() else []
-    meta = load_meta(folder).model_dump(exclude_none=True)
-    if "recipe" not in meta and len(run_dirs) == 1:
-        recipe = run_recipe(run_dirs[0])  # a run from before runs recorded their recipe
-        if recipe:
-            meta["recipe"] = recipe
+        run_dirs = [folder.parent] if RunDir(folder.parent).is_finished() else []
+    runs = [RunFacts.of(run) for run in run_dirs]
+    meta = load_meta(folder)
+    if meta.recipe is None and len(runs) == 1 and runs[0].recipe:
+        meta = meta.model_copy(update={"recipe": runs[0].recipe})  # a run from before runs recorded their recipe
     with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
         staging = Path(staging_name)
         if fmt in ("onnx", "both"):
             (staging / ONNX_FILE).write_bytes(convert_to_onnx(folder))
         if fmt in ("paddle", "both"):
-            for suffix in (".json", ".pdiparams"):
-                with file_errors(folder / f"{MODEL_PREFIX}{suffix}"):
-                    shutil.copyfile(folder / f"{MODEL_PREFIX}{suffix}", staging / f"{MODEL_PREFIX}{suffix}")
-        (staging / META_FILE).write_text(json.dumps({**meta, "backend": fmt}, indent=2) + "\n")
+            for name in (PADDLE_GRAPH, PADDLE_PARAMS):
+                with file_errors(folder / name):
+                    shutil.copyfile(folder / name, staging / name)
+        written = {**meta.model_dump(exclude_none=True), "backend": fmt}
+        (staging / META_FILE).write_text(json.dumps(written, indent=2) + "\n")
         for backend in ("onnx", "paddle") if fmt == "both" else (fmt,):
             load_backend(staging, backend, label=folder)  # loads and runs it once: a broken model is never shipped
-        card = model_card(meta, run_dirs, fmt)
+        card = model_card(meta, runs, fmt)
         with file_errors(out, "write"), atomic.atomic_dir(target, replace_existing=True) as tmp:
             for item in staging.iterdir():
                 shutil.copyfile(item, tmp / item.name)
-            (tmp / "README.md").write_text(card)
+            (tmp / CARD_FILE).write_text(card)
     return target

@@ -17,8 +17,7 @@ from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.models import get_spec
 from lenet5.runtime import import_paddle
 from lenet5.store import outputs
-from lenet5.store.model_folder import MODEL_PREFIX
-from lenet5.store.model_meta import FORMAT, META_FILE
+from lenet5.store.model_folder import FORMAT, META_FILE, MODEL_PREFIX
 
 paddle = import_paddle()
 

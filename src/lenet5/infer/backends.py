@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from lenet5.errors import UserError
-from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE, detect_backend, read_meta, resolve_model_folder
+from lenet5.store.files import read_bytes, regular_file
+from lenet5.store.model_folder import (
+    ONNX_FILE,
+    PADDLE_GRAPH,
+    PADDLE_PARAMS,
+    ModelMeta,
+    detect_backend,
+    load_meta,
+    resolve_model_folder,
+)
+
+MAX_MODEL_BYTES = 64 * 1024 * 1024  # LeNet-5 models are under 1 MB; a bigger file is not one of ours
 
 
 class Backend(Protocol):
     name: str
-    meta: dict[str, Any]
+    meta: ModelMeta
     classes: int
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray: ...
@@ -50,11 +61,12 @@ class PaddleInferenceBackend(_Runner):
     def __init__(self, path: str | Path | None, label: object = None) -> None:
         folder = resolve_model_folder(path)
         label = label or folder
-        self.meta = read_meta(folder)
-        json_path, params_path = folder / f"{MODEL_PREFIX}.json", folder / f"{MODEL_PREFIX}.pdiparams"
+        self.meta = load_meta(folder)
+        json_path, params_path = folder / PADDLE_GRAPH, folder / PADDLE_PARAMS
         for required in (json_path, params_path):
-            if not required.is_file():
+            if not required.is_file() and not required.is_symlink():
                 raise UserError(f"{required}: missing from model folder")
+            regular_file(required, MAX_MODEL_BYTES, "Paddle Inference model file")
         from lenet5.runtime import import_paddle, prefer_fast_mkl
 
         prefer_fast_mkl()
@@ -85,14 +97,14 @@ class OnnxRuntimeBackend(_Runner):
     def __init__(self, path: str | Path | None, label: object = None) -> None:
         folder = resolve_model_folder(path)
         label = label or folder
-        self.meta = read_meta(folder)
+        self.meta = load_meta(folder)
         try:
             import onnxruntime as ort
         except ImportError:
             raise UserError("--backend onnx needs onnxruntime: pip install onnxruntime") from None
         onnx_file = folder / ONNX_FILE
         if onnx_file.is_file():
-            model = onnx_file.read_bytes()
+            model = read_bytes(onnx_file, MAX_MODEL_BYTES, "ONNX model")
         else:
             from lenet5.infer.convert import convert_to_onnx  # imports Paddle: only for folders without ONNX
 
@@ -122,7 +134,7 @@ def load_backend(path: str | Path | None, backend: str | None = None, label: obj
     if backend not in BACKENDS:
         raise UserError(f"--backend {backend}: choose from {', '.join(BACKENDS)}")
     runner = BACKENDS[backend](folder, label or (path if path is not None else folder))
-    blank = runner.meta["normalization"](np.zeros((1, 28, 28), dtype=np.uint8))
+    blank = runner.meta.normalize(np.zeros((1, 28, 28), dtype=np.uint8))
     try:
         out = runner.scores(blank)
     except Exception as exc:  # the runtimes raise their own types for broken graphs

@@ -1,4 +1,5 @@
-"""Scoring an exported model on the MNIST test set: accuracy, per class, confusion."""
+"""Scoring a model folder on the MNIST test set: accuracy, per class, confusion (the counting
+is lenet5.metrics.evaluate, the same as in training)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet5 import metrics
 from lenet5.data import mnist
-from lenet5.infer.backends import load_backend, predict_batched
-from lenet5.plots.confusion import confusion_matrix, per_class_accuracy
+from lenet5.infer.backends import Backend, load_backend
 
 
 @dataclass(frozen=True)
 class TestReport:
     accuracy: float
-    per_class: list[float]
+    per_class: list[float | None]  # None: no test digit of that class (with --limit)
     confusion: np.ndarray
     n: int
     total: int  # test digits available; n < total after --limit
@@ -32,21 +33,32 @@ class TestReport:
         }
 
 
+def backend_scorer(runner: Backend) -> metrics.Scorer:
+    """The ten digits' probabilities of a model folder, and the likeliest digit."""
+
+    def score(x: np.ndarray, _y: np.ndarray) -> tuple[None, np.ndarray, np.ndarray]:
+        probabilities = runner.probabilities(x)
+        return None, probabilities.argmax(axis=1), probabilities
+
+    return score
+
+
 def evaluate_model(
     model_path: str | Path, data_dir: str | Path | None = None, backend: str = "paddle", limit: int | None = None
 ) -> TestReport:
     runner = load_backend(model_path, backend)
     data = mnist.load(data_dir)
     images, labels = data.test_images[:limit], data.test_labels[:limit]
-    probabilities = predict_batched(runner, runner.meta["normalization"](images))
-    predictions = probabilities.argmax(axis=1)
-    matrix = confusion_matrix(labels, predictions)
+    result = metrics.evaluate(
+        backend_scorer(runner), runner.meta.normalize(images), labels, keep_predictions=True, keep_scores=True
+    )
+    matrix = metrics.confusion_matrix(labels, result.predictions)
     return TestReport(
-        accuracy=float((predictions == labels).mean()),
-        per_class=per_class_accuracy(matrix),
+        accuracy=result.accuracy,
+        per_class=metrics.per_class_accuracy(matrix),
         confusion=matrix,
-        n=len(labels),
+        n=result.n,
         total=len(data.test_labels),
-        predictions=predictions,
-        probabilities=probabilities,
+        predictions=result.predictions,
+        probabilities=result.scores,
     )

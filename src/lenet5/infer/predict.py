@@ -99,7 +99,7 @@ def rank(probabilities: np.ndarray, top_k: int) -> list[tuple[int, float]]:
 
 def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 3) -> Prediction:
     """A preprocessed uint8 28x28 digit -> prediction."""
-    probabilities = backend.probabilities(backend.meta["normalization"](digit[None]))[0]
+    probabilities = backend.probabilities(backend.meta.normalize(digit[None]))[0]
     ranked = rank(probabilities, top_k)
     return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked)
 

@@ -6,10 +6,13 @@ import contextlib
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenet5.data.normalize import NETWORK_INPUTS
 from lenet5.errors import UserError
+
+if TYPE_CHECKING:
+    from lenet5.settings import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,11 @@ def reference_path(model: Any) -> Iterator[Any]:
 def create_model(name: str, **kwargs: Any) -> Any:
     """Build a freshly initialised model by registry name."""
     return get_spec(name).builder(**kwargs)
+
+
+def network_for(settings: TrainSettings) -> Any:
+    """The freshly initialised network a run's settings describe: lenet5 with its weight
+    range, or the seed network with an 11th (junk) output when trained with junk pieces."""
+    if settings.model == "lenet5":
+        return create_model("lenet5", init=settings.init)
+    return create_model(settings.model, num_classes=11) if settings.junk > 0 else create_model(settings.model)

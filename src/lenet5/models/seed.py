@@ -6,7 +6,7 @@
     conv 50@5x5 -> ReLU -> max-pool 2/2      50@4x4
     fully connected 800 -> 10                logits; softmax lives in the loss / prediction
 
-Recipe (lenet5.recipes.SEED): Adam 1e-3, batch 128, 10 epochs, cross-entropy.
+Recipe (lenet5.settings, "seed"): Adam 1e-3, batch 128, 10 epochs, cross-entropy.
 
 Training runs a reordered but equivalent forward (`fused = True`): since max-pooling
 commutes with adding a per-channel constant and with ReLU,

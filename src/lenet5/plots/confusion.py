@@ -1,4 +1,4 @@
-"""Confusion matrix: counts, per-class accuracy and the picture of it."""
+"""The picture of a confusion matrix (the counts themselves: lenet5.metrics)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from lenet5.plots.plotting import plt, save_figure
-
-
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:
-    """Rows are the true class, columns the predicted class."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
-
-
-def per_class_accuracy(matrix: np.ndarray) -> list[float]:
-    totals = matrix.sum(axis=1)
-    return [float(matrix[i, i] / totals[i]) if totals[i] else float("nan") for i in range(len(matrix))]
 
 
 def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "Confusion matrix") -> Path:

@@ -11,17 +11,6 @@ import numpy as np
 from lenet5.plots.plotting import plt, save_figure
 
 
-def precision_recall_f1(matrix: np.ndarray) -> dict[str, list[float]]:
-    true_pos = np.diag(matrix).astype(np.float64)
-    predicted = matrix.sum(axis=0)
-    actual = matrix.sum(axis=1)
-    precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
-    recall = np.divide(true_pos, actual, out=np.zeros_like(true_pos), where=actual > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(true_pos), where=denom > 0)
-    return {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist()}
-
-
 def plot_class_scores(scores: dict[str, list[float]], path: Path) -> Path:
     return save_figure(class_scores_figure(scores), path)
 
@@ -92,3 +81,17 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def plot_distortions(rows: Sequence[np.ndarray], path: Path) -> Path:
+    """Training digits (first row) and random distortions of them (the rows below)."""
+    columns = len(rows[0])
+    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.9, len(rows) * 0.95 + 0.5), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            axes[r][c].imshow(image, cmap="gray", vmin=0, vmax=255)
+            axes[r][c].set_xticks([])
+            axes[r][c].set_yticks([])
+        axes[r][0].set_ylabel("original" if r == 0 else f"distorted {r}", fontsize=7)
+    fig.suptitle("Training digits and random affine distortions (train --distort)")
+    return save_figure(fig, path)

@@ -82,7 +82,7 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
     found = segment(gray)
     digits, boxes = found.rendered()
-    scores = backend.scores(backend.meta["normalization"](digits))
+    scores = backend.scores(backend.meta.normalize(digits))
     return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +10,17 @@ import numpy as np
 
 from lenet5 import atomic
 from lenet5.data import mnist
-from lenet5.data.normalize import NORMALIZATIONS
+from lenet5.data.normalize import NETWORK_INPUTS, NORMALIZATIONS
 from lenet5.errors import UserError, file_errors
-from lenet5.infer.evaluate import evaluate_model
+from lenet5.infer.evaluate import TestReport, evaluate_model
+from lenet5.metrics import precision_recall_f1
+from lenet5.models import network_for
 from lenet5.models.registry import reference_path
 from lenet5.plots import figures
 from lenet5.plots.confusion import plot_confusion
 from lenet5.plots.curves import plot_curves
-from lenet5.store import outputs
+from lenet5.settings import TrainSettings
+from lenet5.store import checkpoint, outputs
 from lenet5.store.run_dir import RunDir
 
 _STYLE = """
@@ -29,11 +31,8 @@ h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:1.6em}
 """
 
 
-def _load_eager_model(run: RunDir) -> Any:
-    from lenet5.store import checkpoint
-    from lenet5.train.loop import config_from_run
-
-    net = config_from_run(run.root).build_model()
+def _load_eager_model(run: RunDir, settings: TrainSettings) -> Any:
+    net = network_for(settings)
     checkpoint.load(run.best_checkpoint, net)
     net.eval()
     return net
@@ -94,84 +93,94 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     summary = run.read_summary()
     # RUN/report is the report's own folder: an earlier report there is replaced, anything
     # else (a folder someone else filled) is refused before any work (lenet5.store.outputs).
-    out = outputs.claim_folder(run.root / "report", "report", force=True, flag="report")
-    model_name = config["train"]["model"]
-    history = [json.loads(line) for line in run.metrics.read_text().splitlines()]
-    data = mnist.load(data_dir or config["train"].get("data_dir"))
+    out = outputs.claim_folder(run.report, "report", force=True, flag="report")
+    settings = config.settings
+    history = run.read_metrics()
+    data = mnist.load(data_dir or settings.data_dir)
     if not 0 <= digit_index < len(data.test_labels):
         raise UserError(f"--digit {digit_index}: must be between 0 and {len(data.test_labels) - 1}")
-    result = evaluate_model(run.root, data_dir or config["train"].get("data_dir"))
-    net = _load_eager_model(run)
-    normalization = config["normalization"]["name"]
-
+    result = evaluate_model(run.root, data_dir or settings.data_dir)
+    net = _load_eager_model(run, settings)
+    normalization = NETWORK_INPUTS[settings.model]
     with file_errors(out, "write"), atomic.atomic_dir(out, replace_existing=True) as tmp:
-        sections: list[str] = []
-        plot_curves(history, tmp / "curves.png", summary["best_epoch"])
-        sections.append(
-            "<h2>Learning curves</h2><p>Cost and error rate per epoch; the dashed line is the epoch kept"
-            " (best on validation).</p><img src='curves.png' alt='learning curves'>"
-        )
-        plot_confusion(result.confusion, tmp / "confusion.png", f"Test accuracy {100 * result.accuracy:.2f}%")
-        sections.append("<h2>Confusion matrix</h2><img src='confusion.png' alt='confusion matrix'>")
-        scores = figures.precision_recall_f1(result.confusion)
-        figures.plot_class_scores(scores, tmp / "per_class.png")
-        rows = [
-            [
-                d,
-                f"{100 * scores['precision'][d]:.2f}",
-                f"{100 * scores['recall'][d]:.2f}",
-                f"{100 * scores['f1'][d]:.2f}",
-            ]
-            for d in range(10)
+        sections = [
+            _curves_section(history, summary["best_epoch"], tmp),
+            _confusion_section(result, tmp),
+            _class_section(result, tmp),
+            _mistakes_section(data, result, tmp),
+            _filters_section(net, tmp),
+            _maps_section(net, data, digit_index, normalization, tmp),
         ]
-        sections.append(
-            "<h2>Per-class precision, recall, F1 (%)</h2><img src='per_class.png' alt='per-class scores'>"
-            + figures.table_html(["digit", "precision", "recall", "F1"], rows)
-        )
-        _, shown = figures.plot_confident_mistakes(
-            data.test_images, data.test_labels, result.probabilities, tmp / "mistakes.png"
-        )
-        sections.append(
-            f"<h2>Most confident mistakes</h2><p>{shown} of {int((result.predictions != data.test_labels).sum())}"
-            " test errors, most confident first.</p><img src='mistakes.png' alt='confident mistakes'>"
-        )
-        layers = net.feature_layers()
-        first_name, first_layer = next(iter(layers.items()))
-        weights = first_layer.weight.numpy()
-        figures.plot_maps(weights[:, 0], tmp / "filters.png", f"First-layer filters ({first_name}, 5x5)", cmap="RdBu")
-        sections.append(f"<h2>First-layer filters</h2><img src='filters.png' alt='{first_name} filters'>")
-        image = data.test_images[digit_index]
-        figures.plot_input(image, tmp / "digit.png", f"test #{digit_index} (label {data.test_labels[digit_index]})")
-        maps_html = "<img src='digit.png' alt='input digit'>"
-        for name, maps in _feature_maps(net, image, normalization).items():
-            if maps.ndim == 3:
-                figures.plot_maps(
-                    maps, tmp / f"maps_{name}.png", f"{name} feature maps ({maps.shape[1]}x{maps.shape[2]})"
-                )
-                maps_html += f"<img src='maps_{name}.png' alt='{name} feature maps'>"
-        sections.append(f"<h2>Feature maps of one test digit</h2>{maps_html}")
         if hasattr(net, "features") and hasattr(net, "output"):
-            sections.append(_rbf_section(net, image, int(data.test_labels[digit_index]), normalization, tmp))
-
-        title = f"lenet5 report: {html.escape(run.root.name)}"
+            sections.append(_rbf_section(net, data.test_images[digit_index], int(data.test_labels[digit_index]),
+                                         normalization, tmp))  # fmt: skip
         facts = figures.table_html(
             ["model", "epochs", "best epoch (val)", "val accuracy", "test accuracy", "train images/s"],
-            [
-                [
-                    model_name,
-                    summary["epochs"],
-                    summary["best_epoch"],
-                    f"{100 * summary['val_accuracy']:.2f}%",
-                    f"{100 * result.accuracy:.2f}%",
-                    f"{summary['images_per_second']:.0f}",
-                ]
-            ],
-        )
-        page = (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_STYLE}</style></head>"
-            f"<body><h1>{title}</h1>{facts}{''.join(sections)}</body></html>\n"
-        )
-        (tmp / "index.html").write_text(page)
+            [[settings.model, summary["epochs"], summary["best_epoch"], f"{100 * summary['val_accuracy']:.2f}%",
+              f"{100 * result.accuracy:.2f}%", f"{summary['images_per_second']:.0f}"]],
+        )  # fmt: skip
+        (tmp / "index.html").write_text(_page(f"lenet5 report: {html.escape(run.root.name)}", facts, sections))
         (tmp / outputs.REPORT_MARKER).write_text(outputs.report_marker(p.name for p in tmp.iterdir()))
     return out
+
+
+def _page(title: str, facts: str, sections: list[str]) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_STYLE}</style></head>"
+        f"<body><h1>{title}</h1>{facts}{''.join(sections)}</body></html>\n"
+    )
+
+
+def _curves_section(history: list[dict[str, Any]], best_epoch: int, folder: Path) -> str:
+    plot_curves(history, folder / "curves.png", best_epoch)
+    return (
+        "<h2>Learning curves</h2><p>Cost and error rate per epoch; the dashed line is the epoch kept"
+        " (best on validation).</p><img src='curves.png' alt='learning curves'>"
+    )
+
+
+def _confusion_section(result: TestReport, folder: Path) -> str:
+    plot_confusion(result.confusion, folder / "confusion.png", f"Test accuracy {100 * result.accuracy:.2f}%")
+    return "<h2>Confusion matrix</h2><img src='confusion.png' alt='confusion matrix'>"
+
+
+def _class_section(result: TestReport, folder: Path) -> str:
+    scores = precision_recall_f1(result.confusion)
+    figures.plot_class_scores(scores, folder / "per_class.png")
+    rows = [[d, *(f"{100 * scores[key][d]:.2f}" for key in ("precision", "recall", "f1"))] for d in range(10)]
+    return (
+        "<h2>Per-class precision, recall, F1 (%)</h2><img src='per_class.png' alt='per-class scores'>"
+        + figures.table_html(["digit", "precision", "recall", "F1"], rows)
+    )
+
+
+def _mistakes_section(data: mnist.Mnist, result: TestReport, folder: Path) -> str:
+    labels = data.test_labels[: result.n]
+    _, shown = figures.plot_confident_mistakes(
+        data.test_images[: result.n], labels, result.probabilities, folder / "mistakes.png"
+    )
+    wrong = int((result.predictions != labels).sum())
+    return (
+        f"<h2>Most confident mistakes</h2><p>{shown} of {wrong} test errors, most confident first.</p>"
+        "<img src='mistakes.png' alt='confident mistakes'>"
+    )
+
+
+def _filters_section(net: Any, folder: Path) -> str:
+    first_name, first_layer = next(iter(net.feature_layers().items()))
+    weights = first_layer.weight.numpy()
+    figures.plot_maps(weights[:, 0], folder / "filters.png", f"First-layer filters ({first_name}, 5x5)", cmap="RdBu")
+    return f"<h2>First-layer filters</h2><img src='filters.png' alt='{first_name} filters'>"
+
+
+def _maps_section(net: Any, data: mnist.Mnist, index: int, normalization: str, folder: Path) -> str:
+    image = data.test_images[index]
+    figures.plot_input(image, folder / "digit.png", f"test #{index} (label {data.test_labels[index]})")
+    maps_html = "<img src='digit.png' alt='input digit'>"
+    for name, maps in _feature_maps(net, image, normalization).items():
+        if maps.ndim == 3:
+            title = f"{name} feature maps ({maps.shape[1]}x{maps.shape[2]})"
+            figures.plot_maps(maps, folder / f"maps_{name}.png", title)
+            maps_html += f"<img src='maps_{name}.png' alt='{name} feature maps'>"
+    return f"<h2>Feature maps of one test digit</h2>{maps_html}"

@@ -21,28 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lenet5.errors import UserError
-from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE
-from lenet5.store.model_meta import FORMAT, META_FILE
+from lenet5.store.model_folder import MODEL_FILES, is_model_folder
+from lenet5.store.run_dir import is_run_dir
 
-MODEL_MARKER = META_FILE
-MODEL_FORMAT_PREFIX = FORMAT.rsplit("/", 1)[0] + "/"  # any version of the model-folder format
-MODEL_FILES = frozenset({MODEL_MARKER, "README.md", f"{MODEL_PREFIX}.json", f"{MODEL_PREFIX}.pdiparams", ONNX_FILE})
 REPORT_MARKER = "lenet5-report.json"
 REPORT_FORMAT = "lenet5-report/1"
 PNG_SOFTWARE = "lenet5"  # the PNG text chunk `Software` of every picture we write
 CSV_HEADER = "file,digit,probability,top_k"
-
-
-def is_run_dir(path: Path) -> bool:
-    return (path / "config.json").is_file() or (path / "checkpoints").is_dir()
-
-
-def _is_model_folder(folder: Path) -> bool:
-    try:
-        meta = json.loads((folder / MODEL_MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and str(meta.get("format", "")).startswith(MODEL_FORMAT_PREFIX)
 
 
 def _report_files(folder: Path) -> set[str] | None:
@@ -77,7 +62,7 @@ def claim_folder(path: str | os.PathLike[str], kind: str, force: bool = False, f
     if is_run_dir(target):
         raise UserError(f"{path}: is a training run directory; {flag} never replaces one, choose a new folder")
     if kind == "model":
-        mine, files = _is_model_folder(target), MODEL_FILES
+        mine, files = is_model_folder(target), MODEL_FILES
     elif kind == "report":
         listed = _report_files(target)
         mine, files = listed is not None, listed or set()

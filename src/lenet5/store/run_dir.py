@@ -1,13 +1,19 @@
-"""The layout of a run directory, in one place.
+"""The layout of a run directory: every file a run holds is named here and nowhere else.
 
 runs/NAME/
-  config.json            every setting, versions, seed, command line
+  config.json            every setting (lenet5.settings.TrainSettings), versions, command line
   metrics.jsonl          one line per epoch: train/val/test cost and accuracy, seconds
   curves.png             cost and error-rate curves
   checkpoints/last.npz   state after the last completed epoch (what --resume reads)
   checkpoints/best.npz   state after the epoch with the best validation score
-  model/                 Paddle Inference model of the best epoch (+ lenet5.json)
+  model/                 Paddle Inference model of the best epoch (+ lenet5.json, README.md)
   summary.json           the selected epoch, its validation and test numbers, speed
+  report/                `lenet5 report`'s HTML report
+  confusion.png          `lenet5 evaluate`'s confusion matrix (confusion-first-N.png with --limit N)
+  visualdl/              VisualDL logs (train --visualdl)
+
+Everything read back is checked first (a regular file of bounded size, then its schema),
+so a hand-edited or damaged file is one line naming it, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +25,33 @@ from typing import Any
 
 from lenet5 import atomic
 from lenet5.errors import UserError
+from lenet5.settings import TrainSettings, validated
+from lenet5.store.files import read_bytes, read_json
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CURVES = "curves.png"
+CHECKPOINTS = "checkpoints"
+LAST = "last.npz"
+BEST = "best.npz"
+MODEL = "model"
+SUMMARY = "summary.json"
+REPORT = "report"
+VISUALDL = "visualdl"
+MAX_JSON_BYTES = 16 * 1024 * 1024  # a long run's files are a few hundred KB
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` looks like a training run (so that no output ever replaces one)."""
+    return (path / CONFIG).is_file() or (path / CHECKPOINTS).is_dir()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A run's config.json: its settings, validated, and the rest as written."""
+
+    settings: TrainSettings
+    raw: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -27,48 +60,86 @@ class RunDir:
 
     @property
     def config(self) -> Path:
-        return self.root / "config.json"
+        return self.root / CONFIG
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.root / METRICS
 
     @property
     def curves(self) -> Path:
-        return self.root / "curves.png"
+        return self.root / CURVES
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / CHECKPOINTS
 
     @property
     def last_checkpoint(self) -> Path:
-        return self.root / "checkpoints" / "last.npz"
+        return self.checkpoints / LAST
 
     @property
     def best_checkpoint(self) -> Path:
-        return self.root / "checkpoints" / "best.npz"
+        return self.checkpoints / BEST
 
     @property
     def model(self) -> Path:
-        return self.root / "model"
+        return self.root / MODEL
 
     @property
     def summary(self) -> Path:
-        return self.root / "summary.json"
+        return self.root / SUMMARY
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT
+
+    @property
+    def visualdl(self) -> Path:
+        return self.root / VISUALDL
+
+    def confusion(self, limit: int | None) -> Path:
+        """`evaluate`'s plot: a partial evaluation (--limit) never replaces the full one."""
+        return self.root / ("confusion.png" if limit is None else f"confusion-first-{limit}.png")
+
+    def write_config(self, settings: TrainSettings, **extra: Any) -> None:
+        atomic.write_json(self.config, {"train": settings.model_dump(), **extra})
+
+    def read_config(self) -> RunConfig:
+        if not self.config.exists() and not self.config.is_symlink():
+            raise UserError(f"{self.root}: not a run directory (no {CONFIG})")
+        raw = read_json(self.config, MAX_JSON_BYTES, "lenet5 run config")
+        if not isinstance(raw, dict) or not isinstance(raw.get("train"), dict):
+            raise UserError(f'{self.config}: not a lenet5 training config (no "train" settings)')
+        return RunConfig(validated(raw["train"], str(self.config), strict=True), raw)
+
+    def read_settings(self) -> TrainSettings:
+        return self.read_config().settings
+
+    def read_summary(self) -> dict[str, Any]:
+        if not self.summary.exists():
+            raise UserError(f"{self.root}: run has no {SUMMARY} (not finished?)")
+        summary = read_json(self.summary, MAX_JSON_BYTES, "lenet5 run summary")
+        if not isinstance(summary, dict):
+            raise UserError(f"{self.summary}: not a lenet5 run summary")
+        return summary
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic.write_json(self.summary, summary)
 
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
         # Rewritten whole from the checkpointed history, so it never runs ahead of last.npz.
         atomic.write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in history))
 
-    def read_config(self) -> dict[str, Any]:
+    def read_metrics(self) -> list[dict[str, Any]]:
+        text = read_bytes(self.metrics, MAX_JSON_BYTES, "lenet5 metrics file").decode("utf-8", "replace")
         try:
-            return json.loads(self.config.read_text())
-        except FileNotFoundError:
-            raise UserError(f"{self.root}: not a run directory (no config.json)") from None
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{self.config}: unreadable ({type(exc).__name__})") from None
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise UserError(f"{self.metrics}: not a lenet5 metrics file (a line is not JSON)") from None
+        if not all(isinstance(row, dict) for row in rows):
+            raise UserError(f"{self.metrics}: not a lenet5 metrics file")
+        return rows
 
-    def read_summary(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.summary.read_text())
-        except FileNotFoundError:
-            raise UserError(f"{self.root}: run has no summary.json (not finished?)") from None
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{self.summary}: unreadable ({type(exc).__name__})") from None
+    def is_finished(self) -> bool:
+        return self.summary.is_file()

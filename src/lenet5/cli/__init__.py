@@ -1,0 +1,96 @@
+"""`lenet5` command line: parsing, printing, and the boundary where every error becomes one
+line. Each command is a module here with its parser and its run function; the work itself
+is in the packages below. Heavy imports (Paddle) happen inside commands so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from lenet5 import __version__
+from lenet5.cli import data, models, pictures, serve, train
+from lenet5.errors import TrainingInterrupted, UserError
+
+Adder = Callable[[argparse._SubParsersAction], None]
+Runner = Callable[[argparse.Namespace], int]
+
+# Command name -> (adds its parser, runs it), in the order `lenet5 --help` lists them.
+COMMANDS: dict[str, tuple[Adder, Runner]] = {
+    "train": (train.add_parser, train.run),
+    "evaluate": (models.add_evaluate, models.run_evaluate),
+    "data": (data.add_data, data.run_data),
+    "predict": (pictures.add_predict, pictures.run_predict),
+    "read": (pictures.add_read, pictures.run_read),
+    "export": (models.add_export, models.run_export),
+    "report": (models.add_report, models.run_report),
+    "serve": (serve.add_parser, serve.run),
+    "distort-preview": (data.add_preview, data.run_preview),
+    "summary": (models.add_summary, models.run_summary),
+    "models": (models.add_models, models.run_models),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lenet5",
+        description="Handwritten digit recognition with LeNet-5 on PaddlePaddle: train, evaluate, inspect.",
+    )
+    parser.add_argument("--version", action="version", version=f"lenet5 {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add, _run in COMMANDS.values():
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status = COMMANDS[args.command][1](args)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
+        return status
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as exc:
+        print(_interrupted(exc), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except ImportError as exc:
+        # Ctrl-C while Paddle is being imported surfaces as Paddle's "initialization failed".
+        if isinstance(exc.__context__, KeyboardInterrupt) or "initialization failed" in str(exc):
+            print("interrupted", file=sys.stderr)
+            return 130
+        raise
+    except OSError as exc:
+        # The last line of defence for files: whatever escaped a specific message still
+        # reaches the user as one line naming the path, never as a traceback.
+        where = exc.filename or getattr(args, "out", None) or "lenet5"
+        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _interrupted(exc: TrainingInterrupted) -> str:
+    if not exc.resumable:
+        return f"Interrupted before the run started; nothing was saved in {exc.run_dir}."
+    return (
+        f"Interrupted; {exc.completed_epochs} completed epoch(s) are saved in {exc.run_dir}.\n"
+        f"Continue with: lenet5 train --resume {exc.run_dir}"
+    )
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (`lenet5 ... | head`): stop quietly, as Unix tools do.
+
+    Later writes, including the interpreter's own flush at exit, go to /dev/null so
+    Python prints no second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe

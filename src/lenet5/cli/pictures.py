@@ -1,0 +1,132 @@
+"""`lenet5 predict` (one digit per picture) and `lenet5 read` (a whole number)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lenet5.cli.common import add_model_options, image_files, json_line, report_failure, top_k
+from lenet5.errors import UserError, file_errors
+
+PREDICT_DESCRIPTION = (
+    "Predict the digit in each image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size or mode). Images get MNIST's own "
+    "preprocessing first: grayscale, ink made bright, cropped to the ink, longer side 20 px, centred by centre of "
+    "mass in 28x28. Directories are walked recursively for image files (other files in them are passed over); "
+    "files named are always read. A bad file prints `error: FILE: reason` and the rest are still processed; the "
+    "exit status is 1 if any failed."
+)
+READ_DESCRIPTION = (
+    "Read every digit of a number written on one line, left to right, as LeNet-5 was built to (ZIP codes, "
+    "cheques): the ink is over-segmented (blobs, and cuts through touching digits), the network scores every way "
+    "of grouping the pieces, and the best path through that segmentation graph is kept (LeCun et al. 1998, "
+    "Section V; docs/reading-numbers.md). Folders are searched for image files. A bad file prints "
+    "`error: FILE: reason` and the rest are still read; the exit status is 1 if any failed."
+)
+
+
+def add_predict(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("predict", help="read digits in your own images", description=PREDICT_DESCRIPTION)
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
+    add_model_options(parser, "the shipped seed model")
+    parser.add_argument("--top-k", type=top_k, default=3, metavar="K", help="alternatives to show, 1-10 (default 3)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line on stdout, for every file: the prediction, or {"file", "error"}',
+    )
+    parser.add_argument("--csv", metavar="FILE", help="also write all results to a CSV file")
+    parser.add_argument(
+        "--save-input",
+        metavar="DIR",
+        help="save the 28x28 image the model saw for each file, as DIR/NAME.28x28.png (files of the same name "
+        "in different folders get their folder in the name; only earlier lenet5 images are ever replaced)",
+    )
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.predict import Failure, predict_files, write_csv
+    from lenet5.store import outputs
+
+    # Output paths are checked before any work, so a bad one costs nothing and writes nothing.
+    csv_path = outputs.claim_file(args.csv, "csv", "--csv") if args.csv else None
+    save_input = outputs.claim_file_folder(args.save_input, "--save-input") if args.save_input else None
+    backend = load_backend(args.model, args.backend)
+    files = image_files(args.inputs)
+    results, failures = [], 0
+    for result in predict_files(backend, files, args.top_k, save_input):
+        if isinstance(result, Failure):
+            failures += 1
+            report_failure(result, args.json)
+            continue
+        results.append(result)
+        if args.json:
+            print(json_line(result.to_json()), flush=True)
+        else:
+            others = ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k)
+            print(f"{result.file}: {result.digit} ({100 * result.probability:.1f}%)  top-{args.top_k}: {others}")
+            if result.warning:
+                print(f"warning: {result.file}: {result.warning}", file=sys.stderr)
+    if csv_path is not None:
+        with file_errors(csv_path, "write"):
+            write_csv(csv_path, results)
+    return 1 if failures else 0
+
+
+def add_read(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "read", help="read whole written numbers (several digits on one line)", description=READ_DESCRIPTION
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders")
+    add_model_options(
+        parser,
+        "the shipped reader model, trained to reject pieces that are not one digit; any other model works, "
+        "less well on touching digits",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"file", "number", "confidence", "digits": [{"digit", "probability", '
+        '"box"}]}, or {"file", "error"}',
+    )
+    parser.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="write a copy of each picture with each digit's box and reading drawn on it, as DIR/NAME.read.png",
+    )
+
+
+def run_read(args: argparse.Namespace) -> int:
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.predict import Failure, save_png, saved_input_names
+    from lenet5.reader.annotate import annotated
+    from lenet5.reader.read import read_file
+    from lenet5.store import outputs
+    from lenet5.store.model_folder import DEFAULT_READER, shipped_models
+
+    annotate = outputs.claim_file_folder(args.annotate, "--annotate") if args.annotate else None
+    model = args.model or (DEFAULT_READER if DEFAULT_READER in shipped_models() else None)
+    backend = load_backend(model, args.backend)
+    if backend.classes == 10:
+        print(
+            f"note: {model or 'the default model'} has no junk class; touching digits are read less well than "
+            "with the shipped reader model",
+            file=sys.stderr,
+        )
+    files = image_files(args.inputs)
+    names = saved_input_names(files, ".read.png") if annotate is not None else {}
+    failures = 0
+    for path in files:
+        try:
+            reading, picture = read_file(backend, path, str(path))
+            if annotate is not None:
+                save_png(annotated(picture, reading), annotate / names[path], "--annotate")
+        except UserError as exc:
+            failures += 1
+            report_failure(Failure.of(path, exc), args.json)
+            continue
+        if args.json:
+            print(json_line(reading.to_json()), flush=True)
+        else:
+            print(f"{reading.file}  {reading.number}  ({reading.confidence:.2f})", flush=True)
+    return 1 if failures else 0

@@ -1,0 +1,81 @@
+"""What a run trains and is judged on: the MNIST splits, with the reader's junk pieces and
+lines when the settings ask for them, normalised for the network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lenet5.data import mnist
+from lenet5.data.normalize import NETWORK_INPUTS, NORMALIZATIONS, Normalization
+from lenet5.data.splits import Split, Splits, make_splits
+from lenet5.settings import TrainSettings
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    normalize: Normalization
+    train: Split  # raw uint8 digits (and junk pieces): what distortions start from
+    x_train: np.ndarray  # normalised
+    y_train: np.ndarray
+    val: Split
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    digits_test: Split  # the test digits without junk pieces: what a model folder is scored on
+    train_lines: list[Any] | None = None  # lines of digits for the line passes (lenet5.reader.line_training)
+    val_lines: list[Any] | None = None
+
+
+def load_training_data(settings: TrainSettings, echo: Callable[[str], None]) -> TrainingData:
+    """The splits the settings describe; every random choice derives from the seed, so a
+    resumed run rebuilds exactly the same data."""
+    data = mnist.load(settings.data_dir, allow_download=settings.download)
+    splits = make_splits(data, settings.val_size, settings.train_limit, settings.test_limit)
+    digits_test = splits.test
+    train_lines, val_lines = _lines(splits, settings, echo) if settings.line_epochs else (None, None)
+    if settings.junk > 0:
+        splits = _with_junk(splits, settings.junk, settings.segmented, settings.seed)
+    normalize = NORMALIZATIONS[NETWORK_INPUTS[settings.model]]
+    return TrainingData(
+        normalize=normalize,
+        train=splits.train,
+        x_train=normalize(splits.train.images),
+        y_train=splits.train.labels,
+        val=splits.val,
+        x_val=normalize(splits.val.images),
+        y_val=splits.val.labels,
+        x_test=normalize(splits.test.images),
+        y_test=splits.test.labels,
+        digits_test=digits_test,
+        train_lines=train_lines,
+        val_lines=val_lines,
+    )
+
+
+def _with_junk(splits: Splits, share: float, segmented: float, seed: int) -> Splits:
+    """Each split plus junk pieces made from its own digits (so none of the test digits'
+    ink reaches training), with generators derived from the seed and the split."""
+    from lenet5.reader.junk import with_junk
+
+    parts = {}
+    for number, name in enumerate(("train", "val", "test")):
+        part = getattr(splits, name)
+        parts[name] = Split(*with_junk(part.images, part.labels, share, [seed, 5, number], segmented))
+    return Splits(**parts)
+
+
+def _lines(splits: Splits, settings: TrainSettings, echo: Callable[[str], None]) -> tuple[list[Any], list[Any]]:
+    """Lines of training digits for the line passes and of validation digits to choose
+    the epoch kept, from generators derived from the seed (a resumed run makes the same)."""
+    from lenet5.reader.line_training import VALIDATION_LINES, make_lines
+
+    echo(f"Segmenting {settings.lines} training lines and {VALIDATION_LINES} validation lines for the line passes")
+    seed = settings.seed
+    train = make_lines(splits.train.images, splits.train.labels, settings.lines, np.random.default_rng([seed, 6, 0]))
+    val = make_lines(splits.val.images, splits.val.labels, VALIDATION_LINES, np.random.default_rng([seed, 6, 1]))
+    return train, val
