@@ -76,6 +76,7 @@ $(CJK_FONT):
 test: $(VENV)/.stamp-dev $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 	LENET5_REQUIRE_BROWSER=1 LENET5_REQUIRE_KERNELS=1 $(BIN)/python -m pytest -q
 
 # The tutorial notebook (docs/tutorial): regenerated from its percent-format source and

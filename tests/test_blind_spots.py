@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, quiet, rig_validation, tiny_config
+from conftest import DATA_DIR, evaluation, quiet, rig_validation, tiny_config
 from lenet5.models import network_for
 
 # Table I of LeCun et al. 1998: the S2 maps feeding each C3 map, copied from the paper.
@@ -113,8 +113,8 @@ def _rigged(monkeypatch: pytest.MonkeyPatch, best_val_epoch: int, field: str) ->
     def rewrite(result, epoch: int):
         good = epoch == best_val_epoch
         if field == "accuracy":
-            return type(result)(cost=result.cost, accuracy=0.99 if good else 0.5, n=result.n)
-        return type(result)(cost=0.01 if good else 5.0, accuracy=result.accuracy, n=result.n)
+            return evaluation(result.cost, 0.99 if good else 0.5, result.n)
+        return evaluation(0.01 if good else 5.0, result.accuracy, result.n)
 
     rig_validation(monkeypatch, rewrite)
 

@@ -241,9 +241,9 @@ def test_distortions_are_seeded_and_vectorised() -> None:
 
 
 def test_distort_fraction_keeps_the_rest_original_and_strength_scales_ranges() -> None:
-    from lenet5.data.normalize import NORMALIZATIONS
     from types import SimpleNamespace
 
+    from lenet5.data.normalize import NORMALIZATIONS
     from lenet5.data.splits import Split
     from lenet5.train.epochs import prepare_pass
 

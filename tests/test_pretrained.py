@@ -102,10 +102,15 @@ def test_a_shipped_model_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "shipped: " in capsys.readouterr().err
 
 
-def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
-    from lenet5.export.card import model_card
+def _card_of_run(tmp_path: Path, config: dict, name: str = "reader") -> str:
+    from lenet5.export.card import RunFacts, model_card
+    from lenet5.store.model_folder import load_meta
 
-    meta = json.loads((shipped_models()["reader"] / "lenet5.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return model_card(load_meta(shipped_models()[name]), [RunFacts.of(tmp_path)], "both")
+
+
+def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
     train = {"recipe": "reader", "optimizer": "adam", "lr": 0.002, "batch_size": 128, "epochs": 20}
     for extra, wanted, unwanted in (
         ({"junk": 0.5, "segmented": 0.25}, ["0.5 junk pieces per digit", "0.25 pieces per digit cut"], []),
@@ -116,27 +121,34 @@ def test_the_card_says_what_the_reader_was_trained_on(tmp_path: Path) -> None:
             ["then 3 passes over 5,000 lines of digits", "reads lines of validation digits best"],
             [],
         ),
-        # A config edited by hand, without the number of lines: the card says less, and says it.
-        ({"junk": 0.5, "line_epochs": 2, "lines": "many"}, ["then 2 passes over lines of digits"], ["5,000"]),
     ):
-        (tmp_path / "config.json").write_text(json.dumps({"train": {**train, **extra}}))
-        card = model_card(meta, tmp_path, "both")
-        assert all(text in card for text in wanted), card
-        assert not any(text in card for text in unwanted), card
+        card = _card_of_run(tmp_path, {"train": {**train, **extra}})
+        prose = card.split("All settings of the run")[0]  # the table below names every setting
+        assert all(text in prose for text in wanted), card
+        assert not any(text in prose for text in unwanted), card
+        # Every published setting is in the card's table, with its value.
+        assert f"| `junk` | {extra['junk']:g} |" in card and "| `select_by` | cost |" in card
+
+
+def test_a_hand_edited_config_is_refused_in_one_line_naming_the_setting(tmp_path: Path) -> None:
+    from lenet5.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        _card_of_run(tmp_path, {"train": {"recipe": "reader", "junk": 0.5, "line_epochs": 2, "lines": "many"}})
+    assert str(caught.value) == f"{tmp_path / 'config.json'}: train.lines: expected a whole number (got 'many')"
 
 
 def test_a_run_older_than_the_recipe_field_is_carded_with_its_commands_recipe(tmp_path: Path) -> None:
-    from lenet5.export.card import model_card, run_recipe
+    from lenet5.export.card import recipe_in_command
 
-    meta = json.loads((shipped_models()["seed"] / "lenet5.json").read_text())
-    train = {"optimizer": "sdlm", "lr": 0.00015, "batch_size": 1, "epochs": 20, "loss": "map"}
+    train = {"model": "lenet5", "optimizer": "sdlm", "lr": 0.00015, "batch_size": 1, "epochs": 20, "loss": "map"}
     for command, recipe in (
         (["lenet5", "train", "--model", "lenet5", "--recipe", "paper", "--distort"], "paper"),
         (["lenet5", "train", "--recipe=strong"], "strong"),
         (["lenet5", "train", "--epochs", "3"], None),
     ):
-        (tmp_path / "config.json").write_text(json.dumps({"train": train, "command": command}))
-        assert run_recipe(tmp_path) == recipe
-        assert f"Recipe `{recipe or 'custom'}`" in model_card(meta, tmp_path, "both")
-    (tmp_path / "config.json").write_text(json.dumps({"train": {**train, "recipe": "seed"}, "command": command}))
-    assert run_recipe(tmp_path) == "seed"
+        assert recipe_in_command(command) == recipe
+        card = _card_of_run(tmp_path, {"train": train, "command": command}, "lenet5")
+        assert f"Recipe `{recipe or 'custom'}`" in card
+    card = _card_of_run(tmp_path, {"train": {**train, "recipe": "paper"}, "command": command}, "lenet5")
+    assert "Recipe `paper`" in card

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from lenet5.cli import main
-from lenet5.plots.figures import precision_recall_f1
+from lenet5.metrics import precision_recall_f1
 
 
 def test_report_files_exist_and_links_resolve(trained_run: Path) -> None:

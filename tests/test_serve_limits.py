@@ -42,9 +42,9 @@ def slow_decode(monkeypatch: pytest.MonkeyPatch):
     """Decoding takes 0.8 s (a stand-in for a huge picture), whatever the body."""
     real = app_module.read_picture
 
-    def slow(*args):
+    def slow(*args, **kwargs):
         time.sleep(0.8)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(app_module, "read_picture", slow)
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_accuracy_up_to_ties, interrupt_then_resume, quiet, rig_validation, tiny_config
+from conftest import (
+    REPO,
+    assert_accuracy_up_to_ties,
+    evaluation,
+    interrupt_then_resume,
+    quiet,
+    rig_validation,
+    tiny_config,
+)
 from lenet5.errors import UserError
 from lenet5.train import loop
 from lenet5.train.loop import summary_metrics, train
@@ -80,9 +88,7 @@ def test_same_seed_same_metrics_other_seed_differs(tmp_path: Path, trained_run: 
 def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rig validation so the best epoch by validation is not the best by test; the summary must follow validation."""
     # Validation claims epoch 0 was best, whatever happened.
-    rig_validation(
-        monkeypatch, lambda result, epoch: type(result)(cost=1.0 + epoch, accuracy=result.accuracy, n=result.n)
-    )
+    rig_validation(monkeypatch, lambda result, epoch: evaluation(1.0 + epoch, result.accuracy, result.n))
     summary = train(tiny_config(epochs=3), tmp_path / "run", echo=quiet, progress=False)
     rows = _metrics(tmp_path / "run")
     assert summary["best_epoch"] == 0

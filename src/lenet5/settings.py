@@ -37,6 +37,7 @@ a recipe does not mention keeps its default. The CLI's defaults are the `seed` r
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -70,6 +71,9 @@ class Setting:
     # boolean setting is on (`only_with`) or the network is `only_for_model`; otherwise the default.
     only_with: str | None = None
     only_for_model: str | None = None
+    # A name chosen from a list that may grow (networks, criteria): the flag takes any text
+    # and an unknown name gets one line listing the known ones, not argparse's usage text.
+    free_text: bool = False
 
 
 Network = Literal[tuple(sorted(NETWORK_INPUTS))]  # type: ignore[valid-type]
@@ -82,7 +86,7 @@ class TrainSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: Annotated[Network, Setting("network name", recipes={"paper": "lenet5"})] = "seed"
+    model: Annotated[Network, Setting("network name", recipes={"paper": "lenet5"}, free_text=True)] = "seed"
     recipe: Annotated[
         Literal["seed", "paper", "strong", "reader"] | None,
         Setting("hyper-parameter set the other settings start from (default: the network's own)", flag=False),
@@ -103,7 +107,7 @@ class TrainSettings(BaseModel):
     ] = 10
     loss: Annotated[
         Literal["cross_entropy", "map", "mse"],
-        Setting("criterion (map and mse work on lenet5's RBF penalties)", recipes={"paper": "map"}),
+        Setting("criterion (map and mse work on lenet5's RBF penalties)", recipes={"paper": "map"}, free_text=True),
     ] = "cross_entropy"
     lr_schedule: Annotated[
         Literal["constant", "cosine"],
@@ -314,6 +318,10 @@ def _first_problem(exc: ValidationError, values: Mapping[str, Any], where: str) 
         message = phrase(error)
         return f"{where}: {message}" if where else message
     name = loc[0]
+    if error["type"] == "literal_error" and name in ("model", "loss"):
+        known = ", ".join(str(v) for v in typing.get_args(TrainSettings.model_fields[name].annotation))
+        message = f"unknown {name} {values.get(name)!r}; choose from {known}"
+        return f"{where}: train.{name}: {message}" if where else message
     message = phrase(error, name)
     if where:
         return f"{where}: train.{name}: {message} (got {values.get(name)!r})"

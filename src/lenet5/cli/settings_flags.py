@@ -17,14 +17,15 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from lenet5.settings import RECIPE_SUMMARIES, RECIPES, Setting, TrainSettings, phrase, settings_fields
+from lenet5 import settings
+from lenet5.settings import RECIPE_SUMMARIES, Setting, phrase, settings_fields
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     """A flag for every TrainSettings field that has one, and --recipe."""
     parser.add_argument(
         "--recipe",
-        choices=RECIPES,
+        metavar="RECIPE",
         help="hyper-parameter set the other settings start from: "
         + "; ".join(f"{name} ({summary})" for name, summary in RECIPE_SUMMARIES.items())
         + ". Default: the network's own (paper for lenet5, else seed). Flags override the recipe.",
@@ -35,7 +36,7 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_flag(parser: argparse.ArgumentParser, name: str, setting: Setting) -> None:
-    info = TrainSettings.model_fields[name]
+    info = settings.TrainSettings.model_fields[name]
     flag = "--" + name.replace("_", "-")
     help_text = setting.help + _defaults_note(name, setting, info.default)
     base = _without_none(info.annotation)
@@ -45,7 +46,12 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, setting: Setting) -> N
         parser.add_argument(flag, action=action, default=None, help=help_text)
         return
     if typing.get_origin(base) is Literal:
-        parser.add_argument(flag, choices=typing.get_args(base), default=None, help=help_text)
+        choices = typing.get_args(base)
+        if setting.free_text:  # checked with the settings: one line naming the known values
+            help_text = f"{setting.help}: {' or '.join(choices)}{_defaults_note(name, setting, info.default)}"
+            parser.add_argument(flag, default=None, metavar=name.upper(), help=help_text)
+        else:
+            parser.add_argument(flag, choices=choices, default=None, help=help_text)
         return
     parser.add_argument(
         flag, type=_parser_for(name), default=None, metavar=setting.metavar or name.upper(), help=help_text
@@ -63,7 +69,7 @@ def _without_none(annotation: Any) -> Any:
 def _parser_for(name: str) -> Callable[[str], Any]:
     """Parse a flag's text as its field's type and check the field's own bounds, so a bad
     value is refused by argparse with the same words the settings use."""
-    info = TrainSettings.model_fields[name]
+    info = settings.TrainSettings.model_fields[name]
     base = _without_none(info.annotation)
     kind = int if _is_int(base) else float if _is_float(base) else str
     extras = [m for m in info.metadata if not isinstance(m, Setting)]

@@ -190,7 +190,12 @@ def model_card(meta: ModelMeta, runs: list[RunFacts], backend: str) -> str:
         lines += _training(runs[0])
     elif meta.test_accuracy is not None:
         lines.append(f"- Test accuracy at export: {100 * meta.test_accuracy:.2f}%.")
-    lines += [
+    return "\n".join(lines + _loading(backend)) + "\n"
+
+
+def _loading(backend: str) -> list[str]:
+    """How to load the folder with the CLI and with each runtime it was exported for."""
+    lines = [
         "",
         "## Loading",
         "",
@@ -226,4 +231,4 @@ def model_card(meta: ModelMeta, runs: list[RunFacts], backend: str) -> str:
             'probs = session.run(None, {"image": batch})[0]  # batch: float32 [N, 1, H, W]',
             "```",
         ]
-    return "\n".join(lines) + "\n"
+    return lines

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lenet5.reader.junk import JUNK_LABEL
+from lenet5.reader.junk import JUNK_LABEL, junk_pieces, sliver_pieces
 from lenet5.reader.lines import compose_line, crop, enlarge_owner, photograph, vary
 from lenet5.reader.segment import Segmentation, segment
 
@@ -124,3 +124,27 @@ def segmented_pieces(
         pieces += list(rendered)
         piece_labels += [int(arc_label[k]) for k in chosen]
     return np.stack(pieces[:count]), np.array(piece_labels[:count], dtype=labels.dtype)
+
+
+def with_junk(
+    images: np.ndarray, labels: np.ndarray, share: float, seed: int | list[int], segmented: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The digits plus `share` times as many junk pieces made from them (label 10), half
+    as many again digits with a sliver of a neighbour (labelled as the digit), and
+    `segmented` times as many pieces cut from lines of them by the number reader itself
+    (segmented_pieces), shuffled in among them by a generator seeded with `seed`."""
+    count = round(share * len(labels))
+    if count == 0:
+        return images, labels
+    rng = np.random.default_rng(seed)
+    junk = junk_pieces(images, count, rng)
+    slivers, sliver_labels = sliver_pieces(images, labels, count // 2, rng)
+    parts = [images, junk, slivers]
+    part_labels = [labels, np.full(count, JUNK_LABEL, dtype=labels.dtype), sliver_labels]
+    if segmented > 0:
+        cut, cut_labels = segmented_pieces(images, labels, round(segmented * len(labels)), rng)
+        parts.append(cut)
+        part_labels.append(cut_labels)
+    all_images, all_labels = np.concatenate(parts), np.concatenate(part_labels)
+    order = rng.permutation(len(all_labels))
+    return all_images[order], all_labels[order]

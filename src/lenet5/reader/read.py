@@ -2,25 +2,12 @@
 
 LeNet-5 was built to read ZIP codes and cheque amounts, and this follows the paper's way
 of doing it (LeCun et al. 1998, Section V, "heuristic over-segmentation"; the figures it
-follows are described in docs/reading-numbers.md):
-
-1. Ink. The picture's ink against its local background, exactly as for one digit
-   (lenet5.vision.page): uneven light and coloured paper come out flat.
-2. Over-segmentation. Connected blobs of ink, specks and page furniture dropped, and each
-   blob wider than a digit cut along least-ink paths from its top to its bottom (where two
-   digits touch, such a path crosses only the joint). This makes more pieces than there are
-   digits, on purpose: a broken 5 is two blobs, a touching "23" gets several candidate cuts.
-3. The segmentation graph. Pieces are ordered left to right; a node sits between two
-   pieces, and an arc from node i to node j is the candidate digit made of pieces i..j-1
-   (no wider than a digit can be, no clear gap inside).
-4. Recognition of every arc. Each candidate is rendered as an MNIST digit (the same
-   rendering as `predict`) and the network scores all of them in one batch. With a model
-   trained with a junk class (`--recipe reader`, the shipped "reader" model), a half, a
-   pair or a digit with a slice of its neighbour scores as junk, so it loses.
-5. The best path. The reading is the path from the first node to the last of least total
-   penalty, -log p(digit) summed over its arcs: dynamic programming (Viterbi) over the graph.
-
-Boxes are given in the original picture's pixels.
+follows are described in docs/reading-numbers.md): the line's ink is cut into more pieces
+than there are digits and the graph of all ways to group them is built
+(lenet5.reader.segment, steps 1-3); the network scores every grouping and the path of
+least total penalty is the reading (lenet5.reader.graph, steps 4-5). This module ties the
+steps together: a picture or a file in, a NumberReading out. Boxes are given in the
+original picture's pixels.
 """
 
 from __future__ import annotations

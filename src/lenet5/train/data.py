@@ -60,7 +60,7 @@ def load_training_data(settings: TrainSettings, echo: Callable[[str], None]) -> 
 def _with_junk(splits: Splits, share: float, segmented: float, seed: int) -> Splits:
     """Each split plus junk pieces made from its own digits (so none of the test digits'
     ink reaches training), with generators derived from the seed and the split."""
-    from lenet5.reader.junk import with_junk
+    from lenet5.reader.pieces import with_junk
 
     parts = {}
     for number, name in enumerate(("train", "val", "test")):

@@ -25,6 +25,7 @@ from pathlib import Path
 from lenet5.errors import UserError
 from lenet5.runtime import import_paddle
 from lenet5.settings import TrainSettings
+from lenet5.store.run_dir import RunDir
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -45,7 +46,9 @@ def train_here(settings: TrainSettings, out: Path, options: RunOptions, command:
 
     echo = (lambda _message: None) if options.json else print
     progress = None if options.progress else False
-    return train(settings, out, options.resume, echo, progress, options.visualdl, command)
+    return train(
+        settings, out, resume=options.resume, echo=echo, progress=progress, visualdl=options.visualdl, command=command
+    )
 
 
 def worker(settings_json: str, out: str, options: RunOptions, command: list[str], parent: int) -> None:
@@ -132,10 +135,9 @@ def _report_failure(report: str, run_root: Path, nproc: int) -> int:
 
 
 def _resume_hint(run_root: Path, nproc: int) -> str:
-    metrics = run_root / "metrics.jsonl"
     try:
-        completed = sum(1 for line in metrics.read_text().splitlines() if json.loads(line))
-    except (OSError, ValueError):
+        completed = len(RunDir(run_root).read_metrics())
+    except UserError:  # no epoch yet, or nothing readable: either way nothing to continue
         completed = 0
     if not completed:
         return "No epoch was completed."
