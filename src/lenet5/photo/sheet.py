@@ -1,0 +1,662 @@
+"""Finding the sheet of paper in a phone photo, and straightening it.
+
+A phone photo of a sheet shows the desk around it: wood grain, laminate, the sheet's own
+shadow, vignetting. Read as ink, the sheet's edge becomes a "1" and the desk becomes
+strokes, so the photo is first cut down to the paper.
+
+The approach, and why:
+
+1. Candidates from a small copy (WORK_SIDE px, about 0.3 ms to make). The paper is a large
+   bright region with little texture. Writing is erased first (a grey closing wider than
+   any stroke at that scale) and the desk's grain smoothed (a median), then the bright
+   region is cut out in two independent ways, because each fails where the other works:
+   global thresholds (Otsu's and one between it and each class mean: a light gradient or a
+   grey desk moves the best level), and the regions that Canny edges enclose (a white desk
+   beside white paper: no threshold separates them, but the edge and the sheet's shadow
+   still do). Each large region's convex hull (a hand over the sheet bites into the region,
+   not into its hull) is simplified to a polygon; sides that lie on the frame's border are
+   told apart from the sheet's own, so a sheet cut by the frame still gives a quadrilateral:
+   two or three sides of its own and the frame's borders as the others, or four of its own
+   with a corner outside the frame.
+2. Refinement on the full picture. The small copy locates each side only to a few pixels,
+   so each side is searched again across its length: along short profiles normal to it,
+   the steepest bright-to-dark step (paper inside, desk or shadow outside), to a tenth of a
+   pixel; a robust line fit through those points, the corners where the lines meet.
+   Straight lines through many points beat corner detection: a corner may be dog-eared,
+   shadowed, under a thumb or outside the frame.
+3. Verdict. A candidate is the sheet only if each of its own sides is an edge along most of
+   its length, sharp (a shadow's or vignette's soft ramp is not a sheet's edge) and with
+   paper brighter inside than the desk just outside. The last rejects a printed box, a ruled
+   table or a bright cell of a form: across their lines there is paper again. Regions too
+   small (under MIN_AREA of the frame), far from rectangular, not solidly bright (the
+   strokes of a white-on-black digit) or with fewer than two sides of their own (writing
+   that fills the frame, a scan, a blank canvas) are no sheet.
+
+Rectification maps the quadrilateral to an upright rectangle of the sheet's size in the
+picture, inset by a small margin so the sheet's edge and the desk never reach the output.
+Coordinates: points are pixel centres (pixel i spans i-0.5..i+0.5); boxes are
+(x0, y0, x1, y1) in pixel edges, x1 and y1 exclusive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1; x1, y1 exclusive
+
+WORK_SIDE = 320  # longer side of the copy the candidates are found on
+MIN_SIDE = 200  # a picture smaller than this on its longer side holds no photographed sheet
+MIN_AREA = 0.12  # a sheet covers at least this share of the frame
+MIN_FILL = 0.8  # ...and is solidly bright over this share of its quadrilateral
+MIN_SUPPORT = 0.45  # share of a side's length where its edge must be found
+MIN_CONTRAST = 0.04  # paper at least 4% brighter than the desk just outside
+MIN_STEP = 2.0  # grey levels per pixel at the edge...
+MIN_SHARPNESS = 0.45  # ...and this share of the contrast within 3 px of it: no shadow's or vignette's ramp
+MAX_ANGLE_OFF = 35.0  # degrees a corner may differ from a right angle (tilt and perspective)
+MIN_CONVERGENCE = 2.0  # degrees between opposite sides for their vanishing point to be measured
+ASSUMED_FOCAL = 0.7  # a phone's main camera: focal length about 0.7 of the frame's diagonal (26 mm equivalent)
+
+
+@dataclass(frozen=True, eq=False)
+class Sheet:
+    """The sheet found in a picture."""
+
+    corners: np.ndarray  # (4, 2) float64: TL, TR, BR, BL, pixel centres of the analysed picture
+    confidence: float  # 0..1: how clearly its own sides are edges of paper against the desk
+    area: float  # share of the picture the sheet covers
+    cut: tuple[str, ...] = ()  # sides that are the frame's border ("top", "right", "bottom", "left")
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of a candidate: a line through `point` along `direction`; `border` names the
+    frame's border for a side that lies outside the frame (a stand-in line, not an edge)."""
+
+    point: np.ndarray
+    direction: np.ndarray
+    border: str | None = None  # for a side outside the frame: the border it leaves by
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """What the full picture says about one side: the refined line and how good an edge it is."""
+
+    side: _Side
+    support: float  # share of the side's length where the edge was found, on the line
+    contrast: float  # (paper - desk) / paper across it
+    step: float  # grey levels per pixel at the edge
+    sharpness: float  # share of the contrast that falls within 3 px
+
+
+def as_gray(picture: np.ndarray) -> np.ndarray:
+    """An 8-bit single-channel view of a picture (BGR, BGRA or float pictures are converted)."""
+    if picture.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if picture.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        picture = cv2.cvtColor(picture, code) if picture.shape[2] in (3, 4) else picture[..., 0]
+    if picture.dtype != np.uint8:
+        picture = np.clip(np.nan_to_num(picture), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(picture)
+
+
+def downscale(picture: np.ndarray, max_side: int = 1024) -> tuple[np.ndarray, float]:
+    """The picture in grey, its longer side at most `max_side`, and the factor back to the
+    original (original pixels per analysed pixel, >= 1)."""
+    gray = as_gray(picture)
+    factor = max(gray.shape) / max_side
+    if factor <= 1.0:
+        return gray, 1.0
+    size = (max(1, round(gray.shape[1] / factor)), max(1, round(gray.shape[0] / factor)))
+    # Area averaging: no aliasing of fine desk texture into fake edges.
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), gray.shape[1] / size[0]
+
+
+# --- candidates on a small copy ---------------------------------------------------------------
+
+
+def _small(gray: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The smoothed small copy and its per-axis factors back to `gray`."""
+    height, width = gray.shape
+    # A whole factor: OpenCV's area averaging has a fast path for it.
+    factor = max(1, round(max(height, width) / WORK_SIDE))
+    small = gray
+    if factor > 1:
+        small = cv2.resize(gray, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+    # The closing erases dark strokes (writing) narrower than 5 px here, the median then the
+    # desk's grain; the sheet's outline is far larger than either and stays.
+    smooth = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    smooth = cv2.medianBlur(smooth, 5)
+    return smooth, width / small.shape[1], height / small.shape[0]
+
+
+def _bright_masks(smooth: np.ndarray) -> Iterator[np.ndarray]:
+    """Masks of the bright regions: at Otsu's level first, then halfway from it to each
+    class's mean (made only when the first did not give the sheet)."""
+    otsu, _ = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark, light = smooth[smooth <= otsu], smooth[smooth > otsu]
+    if dark.size == 0 or light.size == 0:
+        return
+    # The opening cuts thin bright bridges to glints on the desk.
+    opening = np.ones((3, 3), np.uint8)
+    for level in (otsu, (otsu + float(dark.mean())) / 2, (otsu + float(light.mean())) / 2):
+        yield cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, opening)
+
+
+def _edge_mask(smooth: np.ndarray) -> np.ndarray:
+    """Every region that sharp edges enclose; a white sheet on a white desk is one, and so is
+    a sheet that a shadow crosses. A shadow's edge is soft: over 9 px it falls much more than
+    over 3 px, while a sheet's edge falls as much over 3 px as over 9, so only edges whose
+    fall within 3 px is most of that within 9 px (or large anyway) are kept as walls."""
+    # Padded first: Canny leaves the outermost pixels blank, and a wall must reach the
+    # frame's border to close a sheet that runs off it.
+    padded = cv2.copyMakeBorder(smooth, 4, 4, 4, 4, cv2.BORDER_REPLICATE)
+    edges = cv2.Canny(padded, 16, 40, L2gradient=True)
+    near = cv2.morphologyEx(padded, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    wide = cv2.morphologyEx(padded, cv2.MORPH_GRADIENT, np.ones((9, 9), np.uint8))
+    sharp = cv2.compare(near.astype(np.uint16) * 2, wide.astype(np.uint16), cv2.CMP_GE)
+    # ...or a steep step, whatever lies beyond it: where a pen crosses the sheet's edge the
+    # 9 px window sees black on white while the edge itself is the pen's against the desk.
+    sharp |= cv2.compare(near, 32, cv2.CMP_GE)
+    walls = cv2.dilate(cv2.bitwise_and(edges, sharp), np.ones((3, 3), np.uint8))[4:-4, 4:-4]
+    return (walls == 0).astype(np.uint8)
+
+
+def _large(mask: np.ndarray, grow: bool = False) -> Iterator[np.ndarray]:
+    """The mask's connected regions of at least MIN_AREA of the frame, each as a 0/1 mask."""
+    # Areas by counting labels: OpenCV's statistics cost several times the labelling.
+    _, labels = cv2.connectedComponents(mask, connectivity=4)
+    for i in np.flatnonzero(np.bincount(labels.ravel()) >= MIN_AREA * mask.size):
+        if i > 0:
+            region = (labels == i).astype(np.uint8)
+            # Regions between edges are grown back over the dilated edge.
+            yield cv2.dilate(region, np.ones((3, 3), np.uint8)) if grow else region
+
+
+def _regions(smooth: np.ndarray) -> Iterator[np.ndarray]:
+    """Candidate regions for the sheet, the likeliest first: Otsu's, the edges', the rest."""
+    masks = _bright_masks(smooth)
+    first = next(masks, None)
+    if first is None:
+        return
+    yield from _large(first)
+    yield from _large(_edge_mask(smooth), grow=True)
+    for mask in masks:
+        yield from _large(mask)
+
+
+def _polygon(region: np.ndarray, eps: float) -> tuple[np.ndarray, float] | None:
+    """The region's convex hull simplified to a few vertices, and the region's pixel count.
+
+    Where the hull runs along the frame's border, that stretch is kept exactly and only the
+    chains between such stretches are simplified: a sheet's side that leaves the frame
+    must not be merged with the border it runs into (the side would then be fitted where
+    there is no edge)."""
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea)).reshape(-1, 2)
+    tolerance = eps * cv2.arcLength(hull.reshape(-1, 1, 2), True)
+    count = float(np.count_nonzero(region))
+    n = len(hull)
+    on = [_border(hull[i], hull[(i + 1) % n], region.shape) is not None for i in range(n)]
+    if not any(on):
+        return cv2.approxPolyDP(hull.reshape(-1, 1, 2), tolerance, True).reshape(-1, 2).astype(np.float64), count
+    start = (on.index(True) + 1) % n  # just after a stretch of border
+    vertices: list[np.ndarray] = []
+    chain = [hull[start]]
+    for step in range(n):
+        i = (start + step) % n
+        if not on[i]:
+            chain.append(hull[(i + 1) % n])
+            continue
+        if len(chain) > 1:
+            simple = cv2.approxPolyDP(np.array(chain).reshape(-1, 1, 2), tolerance, False).reshape(-1, 2)
+            vertices.extend(simple)
+        else:
+            vertices.append(chain[0])
+        chain = [hull[(i + 1) % n]]
+    return np.array(vertices, dtype=np.float64), count
+
+
+def _border(p: np.ndarray, q: np.ndarray, shape: tuple[int, int]) -> str | None:
+    """Which border of a picture of `shape` the segment p-q runs along, if any."""
+    height, width = shape
+    tol = 1.5
+    lines = (("top", 1, 0.0), ("right", 0, width - 1.0), ("bottom", 1, height - 1.0), ("left", 0, 0.0))
+    for name, axis, limit in lines:
+        if abs(p[axis] - limit) <= tol and abs(q[axis] - limit) <= tol:
+            return name
+    return None
+
+
+def _pieces(polygon: np.ndarray, shape: tuple[int, int]) -> list[_Side]:
+    """The polygon's sides in order, each of its own or a piece of a frame border; short
+    sides of its own (a bevelled corner, a bump) are left out."""
+    n = len(polygon)
+    perimeter = sum(float(np.linalg.norm(polygon[(i + 1) % n] - polygon[i])) for i in range(n))
+    pieces = []
+    for i in range(n):
+        p, q = polygon[i], polygon[(i + 1) % n]
+        length = float(np.linalg.norm(q - p))
+        border = _border(p, q, shape)
+        if length >= 0.04 * perimeter or border:
+            pieces.append(_Side(p, (q - p) / max(length, 1e-9), border))
+    return pieces
+
+
+def _turn(a: np.ndarray, b: np.ndarray, sense: float) -> float:
+    """Degrees turned from direction a to direction b going round the polygon, 0..360."""
+    angle = np.degrees(np.arctan2(a[0] * b[1] - a[1] * b[0], float(np.dot(a, b)))) * sense
+    return float(angle % 360.0)
+
+
+def _rotated(direction: np.ndarray, degrees: float) -> np.ndarray:
+    theta = np.radians(degrees)
+    return np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) @ direction
+
+
+def _sides(polygon: np.ndarray, shape: tuple[int, int]) -> list[_Side] | None:
+    """The candidate's four sides in order around it, or None if the polygon is no sheet.
+
+    Between two consecutive sides of its own, the polygon turns by about 90 degrees per
+    corner of the sheet. One corner: whatever border lies between them, the corner is just
+    outside the frame. Two or three: one or two sides of the sheet are outside the frame.
+    So a sheet shows two, three or four sides of its own; one or none is a close-up, where
+    nothing says where the paper ends. A side outside the frame is stood in for by a line
+    parallel to its opposite side (perpendicular to its neighbour if that is outside too)
+    touching the visible part: the rectified sheet is then still a rectangle of the paper,
+    not the paper stretched to meet the frame's border."""
+    pieces = _pieces(polygon, shape)
+    own = [k for k, piece in enumerate(pieces) if piece.border is None]
+    if len(own) < 2:
+        return None
+    x, y = polygon[:, 0], polygon[:, 1]
+    sense = 1.0 if float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) > 0 else -1.0
+    slots: list[_Side | tuple[np.ndarray, str]] = []
+    for j, k in enumerate(own):
+        after = own[(j + 1) % len(own)]
+        between = [pieces[i % len(pieces)] for i in range(k + 1, after + (len(pieces) if after <= k else 0))]
+        corners = round(_turn(pieces[k].direction, pieces[after].direction, sense) / 90.0)
+        if corners < 1 or corners - 1 > len(between):
+            return None  # two sides of its own in a row, or a missing side with no border for it
+        slots.append(pieces[k])
+        for m in range(1, corners):
+            target = _rotated(pieces[k].direction, 90.0 * m * sense)
+            nearest = max(between, key=lambda piece: float(np.dot(piece.direction, target)))
+            slots.append((target, str(nearest.border)))
+    if len(slots) != 4:
+        return None
+    return [slot if isinstance(slot, _Side) else _stand_in(slots, i, polygon, sense) for i, slot in enumerate(slots)]
+
+
+def _stand_in(slots: list, i: int, polygon: np.ndarray, sense: float) -> _Side:
+    """A line for the side in slot i, which lies outside the frame (see _sides): through the
+    polygon's farthest vertex outward (the interior lies to the turning side)."""
+    target, border = slots[i]
+    opposite = slots[(i + 2) % 4]
+    direction = -opposite.direction if isinstance(opposite, _Side) else target
+    outward = -_rotated(direction, 90.0 * sense)
+    return _Side(polygon[np.argmax(polygon @ outward)], direction, border)
+
+
+def _meet(a: _Side, b: _Side) -> np.ndarray | None:
+    """Where two sides' lines cross, or None if they are nearly parallel."""
+    cross = a.direction[0] * b.direction[1] - a.direction[1] * b.direction[0]
+    if abs(cross) < 0.2:  # under about 12 degrees apart: no corner
+        return None
+    d = b.point - a.point
+    t = (d[0] * b.direction[1] - d[1] * b.direction[0]) / cross
+    return a.point + t * a.direction
+
+
+def _corners(sides: list[_Side]) -> np.ndarray | None:
+    """Corner k is where side k-1 meets side k."""
+    corners = [_meet(sides[k - 1], sides[k]) for k in range(4)]
+    if any(c is None for c in corners):
+        return None
+    return np.array(corners, dtype=np.float64)
+
+
+def _candidates(smooth: np.ndarray) -> Iterator[tuple[list[_Side], float]]:
+    """(sides, fill) of each candidate on the small copy; fill is the share of the
+    quadrilateral that the region's bright pixels cover."""
+    for region in _regions(smooth):
+        for eps in (0.015, 0.03, 0.05):
+            found = _polygon(region, eps)
+            if found is None:
+                break
+            sides = _sides(found[0], smooth.shape)
+            if sides is None:
+                continue
+            corners = _corners(sides)
+            if corners is not None:
+                area = _clipped_area(corners, smooth.shape)
+                yield sides, found[1] / max(area, 1.0)
+            break
+
+
+# --- the quadrilateral's geometry ------------------------------------------------------------
+
+
+def _clipped_area(corners: np.ndarray, shape: tuple[int, int]) -> float:
+    """Area of the quadrilateral within the picture's bounds."""
+    height, width = shape
+    frame = np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]])
+    area, _ = cv2.intersectConvexConvex(corners.astype(np.float32), frame.astype(np.float32))
+    return float(area)
+
+
+def _is_rectangular(corners: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Convex, every angle near 90 degrees, no corner far outside the picture."""
+    height, width = shape
+    if np.any(corners < -0.3 * max(height, width)) or np.any(corners > 1.3 * max(height, width)):
+        return False
+    turns = []
+    for k in range(4):
+        a, b, c = corners[k - 1], corners[k], corners[(k + 1) % 4]
+        u, v = a - b, c - b
+        cos = float(np.dot(u, v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9))
+        if abs(np.degrees(np.arccos(np.clip(cos, -1, 1))) - 90) > MAX_ANGLE_OFF:
+            return False
+        turns.append(np.sign(u[0] * v[1] - u[1] * v[0]))
+    return abs(sum(turns)) == 4
+
+
+def order_corners(corners: np.ndarray) -> np.ndarray:
+    """The four corners as TL, TR, BR, BL: clockwise on screen, from the one nearest the top left."""
+    corners = np.asarray(corners, dtype=np.float64)
+    centre = corners.mean(axis=0)
+    angles = np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0])
+    ordered = corners[np.argsort(angles)]  # increasing angle, y down: clockwise on screen
+    start = int(np.argmin(ordered.sum(axis=1)))
+    return np.roll(ordered, -start, axis=0)
+
+
+# --- refinement and verdict on the full picture ----------------------------------------------
+
+SAMPLES = 40  # profiles across each side
+
+
+def _full_side(side: _Side, fx: float, fy: float) -> _Side:
+    """A side found on the small copy, in the full picture's pixels."""
+    point = (side.point + 0.5) * (fx, fy) - 0.5
+    direction = side.direction * (fx, fy)
+    return _Side(point, direction / np.linalg.norm(direction), side.border)
+
+
+def _profiles(blurred: np.ndarray, points: np.ndarray, normals: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Grey levels along the normal through each point (one row per point)."""
+    xs = (points[:, 0, None] + offsets[None, :] * normals[:, 0, None]).astype(np.float32)
+    ys = (points[:, 1, None] + offsets[None, :] * normals[:, 1, None]).astype(np.float32)
+    return cv2.remap(blurred, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
+def _band_median(profiles: np.ndarray, at: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Per profile, the median of its values from at + first to at + last (clipped to the profile)."""
+    columns = np.clip(at[:, None] + np.arange(first, last + 1)[None, :], 0, profiles.shape[1] - 1)
+    values = np.sort(profiles[np.arange(len(profiles))[:, None], columns], axis=1)
+    return values[:, values.shape[1] // 2]
+
+
+def _steps(profiles: np.ndarray, search: int, band: int) -> tuple[np.ndarray, ...]:
+    """Per profile: offset of the steepest fall within +-search of the middle (sub-pixel),
+    its steepness, the median grey level inside (before it) and outside (after it), and the
+    share of that difference that falls within 3 px of it."""
+    middle = profiles.shape[1] // 2
+    slope = profiles[:, 2:] - profiles[:, :-2]  # slope[j] is the central difference at j + 1
+    first = middle - 1 - search
+    window = slope[:, first - 1 : middle + search + 1]  # one more each side for the parabola
+    j = np.argmin(window[:, 1:-1], axis=1) + 1
+    rows = np.arange(len(profiles))
+    before, centre, after = window[rows, j - 1], window[rows, j], window[rows, j + 1]
+    curvature = before - 2 * centre + after
+    shift = np.clip(0.5 * (before - after) / np.maximum(curvature, 1e-6), -0.5, 0.5)
+    at = j - 1 + first + 1  # the profile index of the fall
+    # A fall at the window's end is a slope that goes on: no edge there.
+    peaked = (j > 1) & (j < window.shape[1] - 2) & (curvature > 1e-6)
+    inside = _band_median(profiles, at, -band, -3)
+    outside = _band_median(profiles, at, 3, band)
+    # How much of the whole fall happens within 3 px: most of it at a sheet's edge, little
+    # at a shadow's or a vignette's edge, however dark.
+    near = profiles[rows, np.maximum(at - 3, 0)] - profiles[rows, np.minimum(at + 3, profiles.shape[1] - 1)]
+    sharpness = near / np.maximum(inside - outside, 1.0)
+    return at - middle + shift, np.where(peaked, -centre / 2, 0.0), inside, outside, sharpness
+
+
+def _fit(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A line through the points, robust to a few strays: (point, direction, inlier mask)."""
+    vx, vy, x0, y0 = cv2.fitLine(points.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    direction, point = np.array([vx, vy], np.float64), np.array([x0, y0], np.float64)
+    normal = np.array([-direction[1], direction[0]])
+    inliers = np.abs((points - point) @ normal) <= 1.5
+    if inliers.sum() >= 5:
+        vx, vy, x0, y0 = cv2.fitLine(points[inliers].astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+        direction, point = np.array([vx, vy], np.float64), np.array([x0, y0], np.float64)
+    return point, direction, inliers
+
+
+def _samples(sides: list[_Side], corners: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Points along each side of its own (inside the picture, clear of the corners), the
+    outward normal at each (paper inside, desk outside) and the side each belongs to."""
+    height, width = shape
+    centre = corners.mean(axis=0)
+    t = np.linspace(0.06, 0.94, SAMPLES)[:, None]
+    points, normals, owners = [], [], []
+    for k, side in enumerate(sides):
+        if side.border is not None:
+            continue
+        start, end = corners[k], corners[(k + 1) % 4]
+        along = start + t * (end - start)
+        along = along[
+            (along[:, 0] >= 1) & (along[:, 0] <= width - 2) & (along[:, 1] >= 1) & (along[:, 1] <= height - 2)
+        ]
+        normal = np.array([-side.direction[1], side.direction[0]])
+        if np.dot(normal, (start + end) / 2 - centre) < 0:
+            normal = -normal
+        points.append(along)
+        normals.append(np.broadcast_to(normal, along.shape))
+        owners.append(np.full(len(along), k))
+    return np.concatenate(points), np.concatenate(normals), np.concatenate(owners)
+
+
+def _refine(blurred: np.ndarray, sides: list[_Side], corners: np.ndarray, search: int) -> list[_Edge]:
+    """Each side of its own re-found on the full picture between its two corners (all
+    sides' profiles in one go), as _Edges; border sides are kept as they are."""
+    band = max(6, round(0.012 * max(blurred.shape)))
+    points, normals, owners = _samples(sides, corners, blurred.shape)
+    offsets = np.arange(-(search + band + 1), search + band + 2, dtype=np.float64)
+    offset, step, lit, dim, sharpness = _steps(_profiles(blurred, points, normals, offsets), search, band)
+    edges = []
+    for k, side in enumerate(sides):
+        found = (owners == k) & (step >= MIN_STEP)
+        if side.border is not None:
+            edges.append(_Edge(side, 1.0, 1.0, 1.0, 1.0))
+            continue
+        if found.sum() < 5 or (owners == k).sum() < 8:
+            edges.append(_Edge(side, 0.0, 0.0, 0.0, 0.0))
+            continue
+        point, direction, inliers = _fit(points[found] + offset[found, None] * normals[found])
+        if not inliers.any():
+            edges.append(_Edge(side, 0.0, 0.0, 0.0, 0.0))
+            continue
+        contrast = (lit[found] - dim[found]) / np.maximum(lit[found], 1.0)
+        edges.append(
+            _Edge(
+                _Side(point, direction),
+                float(inliers.sum()) / float((owners == k).sum()),
+                float(np.median(contrast[inliers])),
+                float(np.median(step[found][inliers])),
+                float(np.median(sharpness[found][inliers])),
+            )
+        )
+    return edges
+
+
+def _parallel(edges: list[_Edge], k: int) -> _Edge:
+    """A stand-in side kept parallel to its opposite side of its own as that is refined."""
+    side, opposite = edges[k].side, edges[(k + 2) % 4].side
+    if opposite.border is not None:
+        return edges[k]
+    direction = -opposite.direction if np.dot(opposite.direction, side.direction) < 0 else opposite.direction
+    return _Edge(_Side(side.point, direction, side.border), 1.0, 1.0, 1.0, 1.0)
+
+
+def _examine(blurred: np.ndarray, sides: list[_Side], search: int) -> tuple[np.ndarray, list[_Edge]] | None:
+    """Refine the sides of its own twice (the second time near the first fit); the corners
+    and the edges, or None when the sides no longer make a quadrilateral."""
+    edges = [_Edge(s, 1.0, 1.0, 1.0, 1.0) for s in sides]
+    for reach in (search, 3):
+        corners = _corners([e.side for e in edges])
+        if corners is None:
+            return None
+        edges = _refine(blurred, [e.side for e in edges], corners, reach)
+        if any(e.support == 0.0 for e in edges):
+            return None
+        edges = [_parallel(edges, k) if e.side.border else e for k, e in enumerate(edges)]
+    corners = _corners([e.side for e in edges])
+    return (corners, edges) if corners is not None else None
+
+
+def _verdict(corners: np.ndarray, edges: list[_Edge], fill: float, shape: tuple[int, int]) -> Sheet | None:
+    """The sheet, if the refined candidate passes every test (module docstring, step 3)."""
+    own = [e for e in edges if e.side.border is None]
+    if fill < MIN_FILL or not _is_rectangular(corners, shape):
+        return None
+    for e in own:
+        if e.support < MIN_SUPPORT or e.contrast < MIN_CONTRAST or e.step < MIN_STEP or e.sharpness < MIN_SHARPNESS:
+            return None
+    area = _clipped_area(corners, shape) / (shape[0] * shape[1])
+    if area < MIN_AREA:
+        return None
+    confidence = float(np.mean([e.support for e in own])) * min(1.0, min(e.contrast for e in own) / 0.1)
+    cut = tuple(e.side.border for e in edges if e.side.border is not None)
+    return Sheet(order_corners(corners), min(1.0, confidence), area, cut)
+
+
+def find_sheet(gray: np.ndarray) -> Sheet | None:
+    """The sheet of paper in a photo (module docstring), or None when there is none in view.
+
+    `gray`: the photo in grey levels (uint8; colour is converted), longer side at most about
+    1024 px (`downscale`). Corners are in `gray`'s pixels. Candidates are examined largest
+    first and the first that passes is the sheet: a shadow or a pen across the sheet cuts
+    the bright region into smaller ones, each bounded by a sharp-looking edge somewhere."""
+    gray = as_gray(gray)
+    if max(gray.shape) < MIN_SIDE or min(gray.shape) < MIN_SIDE // 2:
+        return None
+    smooth, fx, fy = _small(gray)
+    candidates: list[tuple[float, np.ndarray, list[_Side], float]] = []
+    for sides, fill in _candidates(smooth):
+        corners = _corners(sides)
+        if fill < MIN_FILL or any(np.abs(corners - other[1]).max() < 2 for other in candidates):
+            continue
+        candidates.append((_clipped_area(corners, smooth.shape), corners, sides, fill))
+    blurred = cv2.GaussianBlur(gray, (5, 5), 1.0)
+    search = round(3 * max(fx, fy)) + 4  # the small copy's error, a couple of its pixels
+    for _, _, sides, fill in sorted(candidates, key=lambda c: -c[0]):
+        examined = _examine(blurred, [_full_side(s, fx, fy) for s in sides], search)
+        sheet = _verdict(*examined, fill, gray.shape) if examined else None
+        if sheet is not None:
+            return sheet
+    return None
+
+
+# --- rectification and coordinates -----------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Rectified:
+    """The sheet straightened: `image` and the homography from its pixels to the source's."""
+
+    image: np.ndarray
+    homography: np.ndarray  # 3x3: (x, y, 1) of a rectified pixel centre -> the source's
+
+
+def _opening(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> float:
+    """Degrees between the lines a-b and c-d (homogeneous points, last coordinate 1)."""
+    u, v = b[:2] - a[:2], d[:2] - c[:2]
+    return float(np.degrees(np.arccos(min(1.0, abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v))))))
+
+
+def paper_aspect(corners: np.ndarray, shape: tuple[int, int]) -> float:
+    """Width / height of the paper itself, from its four corners in a picture of `shape`.
+
+    Perspective shortens the far side: the mean of opposite sides is off by the keystone.
+    With the camera's principal point at the picture's centre and square pixels, the two
+    vanishing points give the focal length and then the true aspect (Zhang and He's
+    whiteboard rectification). When one pair of sides is nearly parallel in the picture
+    (under MIN_CONVERGENCE degrees apart: the vanishing point is then lost in the corners'
+    error), as for a sheet square to a camera tilted toward it, the focal length cannot be
+    measured and a phone's typical one is assumed (ASSUMED_FOCAL); without perspective at
+    all the focal length does not matter."""
+    height, width = shape
+    centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    tl, tr, br, bl = (np.append(np.asarray(c, np.float64) - centre, 1.0) for c in corners)
+    k2 = np.dot(np.cross(tl, br), bl) / np.dot(np.cross(tr, br), bl)
+    k3 = np.dot(np.cross(tl, br), tr) / np.dot(np.cross(bl, br), tr)
+    n2, n3 = k2 * tr - tl, k3 * bl - tl
+    diagonal = float(np.hypot(width, height))
+    focal2 = (ASSUMED_FOCAL * diagonal) ** 2
+    if min(_opening(tl, tr, bl, br), _opening(tl, bl, tr, br)) > MIN_CONVERGENCE:
+        measured = -(n2[0] * n3[0] + n2[1] * n3[1]) / (n2[2] * n3[2])
+        if (0.2 * diagonal) ** 2 < measured < (5 * diagonal) ** 2:
+            focal2 = measured
+    inverse = np.diag([1 / np.sqrt(focal2), 1 / np.sqrt(focal2), 1.0])
+    a, b = inverse @ n2, inverse @ n3
+    return float(np.sqrt(np.dot(a, a) / np.dot(b, b)))
+
+
+def rectify(gray: np.ndarray, sheet: Sheet, margin: float = 0.02, min_margin: int = 4) -> Rectified:
+    """Warp the sheet to an upright rectangle of the paper's aspect (`paper_aspect`) and of
+    its size in the picture (never larger than the picture), inset on every side by
+    `margin` of its shorter side (at least `min_margin` px) so its edge, its shadow and the
+    desk stay outside the output. A sheet cut by the frame keeps the affine aspect of what
+    is known of it; the part outside the frame repeats the frame's edge."""
+    gray = as_gray(gray)
+    tl, tr, br, bl = sheet.corners
+    across = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
+    down = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
+    aspect = paper_aspect(sheet.corners, gray.shape) if not sheet.cut else across / down
+    width, height = (across, across / aspect) if across >= down * aspect else (down * aspect, down)
+    scale = min(1.0, gray.shape[1] / width, gray.shape[0] / height)
+    width, height = width * scale, height * scale
+    # The sheet's corners are pixel centres of the source; its rectangle runs 0..width here.
+    rect = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    full = cv2.getPerspectiveTransform(rect, sheet.corners.astype(np.float32))
+    inset = max(float(min_margin), margin * min(width, height))
+    shift = np.array([[1, 0, inset], [0, 1, inset], [0, 0, 1]], np.float64)
+    homography = full @ shift
+    size = (max(1, int(width - 2 * inset)), max(1, int(height - 2 * inset)))
+    image = cv2.warpPerspective(
+        gray, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    return Rectified(image, homography)
+
+
+def box_to_source(box: Box, homography: np.ndarray) -> Box:
+    """A box in rectified pixels mapped to the source picture: the box around its mapped corners."""
+    x0, y0, x1, y1 = box
+    # Box edges to pixel-centre coordinates and back: edge e lies at centre coordinate e - 0.5.
+    corners = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float64) - 0.5
+    mapped = cv2.perspectiveTransform(corners, homography)[0] + 0.5
+    low, high = np.floor(mapped.min(axis=0) + 1e-6), np.ceil(mapped.max(axis=0) - 1e-6)
+    return int(low[0]), int(low[1]), int(high[0]), int(high[1])
+
+
+def box_to_original(box: Box, scale: float, shape: tuple[int, int] | None = None) -> Box:
+    """A box in the analysed (downscaled) picture's pixels scaled to the original picture's,
+    `scale` being original pixels per analysed pixel (`downscale`); clipped to `shape`
+    (height, width) when given."""
+    x0, y0, x1, y1 = (float(v) * scale for v in box)
+    out = [int(np.floor(x0 + 1e-6)), int(np.floor(y0 + 1e-6)), int(np.ceil(x1 - 1e-6)), int(np.ceil(y1 - 1e-6))]
+    if shape is not None:
+        out = [min(max(v, 0), shape[1 - i % 2]) for i, v in enumerate(out)]
+    return out[0], out[1], out[2], out[3]
+
+
+def points_to_original(points: np.ndarray, scale: float) -> np.ndarray:
+    """Points (pixel centres, e.g. a sheet's corners) in the analysed picture mapped to the
+    original picture, `scale` being original pixels per analysed pixel (`downscale`)."""
+    return (np.asarray(points, dtype=np.float64) + 0.5) * scale - 0.5

@@ -1,0 +1,570 @@
+"""Finding the handwriting on a sheet: ink, minus the page's furniture, in lines and words.
+
+Input is a rectified sheet (`sheet.rectify`), or any picture of paper without desk. The steps:
+
+1. Ink strength. The paper's level is estimated with a grey closing wider than any stroke
+   (it erases strokes, keeps gradients and hard shadow steps); strength is 1 - picture /
+   paper, a reflectance that a shadow does not change. Ink is strength above the page's own
+   noise, grown into the strokes' fainter rims (a stroke's faint part joins its dark part,
+   a faint smudge alone does not).
+2. Rules. Ruled lines, table and box borders and long underlines are long thin runs of
+   ink: a morphological opening with a line as long as the rule keeps exactly them. A
+   first pass, with lines a quarter of the page long, takes the long rules before anything
+   is known about the writing; the text height is then estimated from what is left, and a
+   second pass takes rules down to a couple of text heights, box sides that join two rules,
+   and flat dashes under the text. Removing a rule cuts the strokes that cross it, so its
+   pixels are given back where ink continues straight across on both sides of it.
+3. Blobs. What is left is split into connected blobs and each is judged on its own box:
+   large pieces on the picture's border (a page edge, desk), filled regions (a blot, a
+   pocket of shadow the closing took for ink), faint and large ones (a soft shadow's
+   edge) are furniture; blobs below glyph size and compact dots are minor: they never
+   make a line, they join a word they sit in (a decimal point, the dot of an i), or are
+   dust.
+4. Lines and words. Glyphs are taken left to right; each joins the line whose last glyphs
+   it overlaps vertically by half its height (following a line that slopes), if near
+   enough, or starts a new one. Within a line, a gap wider than WORD_GAP of the line's
+   height starts a new word.
+
+Each word carries its mask and its cleaned ink strength (furniture and other words'
+ink removed, the strokes' soft rims kept) for a reader, and a few cheap features that
+could help a later stage tell handwriting from print. Boxes are (x0, y0, x1, y1) in pixel
+edges, x1 and y1 exclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from lenet5.photo.sheet import Box, as_gray
+
+MIN_STRENGTH = 0.1  # ink is at least 10% darker than its paper...
+NOISE_SIGMAS = 6.0  # ...and well clear of the paper's own noise
+RIM = 0.6  # a stroke's rim down to this share of the threshold belongs to it
+BACKGROUND_SHARE = 1 / 6  # the closing's side, as a share of the picture's shorter side
+LONG_RULE = 0.25  # first pass: rules at least this share of the page long
+RULE_HEIGHTS = 2.2  # second pass: rules at least this many text heights long
+RULE_SLENDER = 12  # a rule is at least this many times longer than thick
+SIDE_SLENDER = 5  # ...a box's side between two rules this many times
+MIN_GLYPH = 8  # px: smaller blobs are minor whatever the text height
+GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
+WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
+FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
+LINE_GAP = 4.0  # a glyph this many line heights right of a line starts another
+
+
+@dataclass(frozen=True)
+class WordFeatures:
+    """Cheap measures of a word that may help tell handwriting from print."""
+
+    blobs: int  # glyph-sized blobs (a printed word: one per letter; joined script: fewer)
+    pieces: int  # all blobs, dots and detached bars included
+    stroke_width: float  # px, twice the mean distance to the background along the strokes' ridges
+    stroke_cv: float  # variation of that width along the ridges (a pen's pressure, a font's contrast)
+    height_cv: float  # variation of the glyphs' heights (print: regular)
+    baseline_spread: float  # spread of the glyphs' bottoms, in line heights (print: aligned)
+    ink_mean: float  # mean ink strength (toner is dark and even)
+    ink_cv: float  # its variation
+    fill: float  # share of the box that is ink
+    aspect: float  # width / height
+
+
+@dataclass(frozen=True, eq=False)
+class Word:
+    box: Box
+    labels: tuple[int, ...]  # its blobs in `Writing.labels`
+    mask: np.ndarray  # uint8 0/1, the box's crop: this word's ink
+    ink: np.ndarray  # float32 0..1, the box's crop: its ink strength, furniture and other words removed
+    features: WordFeatures
+
+
+@dataclass(frozen=True, eq=False)
+class TextLine:
+    box: Box
+    words: tuple[Word, ...]  # left to right
+    height: float  # typical glyph height, px
+    baseline: float  # y of the glyphs' typical bottom
+
+
+@dataclass(frozen=True, eq=False)
+class Writing:
+    """Everything `analyse_writing` found, for a reader and for debugging."""
+
+    lines: list[TextLine]  # top to bottom
+    strength: np.ndarray  # float32 0..1: ink strength of the whole picture
+    mask: np.ndarray  # uint8 0/1: all the ink, furniture included
+    labels: np.ndarray  # int32: blob labels of the ink left after the rules were taken out
+    text_height: float  # typical glyph height on the page, px (0 when there was none)
+
+    def ink(self) -> np.ndarray:
+        """uint8 0/1: the ink of the words found."""
+        keep = np.zeros(int(self.labels.max()) + 1, np.uint8)
+        for line in self.lines:
+            for word in line.words:
+                keep[list(word.labels)] = 1
+        return keep[self.labels]
+
+    def furniture(self) -> np.ndarray:
+        """uint8 0/1: the ink left out (rules, borders, edges, blots, dust)."""
+        return cv2.bitwise_and(self.mask, 1 - self.ink())
+
+
+@dataclass(frozen=True)
+class _Blob:
+    index: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    area: int
+    strength: float  # mean ink strength
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+
+# --- ink --------------------------------------------------------------------------------------
+
+
+def _odd(n: float) -> int:
+    n = max(3, int(n))
+    return n if n % 2 else n + 1
+
+
+def _sample(image: np.ndarray, side: int = 160) -> np.ndarray:
+    """At most side x side pixels spread over the picture: enough for its statistics."""
+    return image[:: max(1, image.shape[0] // side), :: max(1, image.shape[1] // side)]
+
+
+def dark_ink(gray: np.ndarray) -> bool:
+    """Dark ink on light paper, unless the picture is clearly light strokes on a dark
+    ground: its bright tail reaches several times farther from the median than its dark
+    tail (a shadow over most of a page does not do that)."""
+    low, median, high = np.percentile(_sample(gray), (0.5, 50, 99.5))
+    return bool(4.0 * (median - low) >= (high - median))
+
+
+def ink_strength(gray: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Strength 0..1 of dark ink on paper: 1 - picture / paper level, the paper level being
+    a grey closing `size` px wide (BACKGROUND_SHARE of the shorter side by default)."""
+    size = _odd(size or min(gray.shape) * BACKGROUND_SHARE)
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    ratio = cv2.divide(gray, cv2.max(paper, 1), dtype=cv2.CV_32F)
+    return np.clip(np.subtract(np.float32(1.0), ratio, out=ratio), 0.0, 1.0, out=ratio)
+
+
+def ink_threshold(strength: np.ndarray) -> float:
+    """The paper's median strength plus NOISE_SIGMAS robust deviations, at least MIN_STRENGTH."""
+    sample = _sample(strength)
+    median = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - median)))
+    return max(MIN_STRENGTH, median + NOISE_SIGMAS * spread)
+
+
+def ink_mask(strength: np.ndarray, threshold: float) -> np.ndarray:
+    """Ink above the threshold, grown by a pixel into the strokes' rims above RIM of it."""
+    core = (strength > threshold).astype(np.uint8)
+    rim = (strength > RIM * threshold).astype(np.uint8)
+    return cv2.bitwise_and(cv2.dilate(core, np.ones((3, 3), np.uint8)), rim)
+
+
+# --- rules: ruled lines, borders, underlines -------------------------------------------------
+
+
+def _line_kernel(length: int, horizontal: bool) -> np.ndarray:
+    return np.ones((1, length) if horizontal else (length, 1), np.uint8)
+
+
+def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    """Ink on straight runs at least `length` px along the axis. The mask is thickened by a
+    pixel across first, so a rule tilted by a degree or two still has its long runs.
+
+    An opening costs in proportion to its length: long ones are done at half resolution
+    (each 2 x 2 block inked if any of it is), a sixth of the time, then put back on the ink
+    at full resolution; a run may then reach a pixel or two past a rule's end."""
+    fat = cv2.dilate(mask, _line_kernel(3, not horizontal))
+    if length < 24:
+        return cv2.bitwise_and(cv2.morphologyEx(fat, cv2.MORPH_OPEN, _line_kernel(length, horizontal)), mask)
+    height, width = mask.shape
+    pooled = cv2.dilate(fat, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2]
+    runs = cv2.morphologyEx(pooled, cv2.MORPH_OPEN, _line_kernel(length // 2, horizontal))
+    back = np.repeat(np.repeat(runs, 2, axis=0), 2, axis=1)[:height, :width]
+    return cv2.bitwise_and(back, mask)
+
+
+def _outlines(mask: np.ndarray) -> list[np.ndarray]:
+    """The outer outline of each 8-connected piece of the mask, pieces inside another's hole
+    (a digit in a box) included. Outlines cost a fraction of connectedComponentsWithStats
+    on a sparse mask: it visits every pixel several times."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    return [c for c, h in zip(contours, hierarchy[0], strict=True) if h[3] < 0]
+
+
+def _slender(
+    runs: np.ndarray, length: int, horizontal: bool, keep=None, slender: float = RULE_SLENDER
+) -> tuple[np.ndarray, float]:
+    """The runs' pieces that are rules: at least `length` long and `slender` times longer
+    than thick (a bold "1" is not), and that `keep(x, y, w, h)` accepts if given; with the
+    thickest one's thickness."""
+    kept, thickest = [], 0.0
+    for outline in _outlines(runs):
+        x, y, w, h = cv2.boundingRect(outline)
+        extent = w if horizontal else h
+        if extent < length:
+            continue
+        thickness = cv2.countNonZero(runs[y : y + h, x : x + w]) / extent
+        if extent < slender * thickness or (keep and not keep(x, y, w, h)):
+            continue
+        kept.append(outline)
+        thickest = max(thickest, thickness)
+    rules = np.zeros_like(runs)
+    if kept:
+        cv2.drawContours(rules, kept, -1, 1, thickness=cv2.FILLED)
+        rules &= runs
+    return rules, thickest
+
+
+def _restore(cleaned: np.ndarray, rules: np.ndarray, thickness: float, horizontal: bool) -> np.ndarray:
+    """Give back the rule pixels where ink goes on across the rule on both sides: the
+    strokes that cross a ruled line or a box side stay whole. The bridge is a closing a
+    little wider than the rule, round, so that a slanted stroke is bridged too; only the
+    rule's own pixels are given back, so nothing is added beside it."""
+    if thickness <= 0:
+        return cleaned
+    size = int(np.ceil(thickness)) + 4
+    across = _line_kernel(size, not horizontal)
+    bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    straight = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, across)
+    return cv2.bitwise_or(cleaned, cv2.bitwise_and(cv2.bitwise_or(bridged, straight), rules))
+
+
+def _take(mask: np.ndarray, rules: list[tuple[np.ndarray, float, bool]]) -> tuple[np.ndarray, np.ndarray]:
+    """The mask without the rules (crossing strokes given back), and what was taken."""
+    taken = np.zeros_like(mask)
+    for found, _, _ in rules:
+        taken |= found
+    cleaned = cv2.bitwise_and(mask, cv2.bitwise_not(taken) & 1)
+    for found, thickness, horizontal in rules:
+        cleaned = _restore(cleaned, found, thickness, horizontal)
+    return cleaned, cv2.bitwise_and(taken, cv2.bitwise_not(cleaned) & 1)
+
+
+def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First pass, nothing known of the writing: rules a quarter of the page long. The mask
+    without them, and the horizontal and the vertical rules taken."""
+    height, width = mask.shape
+    across = max(40, round(LONG_RULE * width))
+    down = max(40, round(LONG_RULE * height))
+    horizontal = _slender(_runs(mask, across, True), across, True)
+    vertical = _slender(_runs(mask, down, False), down, False)
+    cleaned, _ = _take(mask, [(*horizontal, True), (*vertical, False)])
+    return cleaned, horizontal[0], vertical[0]
+
+
+def _touching(rules: np.ndarray, horizontal: bool):
+    """A test that a run's two ends (along the axis) both meet one of the other axis's rules,
+    within a few pixels (half-resolution runs may stop a pixel or two short)."""
+    near = cv2.dilate(rules, np.ones((9, 9), np.uint8))
+
+    def keep(x: int, y: int, w: int, h: int) -> bool:
+        if horizontal:
+            return bool(near[y : y + h, x : x + 3].any() and near[y : y + h, x + w - 3 : x + w].any())
+        return bool(near[y : y + 3, x : x + w].any() and near[y + h - 3 : y + h, x : x + w].any())
+
+    return keep
+
+
+def _short_rules(
+    mask: np.ndarray, text_height: float, long_h: np.ndarray, long_v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second pass, knowing the text height: rules of a couple of text heights, then box and
+    cell sides between rules (a box's side is as tall as a digit, but joins two rules)."""
+    length = max(16, round(RULE_HEIGHTS * text_height))
+    horizontal = _slender(_runs(mask, length, True), length, True)
+    vertical = _slender(_runs(mask, length, False), length, False)
+    cleaned, taken = _take(mask, [(*horizontal, True), (*vertical, False)])
+    side = max(10, round(1.1 * text_height))
+    across = long_h | horizontal[0]
+    down = long_v | vertical[0]
+    if not (across.any() or down.any()):
+        return cleaned, taken  # no rules: no box or cell sides either
+    # Joining two rules says more than slenderness: a side may be short and bold.
+    sides_v = _slender(_runs(cleaned, side, False), side, False, _touching(across, False), SIDE_SLENDER)
+    sides_h = _slender(_runs(cleaned, side, True), side, True, _touching(down, True), SIDE_SLENDER)
+    cleaned, taken_sides = _take(cleaned, [(*sides_h, True), (*sides_v, False)])
+    return cleaned, taken | taken_sides
+
+
+# --- blobs ------------------------------------------------------------------------------------
+
+
+def _blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
+    """Connected blobs of the mask (8-connected), each with its box and mean strength."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    if count <= 1:
+        return labels, []
+    ink = mask.astype(bool)  # sums over the ink only: a few percent of the page
+    inked = labels[ink]
+    area = np.bincount(inked, minlength=count)
+    mass = np.bincount(inked, weights=strength[ink], minlength=count)
+    blobs = []
+    for outline in _outlines(mask):
+        x, y, w, h = cv2.boundingRect(outline)
+        i = int(labels[outline[0, 0, 1], outline[0, 0, 0]])
+        blobs.append(_Blob(i, x, y, x + w, y + h, int(area[i]), float(mass[i]) / max(int(area[i]), 1)))
+    return labels, blobs
+
+
+def _on_edge(blob: _Blob, shape: tuple[int, int]) -> bool:
+    return blob.x0 == 0 or blob.y0 == 0 or blob.x1 == shape[1] or blob.y1 == shape[0]
+
+
+def _faint_floor(blobs: list[_Blob], shape: tuple[int, int]) -> float:
+    """The mean strength below which a blob is a faint mark beside the page's writing:
+    FAINT_SHARE of the strongest glyph-sized blob's. Squared paper's grid, show-through
+    and what a shadow leaves break into many faint pieces that are as tall as digits."""
+    strengths = [b.strength for b in blobs if max(b.w, b.h) >= MIN_GLYPH and b.area >= 20 and not _on_edge(b, shape)]
+    return FAINT_SHARE * max(strengths) if strengths else 0.0
+
+
+def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> float:
+    """The typical height of glyph-like blobs (not dust, not flat dashes, not filled dots,
+    not on the border, not faint); 0 when there are none."""
+    heights = [
+        b.h
+        for b in blobs
+        if b.h >= MIN_GLYPH
+        and b.h >= 0.2 * b.w
+        and b.area < 0.7 * b.w * b.h
+        and b.strength >= floor
+        and not _on_edge(b, shape)
+    ]
+    return _median(heights) if heights else 0.0
+
+
+def _filled(blob: _Blob, labels: np.ndarray) -> bool:
+    """Compact, mostly ink, and as thick as it is wide: a blot or a dot, not strokes (a bold
+    digit fills its box as much as a round blot does, but its strokes are thin)."""
+    least = min(blob.w, blob.h)
+    if blob.area < 0.6 * blob.w * blob.h or max(blob.w, blob.h) > 2 * least:
+        return False
+    crop = (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).astype(np.uint8)
+    padded = cv2.copyMakeBorder(crop, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return 2 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max()) >= 0.6 * least
+
+
+def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float]) -> str:
+    """The blob's part: "glyph", "minor" (dust, a dot, a detached bit: joins a word it sits
+    in) or "furniture". `floors`: the ink threshold and the faint floor (`_faint_floor`)."""
+    threshold, faint = floors
+    size, least = max(blob.w, blob.h), min(blob.w, blob.h)
+    if blob.strength < faint:
+        return "furniture"  # a faint mark beside much darker writing: a grid, show-through
+    if _on_edge(blob, labels.shape) and (
+        size >= 0.2 * min(labels.shape) or size >= 1.2 * text_height > 0 or size >= 4 * least
+    ):
+        return "furniture"  # a page edge, the desk, a shadow's border, a pen lying across, a rule's end
+    if _filled(blob, labels):
+        # A blot or a pocket of shadow if large, else a dot (dust, a decimal point).
+        return "furniture" if least >= max(10, 0.4 * text_height) else "minor"
+    if size < max(MIN_GLYPH, GLYPH_SHARE * text_height):
+        return "minor"
+    if text_height and blob.w >= 1.5 * text_height and blob.h <= 0.3 * text_height:
+        return "furniture"  # a short underline or a dash under the text
+    if text_height and size >= 3 * text_height and blob.strength < 1.3 * threshold:
+        return "furniture"  # faint and large: what is left of a soft shadow's edge
+    return "glyph"
+
+
+# --- lines and words --------------------------------------------------------------------------
+
+
+def _median(values: list[float] | list[int]) -> float:
+    """The median of a short list (numpy's costs more than the sort, called per glyph)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class _Line:
+    """A text line being gathered, left to right."""
+
+    def __init__(self, blob: _Blob) -> None:
+        self.blobs = [blob]
+
+    def reach(self) -> tuple[float, float, float, int]:
+        """Top, bottom and height of its last glyphs (a sloping line is followed), its right end."""
+        last = self.blobs[-3:]
+        top = _median([b.y0 for b in last])
+        bottom = _median([b.y1 for b in last])
+        return top, bottom, _median([b.h for b in self.blobs]), max(b.x1 for b in self.blobs)
+
+    def fit(self, blob: _Blob) -> float:
+        """How well the blob continues the line: its vertical overlap with the line's last
+        glyphs, as a share of the smaller height; 0 when it is too far right."""
+        top, bottom, height, right = self.reach()
+        if blob.x0 - right > LINE_GAP * height:
+            return 0.0
+        overlap = min(blob.y1, bottom) - max(blob.y0, top)
+        return max(0.0, overlap / max(1.0, min(blob.h, bottom - top)))
+
+
+def _gather(glyphs: list[_Blob]) -> list[list[_Blob]]:
+    """Glyphs into text lines: each joins the line it continues best (half its height in
+    common with the line's last glyphs at least), or starts one."""
+    lines: list[_Line] = []
+    for blob in sorted(glyphs, key=lambda b: (b.x0, b.y0)):
+        scores = [line.fit(blob) for line in lines]
+        best = int(np.argmax(scores)) if scores else -1
+        if best >= 0 and scores[best] >= 0.5:
+            lines[best].blobs.append(blob)
+        else:
+            lines.append(_Line(blob))
+    return [line.blobs for line in lines]
+
+
+def _split_words(blobs: list[_Blob], height: float) -> list[list[_Blob]]:
+    """A line's glyphs (left to right) into words at gaps wider than WORD_GAP of its height."""
+    words: list[list[_Blob]] = []
+    right = None
+    for blob in sorted(blobs, key=lambda b: b.x0):
+        if right is None or blob.x0 - right > WORD_GAP * height:
+            words.append([blob])
+            right = blob.x1
+        else:
+            words[-1].append(blob)
+            right = max(right, blob.x1)
+    return words
+
+
+def _box(blobs: list[_Blob]) -> Box:
+    return min(b.x0 for b in blobs), min(b.y0 for b in blobs), max(b.x1 for b in blobs), max(b.y1 for b in blobs)
+
+
+def _attach(words: list[list[_Blob]], heights: list[float], minor: list[_Blob]) -> None:
+    """Minor blobs join the word whose box, a little widened (most below: a comma), holds
+    their centre: a decimal point, a detached bit of a glyph. The rest is dust."""
+    boxes = [_box(w) for w in words]
+    for blob in minor:
+        cx, cy = (blob.x0 + blob.x1) / 2, (blob.y0 + blob.y1) / 2
+        for word, (x0, y0, x1, y1), height in zip(words, boxes, heights, strict=True):
+            if x0 - 0.3 * height <= cx <= x1 + 0.3 * height and y0 - 0.1 * height <= cy <= y1 + 0.3 * height:
+                word.append(blob)
+                break
+
+
+def _features(mask: np.ndarray, ink: np.ndarray, glyphs: list[_Blob], pieces: int, height: float) -> WordFeatures:
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
+    ridge = distance[(distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))]
+    values = ink[mask > 0]
+    heights = np.array([b.h for b in glyphs] or [0.0], np.float64)
+    bottoms = np.array([b.y1 for b in glyphs] or [0.0], np.float64)
+    return WordFeatures(
+        blobs=len(glyphs),
+        pieces=pieces,
+        stroke_width=2.0 * float(ridge.mean()) if ridge.size else 0.0,
+        stroke_cv=float(ridge.std() / ridge.mean()) if ridge.size else 0.0,
+        height_cv=float(heights.std() / max(heights.mean(), 1.0)),
+        baseline_spread=float(bottoms.std() / max(height, 1.0)),
+        ink_mean=float(values.mean()) if values.size else 0.0,
+        ink_cv=float(values.std() / max(values.mean(), 1e-6)) if values.size else 0.0,
+        fill=float(values.size / mask.size),
+        aspect=mask.shape[1] / max(mask.shape[0], 1),
+    )
+
+
+def _word(blobs: list[_Blob], glyphs: list[_Blob], height: float, maps: tuple[np.ndarray, ...]) -> Word:
+    """A word from its blobs: its mask, and its ink strength with a pixel of soft rim around
+    the strokes, but none of other blobs' or the furniture's ink (only blank paper around).
+    `maps`: the blob labels, the ink strength and every ink pixel (furniture included)."""
+    labels, strength, every = maps
+    x0, y0, x1, y1 = box = _box(blobs)
+    ids = tuple(sorted(b.index for b in blobs))
+    crop = labels[y0:y1, x0:x1]
+    mask = np.isin(crop, ids).astype(np.uint8)
+    rim = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    rim[(every[y0:y1, x0:x1] > 0) & (mask == 0)] = 0  # other ink, a rule's included
+    ink = strength[y0:y1, x0:x1] * rim
+    return Word(box, ids, mask, ink, _features(mask, ink, glyphs, len(blobs), height))
+
+
+def _reading_order(lines: list[TextLine]) -> list[TextLine]:
+    """Top to bottom; lines side by side on one row (a gap split them) left to right."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: ln.box[1] + ln.box[3]):
+        if rows:
+            last = rows[-1][-1].box
+            overlap = min(last[3], line.box[3]) - max(last[1], line.box[1])
+            if overlap >= 0.5 * min(last[3] - last[1], line.box[3] - line.box[1]):
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [line for row in rows for line in sorted(row, key=lambda ln: ln.box[0])]
+
+
+def _height(line: list[_Blob]) -> float:
+    """A line's typical glyph height. Pieces stacked in one column (the bar of a 5, a glyph
+    cut in two by a ruled line) are measured together: alone they would halve it."""
+    columns: list[list[int]] = []
+    for b in sorted(line, key=lambda b: b.x0):
+        last = columns[-1] if columns else None
+        if last and min(b.x1, last[2]) - max(b.x0, last[0]) >= 0.5 * min(b.w, last[2] - last[0]):
+            last[:] = [min(last[0], b.x0), min(last[1], b.y0), max(last[2], b.x1), max(last[3], b.y1)]
+        else:
+            columns.append([b.x0, b.y0, b.x1, b.y1])
+    return _median([c[3] - c[1] for c in columns])
+
+
+def _text_lines(glyphs: list[_Blob], minor: list[_Blob], maps: tuple[np.ndarray, ...]) -> list[TextLine]:
+    grouped = [(line, _height(line)) for line in _gather(glyphs)]
+    words = [(word, height) for line, height in grouped for word in _split_words(line, height)]
+    members = [list(word) for word, _ in words]
+    _attach(members, [height for _, height in words], minor)
+    lines, start = [], 0
+    for line, height in grouped:
+        count = len(_split_words(line, height))
+        built = tuple(_word(members[start + k], words[start + k][0], height, maps) for k in range(count))
+        start += count
+        box = (min(w.box[0] for w in built), min(w.box[1] for w in built))
+        box += (max(w.box[2] for w in built), max(w.box[3] for w in built))
+        lines.append(TextLine(box, built, height, _median([b.y1 for b in line])))
+    return _reading_order(lines)
+
+
+def analyse_writing(gray: np.ndarray) -> Writing:
+    """The writing on a sheet (module docstring): lines, words, and the maps behind them."""
+    gray = as_gray(gray)
+    if not dark_ink(gray):
+        gray = cv2.bitwise_not(gray)  # light strokes on a dark ground: the same steps, inverted
+    strength = ink_strength(gray)
+    threshold = ink_threshold(strength)
+    mask = ink_mask(strength, threshold)
+    cleaned, long_h, long_v = _long_rules(mask)
+    labels, blobs = _blobs(cleaned, strength)
+    text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape))
+    if text_height:
+        cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v)
+        labels, blobs = _blobs(cleaned, strength)
+        text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape)) or text_height
+    kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
+    floors = (threshold, _faint_floor(blobs, gray.shape))
+    for blob in blobs:
+        kinds[_kind(blob, labels, text_height, floors)].append(blob)
+    lines = _text_lines(kinds["glyph"], kinds["minor"], (labels, strength, mask))
+    return Writing(lines, strength, mask, labels, text_height)
+
+
+def find_writing(gray_sheet: np.ndarray) -> list[TextLine]:
+    """The handwriting's text lines on a (rectified) sheet, top to bottom, each with its
+    words left to right; rules, borders, underlines, dust, shadows and blots left out."""
+    return analyse_writing(gray_sheet).lines

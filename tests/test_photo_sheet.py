@@ -1,0 +1,201 @@
+"""Finding and straightening the sheet in a phone photo (lenet5.photo.sheet), on synthetic
+frames whose truth is known: a tilted sheet in perspective on a desk, with its shadow,
+vignetting, a light gradient, sometimes a hand's shadow and JPEG."""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from lenet5.photo import synth
+from lenet5.photo.sheet import (
+    box_to_original,
+    box_to_source,
+    downscale,
+    find_sheet,
+    order_corners,
+    points_to_original,
+    rectify,
+)
+from lenet5.photo.writing import analyse_writing, find_writing
+
+
+def _page(seed: int = 0, width: int = 600, height: int = 800) -> synth.Page:
+    page = synth.blank_page(width, height, seed=seed)
+    synth.write(page, "4271", 90, 200, 50, 4)
+    synth.write(page, "358", 300, 420, 50, 4)
+    return page
+
+
+def _distance_to_line(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    direction = (b - a) / np.linalg.norm(b - a)
+    normal = np.array([-direction[1], direction[0]])
+    return np.abs((points - a) @ normal)
+
+
+@pytest.mark.parametrize(
+    ("desk", "angle", "hand"),
+    [
+        ("wood", 4.0, False),
+        ("grey", -4.0, True),
+        ("black", 6.0, False),
+        ("textured", -2.5, True),
+        ("white", 3.0, False),
+    ],
+)
+def test_corners_within_a_pixel_or_two(desk: str, angle: float, hand: bool) -> None:
+    photo = synth.photograph(_page(), (800, 600), angle=angle, tilt=14, desk=desk, hand=hand, seed=3)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert np.abs(sheet.corners - photo.corners).max() < 1.5
+    assert sheet.cut == ()
+    assert sheet.confidence > 0.5
+    assert 0.25 < sheet.area < 0.4
+
+
+def test_a_white_desk_beside_white_paper_is_found_by_its_edge_and_shadow() -> None:
+    # The desk is 8% darker than the paper: no global threshold but the edges separate them.
+    photo = synth.photograph(_page(), (800, 600), desk="white", vignette=0.05, gradient=0.05, seed=7)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert np.abs(sheet.corners - photo.corners).max() < 1.5
+
+
+def test_a_sheet_cut_by_the_frame_keeps_its_three_visible_sides() -> None:
+    photo = synth.photograph(_page(), (800, 600), cover=0.8, shift=(0.0, 0.3), desk="wood", seed=5)
+    truth = photo.corners
+    assert truth[2:, 1].min() > 600  # the bottom corners are out of the picture
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert sheet.cut == ("bottom",)
+    assert np.abs(sheet.corners[:2] - truth[:2]).max() < 1.5  # TL, TR seen
+    # The bottom corners lie on the true left and right sides, at or below the frame's edge.
+    assert _distance_to_line(sheet.corners[3:], truth[0], truth[3]).max() < 1.5
+    assert _distance_to_line(sheet.corners[2:3], truth[1], truth[2]).max() < 1.5
+    assert sheet.corners[2:, 1].min() >= 598
+
+
+def test_a_sheet_larger_than_the_frame_with_two_sides_in_view() -> None:
+    photo = synth.photograph(_page(), (800, 600), cover=1.3, shift=(-0.25, -0.3), desk="black", seed=2)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert set(sheet.cut) == {"left", "top"}
+    assert np.abs(sheet.corners[2] - photo.corners[2]).max() < 1.5  # the one corner in view
+
+
+def test_a_printed_box_on_the_sheet_is_not_the_sheet() -> None:
+    page = _page()
+    synth.rectangle(page, (40, 60, 560, 740), 3)
+    photo = synth.photograph(page, (800, 600), desk="grey", seed=4)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert np.abs(sheet.corners - photo.corners).max() < 1.5
+
+
+def _vignetted(picture: np.ndarray) -> np.ndarray:
+    height, width = picture.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    light = 1 - 0.2 * (((xs - width / 2) / width) ** 2 + ((ys - height / 2) / height) ** 2)
+    return np.clip(picture * light, 0, 255).astype(np.uint8)
+
+
+@functools.cache
+def _mnist() -> np.ndarray:
+    from lenet5.data import mnist
+
+    return mnist.load().test_images[:100]
+
+
+def _mnist_digit(index: int, size: int) -> np.ndarray:
+    return cv2.resize(_mnist()[index], (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _close_up() -> np.ndarray:
+    page = synth.blank_page(800, 600, seed=1)
+    synth.write(page, "4271", 80, 250, 90, 6)
+    synth.write(page, "35", 420, 480, 90, 6)
+    return _vignetted(page.image)
+
+
+def _printed_form() -> np.ndarray:
+    page = synth.blank_page(800, 600, seed=2)
+    synth.rectangle(page, (120, 100, 680, 500), 3)
+    for y in range(180, 500, 80):
+        synth.line(page, (120, y), (679, y), "table", 2, 60)
+    for x in (300, 480):
+        synth.line(page, (x, 100), (x, 499), "table", 2, 60)
+    synth.write(page, "16", 340, 300, 50, 4)
+    return _vignetted(page.image)
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        pytest.param(_close_up, id="writing-fills-the-frame"),
+        pytest.param(lambda: np.full((600, 800), 245, np.uint8), id="blank-canvas"),
+        pytest.param(lambda: _vignetted(np.full((600, 800), 250.0)), id="vignetted-canvas"),
+        pytest.param(lambda: _mnist_digit(0, 420), id="white-on-black-digit"),
+        pytest.param(lambda: 255 - _mnist_digit(3, 420), id="digit-on-white"),
+        pytest.param(lambda: (110 + 0.5 * _mnist_digit(5, 500)).astype(np.uint8), id="digit-on-grey"),
+        pytest.param(_printed_form, id="printed-table-close-up"),
+        pytest.param(lambda: synth.photograph(_page(), (180, 135), seed=1).frame, id="tiny-photo"),
+    ],
+)
+def test_no_sheet_in_view(picture) -> None:
+    assert find_sheet(picture()) is None
+
+
+def test_rectified_sheet_is_upright_with_no_edge_left() -> None:
+    page = _page()
+    photo = synth.photograph(page, (800, 600), angle=-5, tilt=18, desk="wood", hand=True, seed=8)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    rectified = rectify(photo.frame, sheet)
+    height, width = rectified.image.shape
+    assert height <= 600 and width <= 800
+    assert abs(width / height - 600 / 800) < 0.03  # the page's aspect
+    writing = analyse_writing(rectified.image)
+    ink = writing.mask.astype(bool)
+    edge = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    assert not edge.any()  # neither the sheet's edge nor the desk reaches the output
+    assert len(writing.lines) == 2
+
+
+def test_word_boxes_map_back_onto_the_digits_in_the_frame() -> None:
+    page = _page()
+    photo = synth.photograph(page, (800, 600), angle=4, tilt=14, desk="grey", seed=9)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    rectified = rectify(photo.frame, sheet)
+    lines = find_writing(rectified.image)
+    found = [box_to_source(word.box, rectified.homography) for line in lines for word in line.words]
+    truth = [photo.to_frame(box) for box in page.marks["text"]]
+    assert len(found) == len(truth)
+    for got, expected in zip(found, truth, strict=True):
+        assert np.abs(np.subtract(got, expected)).max() <= 3, (got, expected)
+
+
+def test_a_large_frame_is_found_on_its_downscaled_copy() -> None:
+    photo = synth.photograph(_page(), (2560, 1920), desk="wood", jpeg=None, seed=3)
+    small, scale = downscale(photo.frame)
+    assert max(small.shape) == 1024 and scale == pytest.approx(2560 / 1024)
+    sheet = find_sheet(small)
+    assert sheet is not None
+    assert np.abs(points_to_original(sheet.corners, scale) - photo.corners).max() < 4  # one analysed pixel
+
+
+def test_boxes_scale_to_the_original_picture_outward() -> None:
+    assert box_to_original((10, 20, 30, 40), 2.5) == (25, 50, 75, 100)
+    assert box_to_original((1, 1, 3, 3), 1.5) == (1, 1, 5, 5)  # 1.5..4.5 widened to whole pixels
+    assert box_to_original((0, 0, 500, 500), 4.0, shape=(1000, 1500)) == (0, 0, 1500, 1000)
+    assert box_to_source((5, 6, 7, 8), np.eye(3)) == (5, 6, 7, 8)
+    shifted = np.array([[1, 0, 10.0], [0, 1, -2.0], [0, 0, 1]])
+    assert box_to_source((5, 6, 7, 8), shifted) == (15, 4, 17, 6)
+
+
+def test_corners_are_ordered_clockwise_from_the_top_left() -> None:
+    square = np.array([[100, 10], [0, 0], [5, 90], [110, 100]], float)
+    assert order_corners(square).tolist() == [[0, 0], [100, 10], [110, 100], [5, 90]]
