@@ -199,3 +199,16 @@ def test_boxes_scale_to_the_original_picture_outward() -> None:
 def test_corners_are_ordered_clockwise_from_the_top_left() -> None:
     square = np.array([[100, 10], [0, 0], [5, 90], [110, 100]], float)
     assert order_corners(square).tolist() == [[0, 0], [100, 10], [110, 100], [5, 90]]
+
+
+def test_debug_overlays_draw_on_a_copy() -> None:
+    from lenet5.photo.debug import draw_sheet, draw_writing
+
+    photo = synth.photograph(_page(), (800, 600), desk="grey", seed=1)
+    sheet = find_sheet(photo.frame)
+    framed = draw_sheet(photo.frame, sheet)
+    assert framed.shape == (600, 800, 3) and (framed[..., 2] > framed[..., 1] + 100).any()  # the red outline
+    rectified = rectify(photo.frame, sheet)
+    boxed = draw_writing(rectified.image, analyse_writing(rectified.image))
+    assert boxed.shape == (*rectified.image.shape, 3) and (boxed[..., 0] > boxed[..., 2] + 100).any()  # blue boxes
+    assert draw_sheet(photo.frame, None).shape == (600, 800, 3)

@@ -6,18 +6,20 @@ strokes, so the photo is first cut down to the paper.
 
 The approach, and why:
 
-1. Candidates from a small copy (WORK_SIDE px, about 0.3 ms to make). The paper is a large
-   bright region with little texture. Writing is erased first (a grey closing wider than
-   any stroke at that scale) and the desk's grain smoothed (a median), then the bright
-   region is cut out in two independent ways, because each fails where the other works:
-   global thresholds (Otsu's and one between it and each class mean: a light gradient or a
-   grey desk moves the best level), and the regions that Canny edges enclose (a white desk
-   beside white paper: no threshold separates them, but the edge and the sheet's shadow
-   still do). Each large region's convex hull (a hand over the sheet bites into the region,
-   not into its hull) is simplified to a polygon; sides that lie on the frame's border are
-   told apart from the sheet's own, so a sheet cut by the frame still gives a quadrilateral:
-   two or three sides of its own and the frame's borders as the others, or four of its own
-   with a corner outside the frame.
+1. Candidates from a small copy (about WORK_SIDE px). The paper is a large bright region
+   with little texture. Writing is erased first (a grey closing wider than any stroke at
+   that scale) and the desk's grain smoothed (a median), then the bright region is cut out
+   in two independent ways, because each fails where the other works: a global threshold
+   (Otsu's), and the regions that sharp edges enclose (a white desk beside white paper: no
+   threshold separates them, but the edge and the sheet's shadow still do; a hand's shadow
+   across the sheet splits the bright region, but its edge is soft, so it is no wall).
+   Other levels (halfway from Otsu's to each class's mean) are tried only if those fail.
+   Each large region's convex hull (a hand over the sheet bites into the region, not into
+   its hull) is simplified to a polygon, keeping exactly where it runs along the frame's
+   border. Going round it, the turn between consecutive sides of the sheet's own tells how
+   many corners lie between them: a sheet cut by the frame still gives a quadrilateral,
+   with two, three or four sides of its own; a missing side is stood in for by a line
+   parallel to its opposite side, through the farthest visible point.
 2. Refinement on the full picture. The small copy locates each side only to a few pixels,
    so each side is searched again across its length: along short profiles normal to it,
    the steepest bright-to-dark step (paper inside, desk or shadow outside), to a tenth of a
@@ -25,15 +27,17 @@ The approach, and why:
    Straight lines through many points beat corner detection: a corner may be dog-eared,
    shadowed, under a thumb or outside the frame.
 3. Verdict. A candidate is the sheet only if each of its own sides is an edge along most of
-   its length, sharp (a shadow's or vignette's soft ramp is not a sheet's edge) and with
-   paper brighter inside than the desk just outside. The last rejects a printed box, a ruled
-   table or a bright cell of a form: across their lines there is paper again. Regions too
-   small (under MIN_AREA of the frame), far from rectangular, not solidly bright (the
-   strokes of a white-on-black digit) or with fewer than two sides of their own (writing
-   that fills the frame, a scan, a blank canvas) are no sheet.
+   its length, steep and sharp (most of its fall within 3 px: not a shadow's or vignette's
+   ramp) and with paper brighter inside than the desk just outside. The last rejects a
+   printed box, a ruled table or a bright cell of a form: across their lines there is paper
+   again. Regions too small (under MIN_AREA of the frame), far from rectangular, not solidly
+   bright (the strokes of a white-on-black digit) or with fewer than two sides of their own
+   (writing that fills the frame, a scan, a blank canvas) are no sheet. Candidates are
+   examined largest first; the first that passes is the sheet.
 
-Rectification maps the quadrilateral to an upright rectangle of the sheet's size in the
-picture, inset by a small margin so the sheet's edge and the desk never reach the output.
+Rectification maps the quadrilateral to an upright rectangle of the paper's own aspect
+(measured from the vanishing points, `paper_aspect`) and of its size in the picture, inset
+by a small margin so the sheet's edge and the desk never reach the output.
 Coordinates: points are pixel centres (pixel i spans i-0.5..i+0.5); boxes are
 (x0, y0, x1, y1) in pixel edges, x1 and y1 exclusive.
 """
@@ -68,7 +72,9 @@ class Sheet:
     corners: np.ndarray  # (4, 2) float64: TL, TR, BR, BL, pixel centres of the analysed picture
     confidence: float  # 0..1: how clearly its own sides are edges of paper against the desk
     area: float  # share of the picture the sheet covers
-    cut: tuple[str, ...] = ()  # sides that are the frame's border ("top", "right", "bottom", "left")
+    # Sides outside the frame, named by the border they leave by ("top", "right", "bottom",
+    # "left"): their line is a stand-in (module docstring), their corners may lie outside.
+    cut: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,17 +138,19 @@ def _small(gray: np.ndarray) -> tuple[np.ndarray, float, float]:
     return smooth, width / small.shape[1], height / small.shape[0]
 
 
-def _bright_masks(smooth: np.ndarray) -> Iterator[np.ndarray]:
-    """Masks of the bright regions: at Otsu's level first, then halfway from it to each
-    class's mean (made only when the first did not give the sheet)."""
+def _levels(smooth: np.ndarray) -> list[float]:
+    """Grey levels that may cut the paper from the desk: Otsu's, then halfway from it to
+    each class's mean (a light gradient or a grey desk moves the best level)."""
     otsu, _ = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     dark, light = smooth[smooth <= otsu], smooth[smooth > otsu]
     if dark.size == 0 or light.size == 0:
-        return
-    # The opening cuts thin bright bridges to glints on the desk.
-    opening = np.ones((3, 3), np.uint8)
-    for level in (otsu, (otsu + float(dark.mean())) / 2, (otsu + float(light.mean())) / 2):
-        yield cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, opening)
+        return []
+    return [otsu, (otsu + float(dark.mean())) / 2, (otsu + float(light.mean())) / 2]
+
+
+def _bright(smooth: np.ndarray, level: float) -> np.ndarray:
+    """The bright region's mask; the opening cuts thin bright bridges to glints on the desk."""
+    return cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
 
 
 def _edge_mask(smooth: np.ndarray) -> np.ndarray:
@@ -164,46 +172,51 @@ def _edge_mask(smooth: np.ndarray) -> np.ndarray:
     return (walls == 0).astype(np.uint8)
 
 
-def _large(mask: np.ndarray, grow: bool = False) -> Iterator[np.ndarray]:
-    """The mask's connected regions of at least MIN_AREA of the frame, each as a 0/1 mask."""
-    # Areas by counting labels: OpenCV's statistics cost several times the labelling.
-    _, labels = cv2.connectedComponents(mask, connectivity=4)
-    for i in np.flatnonzero(np.bincount(labels.ravel()) >= MIN_AREA * mask.size):
-        if i > 0:
-            region = (labels == i).astype(np.uint8)
-            # Regions between edges are grown back over the dilated edge.
-            yield cv2.dilate(region, np.ones((3, 3), np.uint8)) if grow else region
-
-
-def _regions(smooth: np.ndarray) -> Iterator[np.ndarray]:
-    """Candidate regions for the sheet, the likeliest first: Otsu's, the edges', the rest."""
-    masks = _bright_masks(smooth)
-    first = next(masks, None)
-    if first is None:
+def _large(mask: np.ndarray) -> Iterator[tuple[np.ndarray, float]]:
+    """The outline of each region of the mask that covers MIN_AREA of the frame or more,
+    with its area less its holes' (outlines cost a fraction of labelling every pixel)."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
         return
-    yield from _large(first)
-    yield from _large(_edge_mask(smooth), grow=True)
-    for mask in masks:
-        yield from _large(mask)
+    links = hierarchy[0]
+    for i, contour in enumerate(contours):
+        area = cv2.contourArea(contour)
+        if links[i][3] >= 0 or area < MIN_AREA * mask.size:
+            continue
+        child = links[i][2]
+        while child >= 0:  # the holes: writing the closing left, a dark object on the sheet
+            area -= cv2.contourArea(contours[child])
+            child = links[child][0]
+        # An outline runs through its boundary pixels' centres: half of them lie outside it.
+        yield contour, area + cv2.arcLength(contour, True) / 2
 
 
-def _polygon(region: np.ndarray, eps: float) -> tuple[np.ndarray, float] | None:
-    """The region's convex hull simplified to a few vertices, and the region's pixel count.
+def _regions(smooth: np.ndarray, first: bool) -> Iterator[tuple[np.ndarray, float]]:
+    """Candidate regions for the sheet: the likeliest (`first`: Otsu's level and the sharp
+    edges' regions), else the other levels."""
+    levels = _levels(smooth)
+    if first:
+        if levels:
+            yield from _large(_bright(smooth, levels[0]))
+        yield from _large(_edge_mask(smooth))
+        return
+    for level in levels[1:]:
+        yield from _large(_bright(smooth, level))
+
+
+def _polygon(outline: np.ndarray, shape: tuple[int, int], eps: float) -> np.ndarray:
+    """The outline's convex hull simplified to a few vertices.
 
     Where the hull runs along the frame's border, that stretch is kept exactly and only the
     chains between such stretches are simplified: a sheet's side that leaves the frame
     must not be merged with the border it runs into (the side would then be fitted where
     there is no edge)."""
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea)).reshape(-1, 2)
+    hull = cv2.convexHull(outline).reshape(-1, 2)
     tolerance = eps * cv2.arcLength(hull.reshape(-1, 1, 2), True)
-    count = float(np.count_nonzero(region))
     n = len(hull)
-    on = [_border(hull[i], hull[(i + 1) % n], region.shape) is not None for i in range(n)]
+    on = _on_border(hull, shape)
     if not any(on):
-        return cv2.approxPolyDP(hull.reshape(-1, 1, 2), tolerance, True).reshape(-1, 2).astype(np.float64), count
+        return cv2.approxPolyDP(hull.reshape(-1, 1, 2), tolerance, True).reshape(-1, 2).astype(np.float64)
     start = (on.index(True) + 1) % n  # just after a stretch of border
     vertices: list[np.ndarray] = []
     chain = [hull[start]]
@@ -218,7 +231,19 @@ def _polygon(region: np.ndarray, eps: float) -> tuple[np.ndarray, float] | None:
         else:
             vertices.append(chain[0])
         chain = [hull[(i + 1) % n]]
-    return np.array(vertices, dtype=np.float64), count
+    return np.array(vertices, dtype=np.float64)
+
+
+def _on_border(hull: np.ndarray, shape: tuple[int, int]) -> list[bool]:
+    """Per side of the closed polygon, whether it runs along a border (all sides at once)."""
+    height, width = shape
+    ends = np.roll(hull, -1, axis=0)
+    x, y, x2, y2 = hull[:, 0], hull[:, 1], ends[:, 0], ends[:, 1]
+    near = [
+        (np.abs(a - limit) <= 1.5) & (np.abs(b - limit) <= 1.5)
+        for a, b, limit in ((y, y2, 0), (x, x2, width - 1), (y, y2, height - 1), (x, x2, 0))
+    ]
+    return list(near[0] | near[1] | near[2] | near[3])
 
 
 def _border(p: np.ndarray, q: np.ndarray, shape: tuple[int, int]) -> str | None:
@@ -320,21 +345,17 @@ def _corners(sides: list[_Side]) -> np.ndarray | None:
     return np.array(corners, dtype=np.float64)
 
 
-def _candidates(smooth: np.ndarray) -> Iterator[tuple[list[_Side], float]]:
-    """(sides, fill) of each candidate on the small copy; fill is the share of the
-    quadrilateral that the region's bright pixels cover."""
-    for region in _regions(smooth):
+def _candidates(smooth: np.ndarray, first: bool) -> Iterator[tuple[list[_Side], float]]:
+    """(sides, fill) of each candidate on the small copy (`_regions`); fill is the share of
+    the quadrilateral that the region covers."""
+    for outline, area in _regions(smooth, first):
         for eps in (0.015, 0.03, 0.05):
-            found = _polygon(region, eps)
-            if found is None:
-                break
-            sides = _sides(found[0], smooth.shape)
+            sides = _sides(_polygon(outline, smooth.shape, eps), smooth.shape)
             if sides is None:
                 continue
             corners = _corners(sides)
             if corners is not None:
-                area = _clipped_area(corners, smooth.shape)
-                yield sides, found[1] / max(area, 1.0)
+                yield sides, area / max(_clipped_area(corners, smooth.shape), 1.0)
             break
 
 
@@ -540,26 +561,30 @@ def find_sheet(gray: np.ndarray) -> Sheet | None:
     """The sheet of paper in a photo (module docstring), or None when there is none in view.
 
     `gray`: the photo in grey levels (uint8; colour is converted), longer side at most about
-    1024 px (`downscale`). Corners are in `gray`'s pixels. Candidates are examined largest
-    first and the first that passes is the sheet: a shadow or a pen across the sheet cuts
-    the bright region into smaller ones, each bounded by a sharp-looking edge somewhere."""
+    1024 px (`downscale`). Corners are in `gray`'s pixels. The likeliest candidates are
+    examined first, largest first, and the first that passes is the sheet: a shadow or a
+    pen across the sheet cuts the bright region into smaller ones, each bounded by a
+    sharp-looking edge somewhere. Only if none passes are the other levels tried."""
     gray = as_gray(gray)
     if max(gray.shape) < MIN_SIDE or min(gray.shape) < MIN_SIDE // 2:
         return None
     smooth, fx, fy = _small(gray)
-    candidates: list[tuple[float, np.ndarray, list[_Side], float]] = []
-    for sides, fill in _candidates(smooth):
-        corners = _corners(sides)
-        if fill < MIN_FILL or any(np.abs(corners - other[1]).max() < 2 for other in candidates):
-            continue
-        candidates.append((_clipped_area(corners, smooth.shape), corners, sides, fill))
     blurred = cv2.GaussianBlur(gray, (5, 5), 1.0)
     search = round(3 * max(fx, fy)) + 4  # the small copy's error, a couple of its pixels
-    for _, _, sides, fill in sorted(candidates, key=lambda c: -c[0]):
-        examined = _examine(blurred, [_full_side(s, fx, fy) for s in sides], search)
-        sheet = _verdict(*examined, fill, gray.shape) if examined else None
-        if sheet is not None:
-            return sheet
+    tried: list[np.ndarray] = []
+    for first in (True, False):
+        candidates = []
+        for sides, fill in _candidates(smooth, first):
+            corners = _corners(sides)
+            if fill < MIN_FILL or any(np.abs(corners - other).max() < 2 for other in tried):
+                continue
+            tried.append(corners)
+            candidates.append((_clipped_area(corners, smooth.shape), sides, fill))
+        for _, sides, fill in sorted(candidates, key=lambda c: -c[0]):
+            examined = _examine(blurred, [_full_side(s, fx, fy) for s in sides], search)
+            sheet = _verdict(*examined, fill, gray.shape) if examined else None
+            if sheet is not None:
+                return sheet
     return None
 
 

@@ -47,7 +47,7 @@ def _ink(page: Page, layer: np.ndarray, ink: float) -> Box | None:
     """Lay an 8-bit coverage layer on the page as ink; the box of its solid part."""
     alpha = layer.astype(np.float32) / 255.0
     page.image[:] = page.image * (1 - alpha) + np.float32(ink) * alpha
-    rows, cols = np.nonzero(layer > 96)
+    rows, cols = np.nonzero(layer > 48)  # the visible ink, soft edges included
     if rows.size == 0:
         return None
     return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
@@ -93,14 +93,23 @@ def ruled(page: Page, spacing: int = 48, top: int = 60, ink: float = 150.0) -> N
         line(page, (0, y), (width - 1, y), "rule", 2, ink)
 
 
-def specks(page: Page, count: int = 30, seed: int = 0, ink: float = 90.0) -> None:
-    """Dust: dots 1 to 4 px across."""
+def specks(page: Page, count: int = 30, seed: int = 0, ink: float = 90.0, clearance: int = 12) -> None:
+    """Dust: dots 1 to 4 px across, none within `clearance` px of the text drawn so far (a
+    speck touching a digit is part of it for any reader)."""
     rng = np.random.default_rng(seed)
     height, width = page.image.shape
     layer = np.zeros(page.image.shape, np.uint8)
-    for _ in range(count):
-        centre = (int(rng.integers(5, width - 5)), int(rng.integers(5, height - 5)))
-        cv2.circle(layer, centre, int(rng.integers(1, 3)), 255, -1, cv2.LINE_AA)
+    placed = 0
+    for _ in range(100 * count):  # bounded: a page full of text takes fewer specks
+        if placed == count:
+            break
+        x, y = int(rng.integers(5, width - 5)), int(rng.integers(5, height - 5))
+        radius = int(rng.integers(1, 3))
+        near = [b for b in page.marks.get("text", []) if b[0] - clearance <= x < b[2] + clearance]
+        if any(b[1] - clearance <= y < b[3] + clearance for b in near):
+            continue
+        cv2.circle(layer, (x, y), radius, 255, -1, cv2.LINE_AA)
+        placed += 1
     _ink(page, layer, ink)
 
 

@@ -6,33 +6,37 @@ Input is a rectified sheet (`sheet.rectify`), or any picture of paper without de
    (it erases strokes, keeps gradients and hard shadow steps); strength is 1 - picture /
    paper, a reflectance that a shadow does not change. Ink is strength above the page's own
    noise, grown into the strokes' fainter rims (a stroke's faint part joins its dark part,
-   a faint smudge alone does not).
+   a faint smudge alone does not). Light strokes on a dark ground are inverted first.
 2. Rules. Ruled lines, table and box borders and long underlines are long thin runs of
-   ink: a morphological opening with a line as long as the rule keeps exactly them. A
+   ink: a morphological opening with a line as long as the rule keeps exactly them (the
+   mask is thickened a pixel across first, so a rule tilted by a degree or two counts). A
    first pass, with lines a quarter of the page long, takes the long rules before anything
    is known about the writing; the text height is then estimated from what is left, and a
-   second pass takes rules down to a couple of text heights, box sides that join two rules,
-   and flat dashes under the text. Removing a rule cuts the strokes that cross it, so its
-   pixels are given back where ink continues straight across on both sides of it.
-3. Blobs. What is left is split into connected blobs and each is judged on its own box:
-   large pieces on the picture's border (a page edge, desk), filled regions (a blot, a
-   pocket of shadow the closing took for ink), faint and large ones (a soft shadow's
-   edge) are furniture; blobs below glyph size and compact dots are minor: they never
-   make a line, they join a word they sit in (a decimal point, the dot of an i), or are
-   dust.
+   second pass takes rules down to a couple of text heights, then box and cell sides that
+   join two rules. A rule must also be slender (a bold "1" is not). Removing a rule cuts
+   the strokes that cross it, so its pixels are given back where ink goes on across it on
+   both sides; pieces of a glyph that still fell apart across a rule are joined again.
+3. Blobs. What is left is split into connected blobs and each is judged on its own box
+   and ink: large pieces on the picture's border (a page edge, desk, a pen), filled regions
+   (a blot, a pocket of shadow the closing took for ink, by their inscribed circle: a bold
+   digit fills its box as much as a blot does), marks much fainter than the page's writing
+   (squared paper's grid, show-through, a shadow's remains), flat dashes under the text
+   are furniture; blobs below glyph size and compact dots are minor: they never make a
+   line, they join a word they sit in (a decimal point, a detached bit), or are dust.
 4. Lines and words. Glyphs are taken left to right; each joins the line whose last glyphs
    it overlaps vertically by half its height (following a line that slopes), if near
-   enough, or starts a new one. Within a line, a gap wider than WORD_GAP of the line's
-   height starts a new word.
+   enough (LINE_GAP), or starts a new one. Within a line, a gap wider than WORD_GAP of the
+   line's height starts a new word. Lines come top to bottom, words left to right.
 
-Each word carries its mask and its cleaned ink strength (furniture and other words'
-ink removed, the strokes' soft rims kept) for a reader, and a few cheap features that
-could help a later stage tell handwriting from print. Boxes are (x0, y0, x1, y1) in pixel
-edges, x1 and y1 exclusive.
+Each word carries its mask and its cleaned ink strength (furniture and other words' ink
+removed, the strokes' soft rims kept) for a reader, and a few cheap features that could
+help a later stage tell handwriting from print. Nothing here needs the rest of lenet5.
+Boxes are (x0, y0, x1, y1) in pixel edges, x1 and y1 exclusive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -48,7 +52,7 @@ LONG_RULE = 0.25  # first pass: rules at least this share of the page long
 RULE_HEIGHTS = 2.2  # second pass: rules at least this many text heights long
 RULE_SLENDER = 12  # a rule is at least this many times longer than thick
 SIDE_SLENDER = 5  # ...a box's side between two rules this many times
-MIN_GLYPH = 8  # px: smaller blobs are minor whatever the text height
+MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet could not read them)
 GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
@@ -73,6 +77,8 @@ class WordFeatures:
 
 @dataclass(frozen=True, eq=False)
 class Word:
+    """A word (for digits: a number): its box in the analysed picture, what it is made of."""
+
     box: Box
     labels: tuple[int, ...]  # its blobs in `Writing.labels`
     mask: np.ndarray  # uint8 0/1, the box's crop: this word's ink
@@ -82,6 +88,8 @@ class Word:
 
 @dataclass(frozen=True, eq=False)
 class TextLine:
+    """A line of writing: glyphs side by side, split into words at wide gaps."""
+
     box: Box
     words: tuple[Word, ...]  # left to right
     height: float  # typical glyph height, px
@@ -138,7 +146,7 @@ def _odd(n: float) -> int:
     return n if n % 2 else n + 1
 
 
-def _sample(image: np.ndarray, side: int = 160) -> np.ndarray:
+def _sample(image: np.ndarray, side: int = 100) -> np.ndarray:
     """At most side x side pixels spread over the picture: enough for its statistics."""
     return image[:: max(1, image.shape[0] // side), :: max(1, image.shape[1] // side)]
 
@@ -195,7 +203,7 @@ def _runs(mask: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
     height, width = mask.shape
     pooled = cv2.dilate(fat, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2]
     runs = cv2.morphologyEx(pooled, cv2.MORPH_OPEN, _line_kernel(length // 2, horizontal))
-    back = np.repeat(np.repeat(runs, 2, axis=0), 2, axis=1)[:height, :width]
+    back = cv2.resize(runs, (2 * runs.shape[1], 2 * runs.shape[0]), interpolation=cv2.INTER_NEAREST)[:height, :width]
     return cv2.bitwise_and(back, mask)
 
 
@@ -209,13 +217,25 @@ def _outlines(mask: np.ndarray) -> list[np.ndarray]:
     return [c for c, h in zip(contours, hierarchy[0], strict=True) if h[3] < 0]
 
 
+@dataclass(frozen=True, eq=False)
+class _Rules:
+    """Rules found along one axis: their pixels, their boxes (x, y, w, h) and the thickest."""
+
+    mask: np.ndarray
+    boxes: list[tuple[int, int, int, int]]
+    thickness: float
+    horizontal: bool
+
+
+Keep = Callable[[int, int, int, int], bool]
+
+
 def _slender(
-    runs: np.ndarray, length: int, horizontal: bool, keep=None, slender: float = RULE_SLENDER
-) -> tuple[np.ndarray, float]:
+    runs: np.ndarray, length: int, horizontal: bool, keep: Keep | None = None, slender: float = RULE_SLENDER
+) -> _Rules:
     """The runs' pieces that are rules: at least `length` long and `slender` times longer
-    than thick (a bold "1" is not), and that `keep(x, y, w, h)` accepts if given; with the
-    thickest one's thickness."""
-    kept, thickest = [], 0.0
+    than thick (a bold "1" is not), and that `keep(x, y, w, h)` accepts if given."""
+    kept, boxes, thickest = [], [], 0.0
     for outline in _outlines(runs):
         x, y, w, h = cv2.boundingRect(outline)
         extent = w if horizontal else h
@@ -225,37 +245,45 @@ def _slender(
         if extent < slender * thickness or (keep and not keep(x, y, w, h)):
             continue
         kept.append(outline)
+        boxes.append((x, y, w, h))
         thickest = max(thickest, thickness)
     rules = np.zeros_like(runs)
     if kept:
         cv2.drawContours(rules, kept, -1, 1, thickness=cv2.FILLED)
         rules &= runs
-    return rules, thickest
+    return _Rules(rules, boxes, thickest, horizontal)
 
 
-def _restore(cleaned: np.ndarray, rules: np.ndarray, thickness: float, horizontal: bool) -> np.ndarray:
-    """Give back the rule pixels where ink goes on across the rule on both sides: the
-    strokes that cross a ruled line or a box side stay whole. The bridge is a closing a
-    little wider than the rule, round, so that a slanted stroke is bridged too; only the
-    rule's own pixels are given back, so nothing is added beside it."""
-    if thickness <= 0:
-        return cleaned
-    size = int(np.ceil(thickness)) + 4
-    across = _line_kernel(size, not horizontal)
-    bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
-    straight = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, across)
-    return cv2.bitwise_or(cleaned, cv2.bitwise_and(cv2.bitwise_or(bridged, straight), rules))
+def _restore(cleaned: np.ndarray, rules: _Rules) -> None:
+    """Give back (in place) the rule pixels where ink goes on across the rule on both sides:
+    the strokes that cross a ruled line or a box side stay whole. The bridge is a closing a
+    little wider than the rule, round so that a slanted stroke is bridged too, and straight
+    across; only the rule's own pixels are given back, so nothing is added beside it. Done
+    around each rule only: a ruled page is mostly blank between its rules."""
+    size = int(np.ceil(rules.thickness)) + 4
+    round_ = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    straight = _line_kernel(size, not rules.horizontal)
+    height, width = cleaned.shape
+    for x, y, w, h in rules.boxes:
+        x0, y0, x1, y1 = max(0, x - size), max(0, y - size), min(width, x + w + size), min(height, y + h + size)
+        window = cleaned[y0:y1, x0:x1]
+        bridged = cv2.morphologyEx(window, cv2.MORPH_CLOSE, round_) | cv2.morphologyEx(
+            window, cv2.MORPH_CLOSE, straight
+        )
+        window |= bridged & rules.mask[y0:y1, x0:x1]
 
 
-def _take(mask: np.ndarray, rules: list[tuple[np.ndarray, float, bool]]) -> tuple[np.ndarray, np.ndarray]:
+def _take(mask: np.ndarray, found: list[_Rules]) -> tuple[np.ndarray, np.ndarray]:
     """The mask without the rules (crossing strokes given back), and what was taken."""
-    taken = np.zeros_like(mask)
-    for found, _, _ in rules:
-        taken |= found
-    cleaned = cv2.bitwise_and(mask, cv2.bitwise_not(taken) & 1)
-    for found, thickness, horizontal in rules:
-        cleaned = _restore(cleaned, found, thickness, horizontal)
-    return cleaned, cv2.bitwise_and(taken, cv2.bitwise_not(cleaned) & 1)
+    taken = found[0].mask
+    for rules in found[1:]:
+        taken = cv2.bitwise_or(taken, rules.mask)
+    if not any(rules.boxes for rules in found):
+        return mask.copy(), taken
+    cleaned = cv2.bitwise_and(mask, cv2.bitwise_xor(taken, 1))
+    for rules in found:
+        _restore(cleaned, rules)
+    return cleaned, cv2.bitwise_and(taken, cv2.bitwise_xor(cleaned, 1))
 
 
 def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -266,19 +294,22 @@ def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     down = max(40, round(LONG_RULE * height))
     horizontal = _slender(_runs(mask, across, True), across, True)
     vertical = _slender(_runs(mask, down, False), down, False)
-    cleaned, _ = _take(mask, [(*horizontal, True), (*vertical, False)])
-    return cleaned, horizontal[0], vertical[0]
+    cleaned, _ = _take(mask, [horizontal, vertical])
+    return cleaned, horizontal.mask, vertical.mask
 
 
-def _touching(rules: np.ndarray, horizontal: bool):
-    """A test that a run's two ends (along the axis) both meet one of the other axis's rules,
-    within a few pixels (half-resolution runs may stop a pixel or two short)."""
-    near = cv2.dilate(rules, np.ones((9, 9), np.uint8))
+def _touching(rules: np.ndarray, horizontal: bool) -> Keep:
+    """A test that a run's two ends (along the axis) both come within a few pixels of one
+    of the other axis's rules (half-resolution runs may stop a pixel or two short)."""
+    reach = 4
+
+    def near(x0: int, y0: int, x1: int, y1: int) -> bool:
+        return bool(rules[max(0, y0 - reach) : y1 + reach, max(0, x0 - reach) : x1 + reach].any())
 
     def keep(x: int, y: int, w: int, h: int) -> bool:
         if horizontal:
-            return bool(near[y : y + h, x : x + 3].any() and near[y : y + h, x + w - 3 : x + w].any())
-        return bool(near[y : y + 3, x : x + w].any() and near[y + h - 3 : y + h, x : x + w].any())
+            return near(x, y, x + 1, y + h) and near(x + w - 1, y, x + w, y + h)
+        return near(x, y, x + w, y + 1) and near(x, y + h - 1, x + w, y + h)
 
     return keep
 
@@ -287,20 +318,20 @@ def _short_rules(
     mask: np.ndarray, text_height: float, long_h: np.ndarray, long_v: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Second pass, knowing the text height: rules of a couple of text heights, then box and
-    cell sides between rules (a box's side is as tall as a digit, but joins two rules)."""
+    cell sides between rules (a box's side may be shorter than a digit, but joins two rules)."""
     length = max(16, round(RULE_HEIGHTS * text_height))
     horizontal = _slender(_runs(mask, length, True), length, True)
     vertical = _slender(_runs(mask, length, False), length, False)
-    cleaned, taken = _take(mask, [(*horizontal, True), (*vertical, False)])
-    side = max(10, round(1.1 * text_height))
-    across = long_h | horizontal[0]
-    down = long_v | vertical[0]
-    if not (across.any() or down.any()):
+    cleaned, taken = _take(mask, [horizontal, vertical])
+    side = max(8, round(0.6 * text_height))  # a box barely taller than its digits, less its rules
+    across = long_h | horizontal.mask
+    down = long_v | vertical.mask
+    if not (horizontal.boxes or vertical.boxes or across.any() or down.any()):
         return cleaned, taken  # no rules: no box or cell sides either
     # Joining two rules says more than slenderness: a side may be short and bold.
     sides_v = _slender(_runs(cleaned, side, False), side, False, _touching(across, False), SIDE_SLENDER)
     sides_h = _slender(_runs(cleaned, side, True), side, True, _touching(down, True), SIDE_SLENDER)
-    cleaned, taken_sides = _take(cleaned, [(*sides_h, True), (*sides_v, False)])
+    cleaned, taken_sides = _take(cleaned, [sides_h, sides_v])
     return cleaned, taken | taken_sides
 
 
@@ -457,12 +488,13 @@ def _attach(words: list[list[_Blob]], heights: list[float], minor: list[_Blob]) 
     for blob in minor:
         cx, cy = (blob.x0 + blob.x1) / 2, (blob.y0 + blob.y1) / 2
         for word, (x0, y0, x1, y1), height in zip(words, boxes, heights, strict=True):
-            if x0 - 0.3 * height <= cx <= x1 + 0.3 * height and y0 - 0.1 * height <= cy <= y1 + 0.3 * height:
+            if x0 - 0.2 * height <= cx <= x1 + 0.2 * height and y0 - 0.1 * height <= cy <= y1 + 0.3 * height:
                 word.append(blob)
                 break
 
 
 def _features(mask: np.ndarray, ink: np.ndarray, glyphs: list[_Blob], pieces: int, height: float) -> WordFeatures:
+    """The word's WordFeatures from its mask and ink crops (one distance transform)."""
     padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
     ridge = distance[(distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))]
@@ -525,15 +557,71 @@ def _height(line: list[_Blob]) -> float:
     return _median([c[3] - c[1] for c in columns])
 
 
-def _text_lines(glyphs: list[_Blob], minor: list[_Blob], maps: tuple[np.ndarray, ...]) -> list[TextLine]:
+def _stacked(a: _Blob, b: _Blob, reach: float, taken: np.ndarray) -> bool:
+    """Whether a and b (b.x0 >= a.x0) are two pieces of a glyph that a removed rule cut
+    apart: one above the other, overlapping horizontally, with a rule in the gap."""
+    if min(a.x1, b.x1) - b.x0 < 0.5 * min(a.w, b.w):
+        return False
+    top, bottom = (a, b) if a.y0 <= b.y0 else (b, a)
+    if not 0 <= bottom.y0 - top.y1 <= reach:
+        return False
+    return bool(taken[top.y1 - 1 : bottom.y0 + 1, b.x0 : min(a.x1, b.x1)].any())
+
+
+def _rejoin(
+    glyphs: list[_Blob], minor: list[_Blob], taken: np.ndarray, text_height: float
+) -> tuple[list[_Blob], dict[int, list[_Blob]], list[_Blob]]:
+    """Glyphs (and bits: the top of a 1 just above a ruled line) cut apart by a removed rule
+    where the crossing stroke could not be given back (it runs along the rule), joined
+    again. Returns the glyphs, some now standing for several pieces, the pieces each
+    stands for, and the minor blobs left."""
+    pieces = sorted(glyphs + minor, key=lambda b: b.x0)
+    parent = list(range(len(pieces)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    reach = max(4.0, 0.3 * text_height)
+    for i, a in enumerate(pieces):
+        for j in range(i + 1, len(pieces)):
+            if pieces[j].x0 >= a.x1:
+                break
+            if _stacked(a, pieces[j], reach, taken):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[_Blob]] = {}
+    for i, piece in enumerate(pieces):
+        groups.setdefault(root(i), []).append(piece)
+    glyph_ids = {b.index for b in glyphs}
+    joined, members, left = [], {}, []
+    for group in groups.values():
+        if not any(b.index in glyph_ids for b in group):
+            left.extend(group)
+            continue
+        lead = max(group, key=lambda b: b.area)
+        x0, y0, x1, y1 = _box(group)
+        area = sum(b.area for b in group)
+        strength = sum(b.strength * b.area for b in group) / max(area, 1)
+        joined.append(_Blob(lead.index, x0, y0, x1, y1, area, strength))
+        members[lead.index] = group
+    return joined, members, left
+
+
+def _text_lines(
+    glyphs: list[_Blob], minor: list[_Blob], members: dict[int, list[_Blob]], maps: tuple[np.ndarray, ...]
+) -> list[TextLine]:
+    """Lines of words from the glyphs (`members`: the pieces a joined glyph stands for),
+    with the minor blobs that sit in a word."""
     grouped = [(line, _height(line)) for line in _gather(glyphs)]
     words = [(word, height) for line, height in grouped for word in _split_words(line, height)]
-    members = [list(word) for word, _ in words]
-    _attach(members, [height for _, height in words], minor)
+    parts = [[piece for b in word for piece in members.get(b.index, [b])] for word, _ in words]
+    _attach(parts, [height for _, height in words], minor)
     lines, start = [], 0
     for line, height in grouped:
         count = len(_split_words(line, height))
-        built = tuple(_word(members[start + k], words[start + k][0], height, maps) for k in range(count))
+        built = tuple(_word(parts[start + k], words[start + k][0], height, maps) for k in range(count))
         start += count
         box = (min(w.box[0] for w in built), min(w.box[1] for w in built))
         box += (max(w.box[2] for w in built), max(w.box[3] for w in built))
@@ -560,7 +648,9 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     floors = (threshold, _faint_floor(blobs, gray.shape))
     for blob in blobs:
         kinds[_kind(blob, labels, text_height, floors)].append(blob)
-    lines = _text_lines(kinds["glyph"], kinds["minor"], (labels, strength, mask))
+    taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
+    glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
+    lines = _text_lines(glyphs, minor, members, (labels, strength, mask))
     return Writing(lines, strength, mask, labels, text_height)
 
 

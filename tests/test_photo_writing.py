@@ -1,0 +1,213 @@
+"""Finding the handwriting on a sheet (lenet5.photo.writing): the page's furniture (ruled
+lines, boxes, underlines, dust, shadows, blots) left out, the writing in lines and words."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lenet5.photo import synth
+from lenet5.photo.sheet import find_sheet
+from lenet5.photo.writing import analyse_writing, find_writing
+
+Box = tuple[int, int, int, int]
+
+
+def _gray(page: synth.Page) -> np.ndarray:
+    return np.clip(page.image, 0, 255).astype(np.uint8)
+
+
+def _close(a: Box, b: Box, tolerance: int = 3) -> bool:
+    return bool(np.abs(np.subtract(a, b)).max() <= tolerance)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _words(lines) -> list[Box]:
+    return [word.box for line in lines for word in line.words]
+
+
+@functools.cache
+def _form() -> synth.Page:
+    """Ruled paper with digits on and across the rules, an underline under a number, a
+    printed box around another, and dust."""
+    page = synth.blank_page(600, 800, seed=1)
+    synth.ruled(page, 60, 100)
+    synth.write(page, "4271", 80, 218, 50, 4)  # sits on the rule at y = 220
+    synth.write(page, "35", 380, 236, 45, 4)  # crosses it
+    synth.write(page, "908", 100, 350, 40, 3)
+    synth.line(page, (90, 372), (300, 372), "underline", 3, 50)
+    synth.rectangle(page, (200, 464, 420, 514), 2)
+    synth.write(page, "16", 270, 503, 36, 4)
+    synth.specks(page, 40, seed=3)
+    return page
+
+
+@functools.cache
+def _form_writing():
+    return analyse_writing(_gray(_form()))
+
+
+def test_digits_on_a_ruled_form_are_found_and_nothing_else() -> None:
+    page = _form()
+    found = _words(_form_writing().lines)
+    truth = page.marks["text"]
+    assert len(found) == len(truth)
+    for box in truth:
+        # A digit sitting on a rule loses the rule's couple of pixels, nothing more.
+        assert any(_close(got, box) for got in found), (box, found)
+
+
+def test_rules_underline_and_box_are_furniture_but_crossing_strokes_stay() -> None:
+    writing = _form_writing()
+    furniture, ink = writing.furniture(), writing.ink()
+    assert furniture[220, 20:60].all()  # a ruled line, away from the writing
+    assert furniture[371:374, 250:290].any() and not ink[365:380, 200:300].any()  # the underline
+    assert furniture[464:467, 205:415].any() and not ink[464:514, 200:230].any()  # the box's top, its left side
+    # "35" crosses the rule at y = 220: its strokes there are ink again, and it is one word.
+    assert ink[218:223, 380:440].any()
+    word = next(w for line in writing.lines for w in line.words if w.box[0] > 350)
+    assert word.box[1] < 205 and word.box[3] > 230
+
+
+def test_word_ink_is_clean_and_its_features_are_sane() -> None:
+    writing = _form_writing()
+    for line in writing.lines:
+        for word in line.words:
+            x0, y0, x1, y1 = word.box
+            assert word.ink.shape == word.mask.shape == (y1 - y0, x1 - x0)
+            assert word.ink.dtype == np.float32 and word.ink.min() >= 0.0 and word.ink.max() <= 1.0
+            assert word.ink.max() > 0.5
+            # Off the word's strokes (by more than the soft rim) there is no ink at all.
+            rim = cv2.dilate(word.mask, np.ones((3, 3), np.uint8))
+            assert not word.ink[rim == 0].any()
+            features = word.features
+            assert features.blobs >= 1 and features.pieces >= features.blobs
+            assert 2.0 < features.stroke_width < 10.0
+            assert 0.05 < features.fill < 0.7 and features.aspect > 0.3
+    # The 4 separate digits of "4271" are 4 glyph blobs.
+    first = writing.lines[0].words[0]
+    assert first.features.blobs == 4
+
+
+def test_the_rule_crossing_a_word_is_not_in_its_ink() -> None:
+    writing = _form_writing()
+    word = next(w for line in writing.lines for w in line.words if w.box[0] > 350)
+    row = 220 - word.box[1]  # the rule's row inside the word's box
+    strokes = word.mask[row - 4 : row + 5].any(axis=0)
+    # Columns the digits do not cross: the rule was there, the word's ink is not.
+    assert not word.ink[row, ~strokes].any()
+
+
+def test_only_dust_gives_no_lines() -> None:
+    page = synth.blank_page(500, 400, seed=2)
+    synth.specks(page, 80, seed=5)
+    assert find_writing(_gray(page)) == []
+
+
+def test_two_numbers_on_two_lines_come_out_in_order() -> None:
+    page = synth.blank_page(600, 500, seed=3)
+    synth.write(page, "580", 300, 330, 50, 4)  # drawn first, lower
+    synth.write(page, "1234", 60, 150, 50, 4)
+    lines = find_writing(_gray(page))
+    assert len(lines) == 2
+    assert lines[0].box[1] < lines[1].box[1]
+    assert _close(lines[0].words[0].box, page.marks["text"][1])
+    assert _close(lines[1].words[0].box, page.marks["text"][0])
+    assert lines[0].baseline == pytest.approx(150, abs=4)
+
+
+def test_a_line_splits_into_words_at_wide_gaps_left_to_right() -> None:
+    page = synth.blank_page(700, 300, seed=4)
+    synth.write(page, "27", 300, 150, 50, 4)  # a gap of about two heights: another word
+    synth.write(page, "1093", 60, 150, 50, 4)
+    lines = find_writing(_gray(page))
+    assert len(lines) == 1
+    boxes = [word.box for word in lines[0].words]
+    assert len(boxes) == 2 and boxes[0][0] < boxes[1][0]
+    assert _close(boxes[0], page.marks["text"][1]) and _close(boxes[1], page.marks["text"][0])
+
+
+def test_blots_shadows_and_a_hard_shadow_edge_are_not_writing() -> None:
+    page = synth.blank_page(700, 600, seed=5)
+    truth = synth.write(page, "64", 80, 150, 50, 4)
+    cv2.circle(page.image, (500, 150), 40, 40.0, -1)  # an ink blot
+    soft = np.zeros(page.image.shape, np.float32)
+    cv2.ellipse(soft, (450, 420), (160, 90), 20, 0, 360, 1.0, -1)
+    page.image *= 1 - 0.35 * cv2.GaussianBlur(soft, (0, 0), 25)  # a hand's soft shadow
+    page.image[:, :40] *= 0.5  # a hard shadow along the left edge
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_mnist_digits_written_on_a_sheet() -> None:
+    from lenet5.data import mnist
+
+    digits = mnist.load().test_images[:5]
+    page = np.full((300, 700), 228.0, np.float32)
+    for k, digit in enumerate(digits):
+        alpha = cv2.resize(digit, (80, 80), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+        x = 80 + 90 * k
+        page[100:180, x : x + 80] = page[100:180, x : x + 80] * (1 - alpha) + 35 * alpha
+    lines = find_writing(page.astype(np.uint8))
+    assert len(lines) == 1
+    assert sum(word.features.blobs for word in lines[0].words) >= 5
+
+
+def test_white_on_black_digits_are_read_as_ink() -> None:
+    from lenet5.data import mnist
+
+    digit = cv2.resize(mnist.load().test_images[0], (280, 280), interpolation=cv2.INTER_CUBIC)
+    lines = find_writing(digit)
+    assert len(lines) == 1 and len(lines[0].words) == 1
+
+
+def test_a_photographed_form_end_to_end() -> None:
+    from lenet5.photo.sheet import box_to_source, rectify
+
+    page = _form()
+    photo = synth.photograph(page, (900, 700), angle=-4, tilt=15, desk="wood", hand=True, seed=2)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    rectified = rectify(photo.frame, sheet)
+    found = [box_to_source(box, rectified.homography) for box in _words(find_writing(rectified.image))]
+    truth = [photo.to_frame(box) for box in page.marks["text"]]
+    assert len(found) == len(truth)
+    for box in truth:
+        assert any(_close(got, box, 4) for got in found), (box, found)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(1, 360),
+    width=st.integers(1, 360),
+    kind=st.sampled_from(["uniform", "gaussian", "blocks", "constant"]),
+    seed=st.integers(0, 2**16),
+)
+def test_noise_never_raises_and_returns_quickly(height: int, width: int, kind: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        picture = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    elif kind == "gaussian":
+        picture = np.clip(rng.normal(180, 40, (height, width)), 0, 255).astype(np.uint8)
+    elif kind == "blocks":
+        cells = rng.integers(0, 256, (max(1, height // 16), max(1, width // 16)), dtype=np.uint8)
+        picture = cv2.resize(cells, (width, height), interpolation=cv2.INTER_NEAREST)
+    else:
+        picture = np.full((height, width), int(rng.integers(0, 256)), np.uint8)
+    start = time.perf_counter()
+    find_sheet(picture)
+    writing = analyse_writing(picture)
+    assert time.perf_counter() - start < 2.0
+    for line in writing.lines:
+        for word in line.words:
+            x0, y0, x1, y1 = word.box
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
