@@ -605,7 +605,7 @@ class Canvas:
         lo, hi = sorted((a[axis], b[axis]))
         pad = width + 3 * self.blur + 2
         H, W = self.frame.shape[:2]
-        for t0 in np.arange(max(lo - pad, 0), min(hi + pad, (W, H)[axis]), 384):
+        for t0 in range(max(int(lo - pad), 0), int(min(hi + pad, (W, H)[axis])) + 1, 384):
             t1 = t0 + 384
             # The line's extent across the tile.
             span = [a + (b - a) * np.clip((t - a[axis]) / ((b - a)[axis] or 1e-6), 0, 1) for t in (t0, t1)]
@@ -938,14 +938,17 @@ def _specks(rng: np.random.Generator, frame: np.ndarray, count: int, hairs: int)
     H, W = frame.shape[:2]
     s = max(W, H) / 1500
     for _ in range(count):
-        x, y = int(rng.integers(W)), int(rng.integers(H))
-        r = max(1, round(rng.uniform(0.5, 2.2) * s))
-        x0, y0 = max(0, x - 2 * r), max(0, y - 2 * r)
-        patch = frame[y0 : y + 2 * r + 1, x0 : x + 2 * r + 1]
+        x, y = rng.uniform(0, W), rng.uniform(0, H)
+        r = rng.uniform(0.4, 2.2) * s
+        pad = int(r + 3 * s + 2)
+        x0, y0 = max(0, int(x) - pad), max(0, int(y) - pad)
+        patch = frame[y0 : int(y) + pad + 1, x0 : int(x) + pad + 1]
         mask = np.zeros(patch.shape[:2], np.float32)
-        axes = (r, max(1, round(r * rng.uniform(0.4, 1.0))))
-        cv2.ellipse(mask, (x - x0, y - y0), axes, rng.uniform(0, 180), 0, 360, 1.0, -1, cv2.LINE_AA)
-        dark = rng.uniform(0.25, 0.75)
+        centre = (round((x - x0) * 16), round((y - y0) * 16))
+        axes = (max(1, round(r * 16)), max(1, round(r * rng.uniform(0.4, 1.0) * 16)))
+        cv2.ellipse(mask, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1, cv2.LINE_AA, 4)
+        mask = cv2.GaussianBlur(mask, (0, 0), 0.4 + 0.3 * s)
+        dark = rng.uniform(0.2, 0.7)
         patch[...] = (patch * (1 - dark * mask[..., None])).astype(np.uint8)
     for _ in range(hairs):
         length = rng.uniform(0.01, 0.04) * max(W, H)
