@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 
-.PHONY: install run test lint format clean bench browser pretrained tutorial mutation
+.PHONY: install run test lint format clean bench peers browser pretrained tutorial mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,22 @@ $(VENV)/.stamp-dev: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/p
 	$(KERNELS)
 	touch $@ $(VENV)/.stamp-run
 
+# rapidocr-onnxruntime (bench/peers.py) without its opencv-python requirement: see pyproject.toml.
 $(VENV)/.stamp-bench: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	$(KERNELS)
 	touch $@ $(VENV)/.stamp-dev $(VENV)/.stamp-run
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/run_all.py
+
+# OCR systems side by side with lenet5 (bench/peers.py): PP-OCRv4 and Debian's Tesseract 5.
+TESSERACT := /usr/bin/tesseract
+$(TESSERACT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
+peers: $(VENV)/.stamp-bench $(TESSERACT)
+	$(BIN)/python bench/peers.py --count 200 --seed 0
 
 install: $(VENV)/.stamp-run
 
