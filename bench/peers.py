@@ -38,8 +38,10 @@ synthetic_photos.CONDITIONS. `--folder KIND=DIR` adds a folder with a labels.jso
 digits, any other as numbers. Generated sets are written as PNG files first, so every system
 starts from the same files; times include decoding them.
 
-Time: wall clock, one picture at a time, after one untimed warm-up picture per set for the
-in-process systems; the median and mean per picture.
+Time: wall clock, one picture at a time, after one untimed warm-up picture per set for each
+system timed per picture; the median and mean per picture. Those systems take turns picture
+by picture (the first one rotating), so other work on the machine slows them alike; the
+one-process-per-set systems run after them.
 """
 
 from __future__ import annotations
@@ -156,19 +158,28 @@ def folder_set(kind: str, folder: Path) -> PictureSet:
 # ---------------------------------------------------------------------------- the systems
 
 
-def one_by_one(pictures: PictureSet, read: Callable[[Path], str]) -> Outcome:
-    """Each picture read on its own and timed; one untimed warm-up read first."""
+Reader = Callable[[Path], str]  # one picture's file -> the text a system read in it
+
+
+def one_by_one(pictures: PictureSet, readers: dict[str, Reader]) -> dict[str, Outcome]:
+    """Each picture read on its own and timed by every system in turn (the first system
+    rotating from picture to picture), so a burst of other work on the machine falls on all
+    of them alike; one untimed warm-up read per system first."""
     paths = pictures.paths
+    names = list(readers)
     if paths:
-        read(paths[0])
-    readings, times, stripped = {}, [], 0
-    for path in paths:
-        started = time.perf_counter()
-        text = read(path)
-        times.append(1000 * (time.perf_counter() - started))
-        readings[path.name] = digits_only(text)
-        stripped += readings[path.name] != text
-    return Outcome(readings, times, stripped=stripped)
+        for read in readers.values():
+            read(paths[0])
+    outcomes = {name: Outcome({}) for name in names}
+    for k, path in enumerate(paths):
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            started = time.perf_counter()
+            text = readers[name](path)
+            outcome = outcomes[name]
+            outcome.times_ms.append(1000 * (time.perf_counter() - started))
+            outcome.readings[path.name] = digits_only(text)
+            outcome.stripped += outcome.readings[path.name] != text
+    return outcomes
 
 
 class Lenet5:
@@ -176,10 +187,10 @@ class Lenet5:
         from lenet5.infer.backends import load_backend
         from lenet5.infer.model_folder import DEFAULT_READER
 
-        self.reader = load_backend(DEFAULT_READER)
+        self.number_model = load_backend(DEFAULT_READER)
         self.digit_model = load_backend(None)
 
-    def run(self, pictures: PictureSet) -> Outcome:
+    def reader(self, pictures: PictureSet) -> Reader:
         from lenet5.errors import UserError
         from lenet5.infer.predict import predict_picture
         from lenet5.infer.preprocess import read_picture
@@ -189,11 +200,11 @@ class Lenet5:
             try:
                 if pictures.digits:
                     return str(predict_picture(self.digit_model, read_picture(path), str(path), 1).digit)
-                return read_file(self.reader, path)[0].number
+                return read_file(self.number_model, path)[0].number
             except UserError:  # no ink found and the like: nothing read
                 return ""
 
-        return one_by_one(pictures, read)
+        return read
 
 
 def lenet5_command() -> list[str]:
@@ -281,28 +292,26 @@ class PPOCR:
         self.digit_decoding = DigitDecoding(self.engine.text_rec.postprocess_op)
         self.engine.text_rec.postprocess_op = self.digit_decoding
 
-    def full(self, pictures: PictureSet, digits: bool = False) -> Outcome:
-        self.digit_decoding.on = digits
-
+    def full(self, pictures: PictureSet, digits: bool = False) -> Reader:
         def read(path: Path) -> str:
+            self.digit_decoding.on = digits
             result, _elapsed = self.engine(str(path))
             if not result:
                 return ""
             return "".join(result[i][1] for i in reading_order([box for box, _text, _score in result]))
 
-        return one_by_one(pictures, read)
+        return read
 
-    def recogniser(self, pictures: PictureSet, crop: bool, digits: bool = False) -> Outcome:
-        self.digit_decoding.on = digits
-
+    def recogniser(self, pictures: PictureSet, crop: bool, digits: bool = False) -> Reader:
         def read(path: Path) -> str:
+            self.digit_decoding.on = digits
             gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
             if gray is None:
                 return ""
             result, _elapsed = self.engine(ink_crop(gray) if crop else gray, use_det=False, use_cls=False, use_rec=True)
             return "".join(text for text, _score in result or [])
 
-        return one_by_one(pictures, read)
+        return read
 
 
 def tesseract_flags(pictures: PictureSet) -> list[str]:
@@ -310,14 +319,14 @@ def tesseract_flags(pictures: PictureSet) -> list[str]:
 
 
 class Tesseract:
-    def one_by_one(self, pictures: PictureSet) -> Outcome:
+    def reader(self, pictures: PictureSet) -> Reader:
         flags = tesseract_flags(pictures)
 
         def read(path: Path) -> str:
             done = subprocess.run(["tesseract", str(path), "-", *flags], capture_output=True, text=True)
             return done.stdout.strip() if done.returncode == 0 else ""
 
-        return one_by_one(pictures, read)
+        return read
 
     def batch(self, pictures: PictureSet) -> Outcome:
         """One process for the set: tesseract reads a list file of pictures (the model loaded
@@ -437,15 +446,17 @@ def main() -> None:
     lenet5 = Lenet5() if "lenet5" in systems else None
     ppocr = PPOCR() if any(s.startswith("ppocr") for s in systems) else None
     tesseract = Tesseract()
-    runners: dict[str, Callable[[PictureSet], Outcome]] = {
-        "lenet5": lambda p: lenet5.run(p),
-        "lenet5-cli": Lenet5Cli().run,
+    per_picture: dict[str, Callable[[PictureSet], Reader]] = {
+        "lenet5": lambda p: lenet5.reader(p),
         "ppocr": lambda p: ppocr.full(p),
         "ppocr-digits": lambda p: ppocr.full(p, digits=True),
         "ppocr-rec": lambda p: ppocr.recogniser(p, crop=True),
         "ppocr-rec-digits": lambda p: ppocr.recogniser(p, crop=True, digits=True),
         "ppocr-rec-whole": lambda p: ppocr.recogniser(p, crop=False),
-        "tesseract": tesseract.one_by_one,
+        "tesseract": tesseract.reader,
+    }
+    per_set: dict[str, Callable[[PictureSet], Outcome]] = {
+        "lenet5-cli": Lenet5Cli().run,
         "tesseract-batch": tesseract.batch,
     }
 
@@ -461,9 +472,11 @@ def main() -> None:
                 notes.append(f"{kind} skipped: {exc}")
         sets += [folder_set(kind, folder) for kind, folder in folders]
         for pictures in sets:
+            outcomes = one_by_one(pictures, {s: per_picture[s](pictures) for s in systems if s in per_picture})
+            outcomes |= {s: per_set[s](pictures) for s in systems if s in per_set}
             results[pictures.kind] = {}
             for system in systems:
-                row = score(pictures, runners[system](pictures))
+                row = score(pictures, outcomes[system])
                 results[pictures.kind][system] = row
                 median = "—" if row.get("median_ms") is None else f"{row['median_ms']:.0f}"
                 print(
