@@ -48,7 +48,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from lenet5.data.number_lines import compose_line, crop, vary
+from lenet5.reader.lines import compose_line, crop, vary
 
 KINDS = ("desk_digit", "desk_number", "form_line", "small_digit_page", "desk_numbers_multi")
 _KIND_CODE = {"desk_digit": 11, "desk_number": 12, "form_line": 13, "small_digit_page": 14, "desk_numbers_multi": 15}

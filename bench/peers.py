@@ -185,7 +185,7 @@ def one_by_one(pictures: PictureSet, readers: dict[str, Reader]) -> dict[str, Ou
 class Lenet5:
     def __init__(self) -> None:
         from lenet5.infer.backends import load_backend
-        from lenet5.infer.model_folder import DEFAULT_READER
+        from lenet5.store.model_folder import DEFAULT_READER
 
         self.number_model = load_backend(DEFAULT_READER)
         self.digit_model = load_backend(None)
@@ -193,8 +193,8 @@ class Lenet5:
     def reader(self, pictures: PictureSet) -> Reader:
         from lenet5.errors import UserError
         from lenet5.infer.predict import predict_picture
-        from lenet5.infer.preprocess import read_picture
-        from lenet5.infer.read_number import read_file
+        from lenet5.reader.read import read_file
+        from lenet5.vision.preprocess import read_picture
 
         def read(path: Path) -> str:
             try:
