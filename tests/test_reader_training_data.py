@@ -10,9 +10,9 @@ import pytest
 
 from conftest import DATA_DIR
 from lenet5.data import mnist
-from lenet5.reader.junk import JUNK_LABEL, with_junk
+from lenet5.reader.junk import JUNK_LABEL
 from lenet5.reader.lines import compose_line, crop, enlarge_owner, photograph
-from lenet5.reader.pieces import UNLABELLED, arc_labels, ink_shares, segmented_pieces
+from lenet5.reader.pieces import UNLABELLED, arc_labels, ink_shares, segmented_pieces, with_junk
 from lenet5.reader.segment import segment
 
 
