@@ -64,6 +64,7 @@ def interrupt_then_resume(cfg, out: Path, stop_epoch: int, monkeypatch: pytest.M
 
     Returns (epochs completed before the interrupt, summary of the resumed run)."""
     from lenet5.errors import TrainingInterrupted
+    from lenet5.store.run_dir import RunDir
     from lenet5.train import loop
 
     real_pass = loop.run_pass
@@ -77,7 +78,7 @@ def interrupt_then_resume(cfg, out: Path, stop_epoch: int, monkeypatch: pytest.M
     with pytest.raises(TrainingInterrupted) as info:
         loop.train(cfg, out, echo=quiet, progress=False)
     monkeypatch.setattr(loop, "run_pass", real_pass)
-    resumed = loop.train(loop.config_from_run(out), out, resume=True, echo=quiet, progress=False)
+    resumed = loop.train(RunDir(out).read_settings(), out, resume=True, echo=quiet, progress=False)
     return info.value.completed_epochs, resumed
 
 

@@ -139,11 +139,11 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
     from lenet5.data.splits import make_splits
     from lenet5.models import get_spec
     from lenet5.store import checkpoint
+    from lenet5.store.run_dir import RunDir
     from lenet5.train.evaluation import evaluate
-    from lenet5.train.loop import config_from_run
     from lenet5.train.losses import get_loss
 
-    cfg = config_from_run(two_worker_run)
+    cfg = RunDir(two_worker_run).read_settings()
     model = network_for(cfg)
     checkpoint.load(two_worker_run / "checkpoints" / "best.npz", model, schema=checkpoint.BestMeta)
     splits = make_splits(mnist.load(str(DATA_DIR)), cfg.val_size, cfg.train_limit, cfg.test_limit)

@@ -1,6 +1,6 @@
 """The number reader's training data: lines of digits with each pixel's digit known
 (data/number_lines.py), the pieces the reader's own segmentation cuts from them and their
-labels (data/reader_pieces.py), and the hand-made junk beside them (data/junk.py)."""
+labels (reader/pieces.py), and the hand-made junk beside them (reader/junk.py)."""
 
 from __future__ import annotations
 

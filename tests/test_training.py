@@ -23,6 +23,7 @@ from conftest import (
     tiny_config,
 )
 from lenet5.errors import UserError
+from lenet5.store.run_dir import RunDir
 from lenet5.train import loop
 from lenet5.train.loop import summary_metrics, train
 
@@ -158,7 +159,7 @@ def test_crash_while_checkpointing_keeps_previous(tmp_path: Path, monkeypatch: p
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", exploding_savez)
-    cfg = loop.config_from_run(tmp_path / "run")
+    cfg = RunDir(tmp_path / "run").read_settings()
     cfg.epochs = 2
     with pytest.raises(OSError, match="disk full"):
         loop.train(cfg, tmp_path / "run", resume=True, echo=quiet)

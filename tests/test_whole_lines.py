@@ -13,6 +13,7 @@ from conftest import DATA_DIR, quiet, tiny_config
 from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.reader.line_training import LineGraph, _forward, correct_arcs, line_loss, make_lines
+from lenet5.store.run_dir import RunDir
 
 paddle = pytest.importorskip("paddle")
 
@@ -223,7 +224,7 @@ def test_an_interrupted_line_pass_resumes_to_the_same_end(line_run, tmp_path, mo
         loop.train(tiny_config(**LINE_RUN), out, echo=quiet, progress=False)
     assert info.value.completed_epochs == 2
     monkeypatch.setattr(whole_lines, "train_line_epoch", real)
-    loop.train(loop.config_from_run(out), out, resume=True, echo=quiet, progress=False)
+    loop.train(RunDir(out).read_settings(), out, resume=True, echo=quiet, progress=False)
     timing = (*loop.TIMING_KEYS, "eval_seconds")
     strip = lambda rows: [{k: v for k, v in r.items() if k not in timing} for r in rows]  # noqa: E731
     assert strip(_rows(out)) == strip(_rows(line_run))

@@ -54,7 +54,7 @@ RECIPE_SUMMARIES = {
     "strong": "the article's network trained the modern way, the shipped default model",
     "reader": "strong plus a junk class and line passes, for `lenet5 read`",
 }
-SEED_LIMIT = 2**32 - 1  # numpy and Paddle both take seeds up to here
+SEED_LIMIT = 2**64 - 1  # the largest seed paddle.seed takes (numpy is given the seed modulo 2**32)
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ class TrainSettings(BaseModel):
             metavar="N",
         ),
     ] = 0
-    lines: Annotated[PositiveInt, Setting("lines per line pass", metavar="N")] = 5000
+    lines: Annotated[int, Field(ge=0), Setting("lines per line pass", metavar="N")] = 5000
     seed: Annotated[int, Field(ge=0, le=SEED_LIMIT), Setting("random seed for initialisation and shuffling")] = 0
     val_size: Annotated[PositiveInt, Setting("digits held out for validation", metavar="N")] = 5000
     train_limit: Annotated[PositiveInt | None, Setting("use only the first N training digits", metavar="N")] = None
@@ -219,8 +219,13 @@ class TrainSettings(BaseModel):
         return self.epochs + self.line_epochs
 
     def published(self) -> dict[str, Any]:
-        """The settings the model card and /api/model show (no paths, nothing of the machine)."""
-        return {name: getattr(self, name) for name, setting in settings_fields().items() if setting.published}
+        """The settings the model card and /api/model show: no paths, nothing of the machine,
+        nothing that does not apply to this network (lenet5's weight range for the seed net)."""
+        return {
+            name: getattr(self, name)
+            for name, setting in settings_fields().items()
+            if setting.published and setting.only_for_model in (None, self.model)
+        }
 
 
 def _conflicts(s: TrainSettings) -> list[str]:
@@ -251,6 +256,7 @@ def _conflicts(s: TrainSettings) -> list[str]:
             s.line_epochs > 0 and s.junk == 0,
             "--line-epochs needs --junk: the reader's paths are chosen with the junk class",
         ),
+        (s.line_epochs > 0 and s.lines < 1, f"--lines {s.lines}: must be at least 1 with --line-epochs"),
         (
             s.junk > 0 and s.model != "seed",
             "--junk: only the seed network (lenet5's RBF output has one bitmap per digit)",
@@ -334,11 +340,11 @@ def phrase(error: Mapping[str, Any], name: str | None = None) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     low, high = _bounds(name)
     if kind in ("greater_than_equal", "less_than_equal") and low is not None and high is not None:
-        return f"must be between {_shown(low)} and {_shown(high)}"
+        return f"must be between {shown(low)} and {shown(high)}"
     plain = {
-        "greater_than_equal": lambda: f"must be at least {_shown(ctx.get('ge'))}",
+        "greater_than_equal": lambda: f"must be at least {shown(ctx.get('ge'))}",
         "greater_than": lambda: "must be positive" if ctx.get("gt") == 0 else f"must be greater than {ctx.get('gt')}",
-        "less_than_equal": lambda: f"must be at most {_shown(ctx.get('le'))}",
+        "less_than_equal": lambda: f"must be at most {shown(ctx.get('le'))}",
         "finite_number": lambda: "must be a finite number",
         "int_type": lambda: "expected a whole number",
         "int_from_float": lambda: "expected a whole number",
@@ -377,14 +383,10 @@ def recipe(name: str) -> TrainSettings:
     return from_recipe(name)
 
 
-def recipe_values(name: str) -> str:
-    """The recipe's values that differ from the seed recipe's, for help texts."""
-    own = recipe(name).published()
-    base = recipe("seed").published()
-    return ", ".join(f"{k} {_shown(v)}" for k, v in own.items() if v != base[k] and k != "recipe")
-
-
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A setting's value as help texts and messages write it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:g}"
     return str(value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -45,8 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_interrupts: list[int] = []  # Ctrl-C seen by this process (see _note_interrupt)
+
+
+def _note_interrupt(signum: int, frame: object) -> None:
+    """Python's own Ctrl-C, remembered: Paddle turns one that lands in its import into an
+    ImportError, which is then known for what it is."""
+    _interrupts.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
         status = COMMANDS[args.command][1](args)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at exit
@@ -62,9 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except ImportError as exc:
-        # Ctrl-C while Paddle is being imported surfaces as Paddle's "initialization failed".
-        if isinstance(exc.__context__, KeyboardInterrupt) or "initialization failed" in str(exc):
+    except ImportError:
+        if _interrupts:  # Ctrl-C while Paddle was being imported
             print("interrupted", file=sys.stderr)
             return 130
         raise

@@ -15,10 +15,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
-
 from lenet5 import settings
-from lenet5.settings import RECIPE_SUMMARIES, Setting, phrase, settings_fields
+from lenet5.settings import RECIPE_SUMMARIES, Setting, settings_fields, shown
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -67,24 +65,17 @@ def _without_none(annotation: Any) -> Any:
 
 
 def _parser_for(name: str) -> Callable[[str], Any]:
-    """Parse a flag's text as its field's type and check the field's own bounds, so a bad
-    value is refused by argparse with the same words the settings use."""
-    info = settings.TrainSettings.model_fields[name]
-    base = _without_none(info.annotation)
+    """Parse a flag's text as its field's type. Its bounds are checked with the settings
+    (lenet5.settings.from_recipe), so a value out of range is one line naming the flag."""
+    base = _without_none(settings.TrainSettings.model_fields[name].annotation)
     kind = int if _is_int(base) else float if _is_float(base) else str
-    extras = [m for m in info.metadata if not isinstance(m, Setting)]
-    adapter = TypeAdapter(typing.Annotated[base, *extras] if extras else base)
 
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
+            return kind(text)
         except ValueError:
             expected = {int: "a whole number", float: "a number"}.get(kind, "text")
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        try:
-            return adapter.validate_python(value)
-        except ValidationError as exc:
-            raise argparse.ArgumentTypeError(f"{phrase(exc.errors()[0], name)}, got {text}") from None
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
@@ -107,9 +98,9 @@ def _defaults_note(name: str, setting: Setting, default: Any) -> str:
     """'(default 0.001; recipe paper 0.00015, strong 0.002)': read off the declaration."""
     parts = []
     if default is not None and default is not False:
-        parts.append(f"default {_shown(default)}")
+        parts.append(f"default {shown(default)}")
     if setting.recipes:
-        values = ", ".join(f"{recipe} {_shown(value)}" for recipe, value in setting.recipes.items())
+        values = ", ".join(f"{recipe} {shown(value)}" for recipe, value in setting.recipes.items())
         condition = (
             f" with --{setting.only_with.replace('_', '-')}"
             if setting.only_with
@@ -119,12 +110,6 @@ def _defaults_note(name: str, setting: Setting, default: Any) -> str:
         )
         parts.append(f"recipe {values}{condition}")
     return f" ({'; '.join(parts)})" if parts else ""
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:

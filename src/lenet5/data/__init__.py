@@ -1,1 +1,1 @@
-"""MNIST on disk: the IDX format, checksums, download, splits, normalisation and batching."""
+"""MNIST on disk (the IDX format, checksums, download), splits, normalisation, batches, distortions."""

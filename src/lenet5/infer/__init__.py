@@ -1,1 +1,1 @@
-"""Using a trained model: exported model folders and the backends that run them."""
+"""Running a model folder (Paddle Inference, ONNX Runtime): one digit per picture, a folder scored on MNIST."""

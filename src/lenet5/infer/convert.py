@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lenet5.errors import UserError
-from lenet5.store.model_folder import MODEL_PREFIX, ONNX_FILE
+from lenet5.store.model_folder import ONNX_FILE, PADDLE_GRAPH, PADDLE_PARAMS
 
 ONNX_OPSET = 11
 
@@ -51,8 +51,8 @@ def convert_to_onnx(folder: Path) -> bytes:
         target = Path(tmp) / ONNX_FILE
         try:
             paddle2onnx.export(
-                str(folder / f"{MODEL_PREFIX}.json"),
-                str(folder / f"{MODEL_PREFIX}.pdiparams"),
+                str(folder / PADDLE_GRAPH),
+                str(folder / PADDLE_PARAMS),
                 str(target),
                 opset_version=ONNX_OPSET,
                 optimize_tool="None",

@@ -1,6 +1,6 @@
 """Training the reader's recogniser on whole readings (LeCun et al. 1998, Section VI).
 
-Piece by piece (data/junk.py, data/reader_pieces.py) the network learns what one digit and
+Piece by piece (lenet5.reader.junk, lenet5.reader.pieces) the network learns what one digit and
 what junk look like. But `lenet5 read` decides between whole paths through a line's
 segmentation graph, and there a merged "92" read "2" at 0.71 beats "9" and "2" read at
 0.8 each (0.71 > 0.8 x 0.8): a piece-level score can be good on every piece and still lose
@@ -25,7 +25,7 @@ network is trained with a weighted loss per arc:
 whose gradient is that of the criterion. The posteriors are computed here in NumPy from
 the same forward pass.
 
-The lines are made as data/reader_pieces.py makes them (training digits only), and a line
+The lines are made as lenet5.reader.pieces makes them (training digits only), and a line
 is used only if some path through its graph is correct: where the cuts cannot separate two
 digits there is nothing to learn about choosing between paths.
 """

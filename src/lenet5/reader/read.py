@@ -18,13 +18,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import Backend
 from lenet5.reader.graph import ScoredGraph
 from lenet5.reader.segment import segment
-from lenet5.vision.preprocess import NoInkError, open_image, to_grayscale
+from lenet5.vision.preprocess import NoInkError, open_image, to_grayscale, upright
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
 
 
 def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
-    ImageOps.exif_transpose(image, in_place=True)
-    original = image.size
+    original = upright(image)
     gray = to_grayscale(image)
     try:
         found = read_gray(backend, gray)

@@ -272,7 +272,12 @@ class Segmentation:
 def segment(gray: np.ndarray) -> Segmentation:
     """Steps 1-3 of the module docstring: ink, over-segmentation, the graph's arcs."""
     strength = page.ink_strength(gray)
-    threshold = page.ink_threshold(strength)
+    return segment_ink(strength, page.ink_threshold(strength))
+
+
+def segment_ink(strength: np.ndarray, threshold: float) -> Segmentation:
+    """Steps 2-3 on ink already found (strength 0..1, ink above `threshold`): a line of
+    writing that an earlier stage cut out of a page and cleaned of rules and specks."""
     labels, blobs = _ink_blobs(strength, threshold)
     height = _line_height(labels, blobs)
     # Segment at a fixed scale, digits about LINE_HEIGHT px high: the cut search and the
@@ -280,7 +285,7 @@ def segment(gray: np.ndarray) -> Segmentation:
     # and a 40 px digit still has strokes several pixels wide.
     scale = min(1.0, LINE_HEIGHT / height)
     if scale < 1.0:
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        size = (max(1, round(strength.shape[1] * scale)), max(1, round(strength.shape[0] * scale)))
         strength = cv2.resize(strength, size, interpolation=cv2.INTER_AREA)
     evened = _even_strokes(strength, threshold, height * scale)
     if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink

@@ -1,1 +1,1 @@
-"""Pictures of a run: learning curves, confusion matrices, and (later) the HTML report."""
+"""The HTML report of a run (`lenet5 report`)."""

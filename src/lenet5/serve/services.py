@@ -45,9 +45,8 @@ def describe_model(meta: ModelMeta, backend: str) -> dict[str, Any]:
     }
     if meta.training is not None:
         info["recipe"] = meta.training  # the run's published settings (lenet5.settings)
-    kept = {"best_epoch": meta.epoch, "val_accuracy": meta.val_accuracy, "test_accuracy": meta.test_accuracy}
-    if meta.epoch is not None:
-        info["summary"] = kept
+    if meta.summary is not None:
+        info["summary"] = meta.summary  # what its run scored (names and numbers only)
     try:
         from lenet5.models import create_model
         from lenet5.models.summary import layer_table

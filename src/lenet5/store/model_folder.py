@@ -86,6 +86,7 @@ class ModelMeta(BaseModel):
     test_limit: int | None = Field(default=None, ge=1)
     members: list[MemberMeta] | None = None  # the networks of an average
     training: dict[str, Any] | None = None  # the run's published settings (lenet5.settings)
+    summary: dict[str, Any] | None = None  # the run's summary.json, but for its path
 
     @model_validator(mode="after")
     def _consistent_with_the_network(self) -> ModelMeta:

@@ -1,1 +1,1 @@
-"""Training: the epoch loop, losses, checkpoints and the run directory."""
+"""Training: the loop, one epoch, its data, evaluation on workers, data-parallel workers, SDLM, losses."""

@@ -67,6 +67,9 @@ def worker(settings_json: str, out: str, options: RunOptions, command: list[str]
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except OSError as exc:  # the command line's last line of defence for files, in a worker
+        print(f"error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
     if options.json and "rank" not in summary:
         print(json.dumps(summary), flush=True)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import lenet5
-from lenet5 import atomic, kernels
+from lenet5 import atomic, kernels, metrics
 from lenet5.errors import TrainingInterrupted, UserError
 from lenet5.export.card import RunFacts, model_card
 from lenet5.export.graph import save_model_folder
@@ -151,12 +151,7 @@ def start(
     data = load_training_data(settings, echo)
     model = network_for(settings)
     optimizer = build_optimizer(settings.optimizer, settings.lr, model, settings.batch_size)
-    # Gradients are averaged over the workers by Paddle's DataParallel; `model` itself (the
-    # same parameters) is what is evaluated, checkpointed and exported.
-    train_model = paddle.DataParallel(model) if world.parallel else model
-    session = Session(
-        settings, run, world, data, model, optimizer, get_loss(settings.loss), train_model, echo, progress
-    )
+    session = Session(settings, run, world, data, model, optimizer, get_loss(settings.loss), model, echo, progress)
     if resume and run.last_checkpoint.exists():
         meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta)
         session.history, session.best, session.wall_before = meta["history"], meta["best"], meta["wall_seconds"]
@@ -166,6 +161,10 @@ def start(
         echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
     elif world.is_writer:
         _write_config(session, command)
+    # Gradients are averaged over the workers by Paddle's DataParallel, which starts every
+    # worker from rank 0's parameters (restored above when resuming); `model` itself (the
+    # same parameters) is what is evaluated, checkpointed and exported.
+    session.train_model = paddle.DataParallel(model) if world.parallel else model
     session.visualdl = visualdl
     if visualdl and world.is_writer:
         from lenet5.train.visualdl_log import VisualDLLog
@@ -296,7 +295,9 @@ def finish(session: Session) -> dict[str, Any]:
         digits = _digit_accuracy(best_model, session.data, settings.eval_batch_size)
         summary["digit_test_accuracy"] = digits
         card = {**card, "test_accuracy": digits, "test_accuracy_with_junk": best["test_accuracy"]}
-    training = {"recipe": settings.recipe, "training": _jsonable(settings.published())}
+    # The folder says how it was trained, so /api/model never reads files beside it.
+    recorded = {k: v for k, v in summary.items() if k != "run_dir"}
+    training = {"recipe": settings.recipe, "training": _jsonable(settings.published()), "summary": recorded}
     save_model_folder(best_model, settings.model, run.model, {**card, **training})
     run.write_summary(summary)
     facts = RunFacts.of(run)
@@ -343,19 +344,14 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 def _digit_accuracy(model: Any, data: Any, batch_size: int) -> float:
     """Accuracy on digits when the model may also answer "junk": the best of the ten digits."""
-    x, y = data.normalize(data.digits_test.images), data.digits_test.labels
+
+    def ten_digits(x: np.ndarray, _y: np.ndarray) -> tuple[None, np.ndarray, None]:
+        return None, model(paddle.to_tensor(x)).numpy()[:, :10].argmax(axis=1), None
+
     model.eval()
-    correct = 0
     with paddle.no_grad():
-        for start in range(0, len(y), batch_size):
-            logits = model(paddle.to_tensor(x[start : start + batch_size])).numpy()
-            correct += int((logits[:, :10].argmax(axis=1) == y[start : start + batch_size]).sum())
-    return correct / len(y)
-
-
-def config_from_run(run_root: str | Path) -> TrainSettings:
-    """A run's settings, read from its config.json and validated."""
-    return RunDir(Path(run_root)).read_settings()
+        x = data.normalize(data.digits_test.images)
+        return metrics.evaluate(ten_digits, x, data.digits_test.labels, batch_size).accuracy
 
 
 def summary_metrics(summary: dict[str, Any]) -> dict[str, Any]:

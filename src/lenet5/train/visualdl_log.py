@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lenet5.errors import UserError
+from lenet5.store.run_dir import RunDir
 
 PANEL_DIGITS = 24  # misread validation digits shown per epoch
 
@@ -27,7 +28,7 @@ class VisualDLLog:
             from visualdl import LogWriter
         except ImportError:
             raise UserError("--visualdl needs the visualdl package: pip install visualdl") from None
-        self.logdir = run_root / "visualdl"
+        self.logdir = RunDir(run_root).visualdl
         self._writer = LogWriter(logdir=str(self.logdir))
 
     def epoch(self, row: dict[str, Any], lr: float) -> None:

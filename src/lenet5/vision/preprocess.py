@@ -35,6 +35,8 @@ MAX_PIXELS = 50_000_000  # ~7000x7000: far above any photo of a digit, far below
 BOX = 20  # MNIST's size-normalisation box
 FIELD = 28
 WORKING_SIZE = 1024  # larger pictures are shrunk to this first: enough for a 60 px digit on a 12 MP page
+FULL_SIZE = "lenet5_full_size"  # image.info key: the size in the file, before a reduced JPEG decode
+ORIENTATION = 0x0112  # the EXIF orientation tag
 
 
 class NoInkError(UserError):
@@ -77,6 +79,7 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
                 longer = 3 * WORKING_SIZE // 4
                 image.draft("L", (longer * width // max(width, height), longer * height // max(width, height)))
             image.load()
+            image.info[FULL_SIZE] = (width, height)  # the boxes are given in these pixels
     except UserError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -115,7 +118,7 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     if image.mode == "1":
         # A bilevel picture is usually dithered: average the dots back into grey levels.
         return cv2.blur(np.asarray(image.convert("L")), (3, 3))
-    return np.asarray(image.convert("L"))  # uint8: morphology on bytes is the fast path (infer/page.py)
+    return np.asarray(image.convert("L"))  # uint8: morphology on bytes is the fast path (vision/page.py)
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,22 @@ class PictureDigit:
     other_digits: int  # digit-sized blobs beside it: the picture may hold a whole number
 
 
+def upright(image: Image.Image) -> tuple[int, int]:
+    """Turn the picture upright (its EXIF orientation), in place, and return its full size:
+    the size in the file, which a phone photo's reduced decode (open_image) is smaller than.
+    Boxes are given in these pixels, the ones the user's picture has."""
+    width, height = image.info.get(FULL_SIZE, image.size)
+    try:
+        turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn swaps the sides
+    except Exception:  # EXIF that Pillow cannot parse is simply not used (exif_transpose ignores it too)
+        turned = False
+    ImageOps.exif_transpose(image, in_place=True)
+    return (height, width) if turned else (width, height)
+
+
 def analyse(image: Image.Image, label: str = "image") -> PictureDigit:
     """Find the digit in a decoded picture (see lenet5.vision.page) and render it as MNIST."""
-    ImageOps.exif_transpose(image, in_place=True)
-    original = image.size
+    original = upright(image)
     gray = to_grayscale(image)
     found = page.find_digit(gray)
     if found is None:
