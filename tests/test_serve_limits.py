@@ -40,13 +40,13 @@ def digit_png() -> bytes:
 @pytest.fixture
 def slow_decode(monkeypatch: pytest.MonkeyPatch):
     """Decoding takes 0.8 s (a stand-in for a huge picture), whatever the body."""
-    real = app_module.read_picture
+    real = app_module.read_photo_digit
 
     def slow(*args, **kwargs):
         time.sleep(0.8)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "read_picture", slow)
+    monkeypatch.setattr(app_module, "read_photo_digit", slow)
 
 
 def test_healthz_answers_while_pictures_are_decoded(trained_run: Path, digit_png: bytes, slow_decode) -> None:

@@ -15,8 +15,9 @@ from PIL.PngImagePlugin import PngInfo
 from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend
+from lenet5.infer.photo import read_photo_digit
 from lenet5.store import outputs
-from lenet5.vision.preprocess import PictureDigit, read_picture
+from lenet5.vision.preprocess import PictureDigit
 
 LOW_CONFIDENCE = 0.6  # below this top probability an answer is flagged, not trusted
 # What a folder is searched for. Files named on the command line are read whatever their name.
@@ -154,7 +155,7 @@ def predict_files(
     names = saved_input_names(files) if save_input is not None else {}
     for path in files:
         try:
-            picture = read_picture(path, str(path))
+            picture = read_photo_digit(path, str(path))
             if save_input is not None:
                 save_input_png(picture.digit, save_input / names[path])
         except UserError as exc:

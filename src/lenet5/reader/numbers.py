@@ -23,12 +23,13 @@ import numpy as np
 from PIL import Image
 
 from lenet5.infer.backends import Backend
-from lenet5.photo import Rectified, TextLine, Word, analyse_writing, box_to_source, find_sheet, rectify
+from lenet5.infer.photo import Page, find_page
+from lenet5.photo import TextLine, Word, analyse_writing
 from lenet5.photo.writing import ink_threshold
 from lenet5.reader.graph import ScoredGraph
 from lenet5.reader.read import NumberReading, ReadDigit
 from lenet5.reader.segment import segment_ink
-from lenet5.vision.preprocess import NoInkError, to_grayscale, upright
+from lenet5.vision.preprocess import NoInkError
 
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
@@ -46,34 +47,6 @@ class PageReading:
 
     def to_json(self) -> dict[str, object]:
         return {"file": self.file, "sheet": self.sheet, "numbers": [n.to_json() for n in self.numbers]}
-
-
-@dataclass(frozen=True)
-class _Page:
-    """The page the writing is looked for on, and the way back to the picture's pixels."""
-
-    gray: np.ndarray  # the page (the straightened sheet, or the whole analysed picture)
-    rectified: Rectified | None
-    scale: tuple[float, float]  # original picture pixels per analysed pixel (x, y)
-
-    def to_original(self, box: Box) -> Box:
-        if self.rectified is not None:
-            box = box_to_source(box, self.rectified.homography)
-        x0, y0, x1, y1 = box
-        sx, sy = self.scale
-        return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
-
-
-def find_page(image: Image.Image) -> _Page:
-    """The picture upright and grey (longer side at most 1024 px), and its sheet straightened."""
-    original = upright(image)
-    gray = to_grayscale(image)
-    if gray.dtype != np.uint8:
-        gray = np.clip(gray, 0, 255).astype(np.uint8)
-    sheet = find_sheet(gray)
-    rectified = rectify(gray, sheet) if sheet is not None else None
-    page = rectified.image if rectified is not None else gray
-    return _Page(page, rectified, (original[0] / gray.shape[1], original[1] / gray.shape[0]))
 
 
 def read_page(backend: Backend, image: Image.Image, label: str = "image") -> PageReading:
@@ -118,7 +91,7 @@ def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
     return canvas, (x0, y0, x1, y1)
 
 
-def _read_words(backend: Backend, words: list[Word], threshold: float, page: _Page, label: str) -> NumberReading | None:
+def _read_words(backend: Backend, words: list[Word], threshold: float, page: Page, label: str) -> NumberReading | None:
     ink, (ox, oy, _, _) = words_ink(words)
     pad = 4  # the segmentation looks for page furniture along the borders: keep the ink off them
     ink = np.pad(ink, pad)

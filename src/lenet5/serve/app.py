@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect
 from swagger_ui_bundle import swagger_ui_path
 
 from lenet5.errors import UserError
+from lenet5.infer.photo import read_photo_digit
 from lenet5.infer.predict import warning_for
 from lenet5.serve.bodies import (
     TooLarge,
@@ -47,7 +48,7 @@ from lenet5.serve.limits import Busy, DecodeSlots, ServerLimits
 from lenet5.serve.schemas import ACCEPTED_TYPES, ERROR_RESPONSES, PICTURE_BODY, PredictAnswer, ReadAnswer
 from lenet5.serve.services import PredictionService, ReaderService
 from lenet5.store.model_folder import DEFAULT_READER, shipped_models
-from lenet5.vision.preprocess import NoInkError, read_picture
+from lenet5.vision.preprocess import NoInkError
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("lenet5.serve")
@@ -203,7 +204,7 @@ class PictureRoutes:
 
     def predict_one(self, body: bytes, content_type: str) -> dict[str, Any]:
         with bad_picture_is_the_clients():
-            picture = read_picture(raw_image(body, content_type), "upload", max_pixels=self.limits.max_pixels)
+            picture = read_photo_digit(raw_image(body, content_type), "upload", max_pixels=self.limits.max_pixels)
         probabilities = self.service.predict(picture.digit)
         best = int(np.argmax(probabilities))
         return {

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -37,6 +39,9 @@ FIELD = 28
 WORKING_SIZE = 1024  # larger pictures are shrunk to this first: enough for a 60 px digit on a 12 MP page
 FULL_SIZE = "lenet5_full_size"  # image.info key: the size in the file, before a reduced JPEG decode
 ORIENTATION = 0x0112  # the EXIF orientation tag
+
+
+T = TypeVar("T")
 
 
 class NoInkError(UserError):
@@ -147,13 +152,23 @@ def analyse(image: Image.Image, label: str = "image") -> PictureDigit:
     """Find the digit in a decoded picture (see lenet5.vision.page) and render it as MNIST."""
     original = upright(image)
     gray = to_grayscale(image)
+    digit = digit_on(gray, label)
+    return replace(digit, box=scaled_box(digit.box, original, gray.shape))
+
+
+def digit_on(gray: np.ndarray, label: str) -> PictureDigit:
+    """The digit on a page already in grey levels, its box in the page's pixels."""
     found = page.find_digit(gray)
     if found is None:
-        raise NoInkError(f"{label}: no ink found (blank or near-uniform image)")
-    scale_x, scale_y = original[0] / gray.shape[1], original[1] / gray.shape[0]
-    x0, y0, x1, y1 = found.box
-    box = (round(x0 * scale_x), round(y0 * scale_y), round(x1 * scale_x), round(y1 * scale_y))
-    return PictureDigit(render_mnist(found.ink), box, found.other_digits)
+        raise NoInkError(f"{label}: no digit found (blank or near-uniform image)")
+    return PictureDigit(render_mnist(found.ink), found.box, found.other_digits)
+
+
+def scaled_box(box: tuple[int, int, int, int], original: tuple[int, int], shape: tuple[int, ...]) -> tuple:
+    """A box in the analysed picture (`shape`: its height, width) in the original's pixels."""
+    sx, sy = original[0] / shape[1], original[1] / shape[0]
+    x0, y0, x1, y1 = box
+    return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
 
 
 def render_mnist(ink: np.ndarray) -> np.ndarray:
@@ -189,12 +204,24 @@ def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
 
 
 def read_picture(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> PictureDigit:
-    """File path or bytes -> the digit and what was found. Every failure is a UserError
-    naming the file, so one bad picture never stops a batch or becomes a server error."""
+    """File path or bytes -> the digit and what was found (a close-up: the whole picture is
+    the page). Every failure is a UserError naming the file."""
+    return with_picture(source, analyse, name, max_pixels)
+
+
+def with_picture(
+    source: str | Path | bytes,
+    work: Callable[[Image.Image, str], T],
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> T:
+    """Decode a file path or bytes and run `work(image, label)` on it. Every failure is a
+    UserError naming the file, so one bad picture never stops a batch or becomes a server
+    error."""
     label = _label(source, name)
     image = open_image(source, name, max_pixels)
     try:
-        return analyse(image, label)
+        return work(image, label)
     except UserError:
         raise
     except (OSError, ValueError, TypeError, SyntaxError, MemoryError, cv2.error) as exc:
