@@ -193,7 +193,7 @@ class Lenet5:
     def reader(self, pictures: PictureSet) -> Reader:
         from lenet5.errors import UserError
         from lenet5.infer.predict import predict_picture
-        from lenet5.reader.read import read_file
+        from lenet5.reader.numbers import read_file
         from lenet5.vision.preprocess import read_picture
 
         def read(path: Path) -> str:

@@ -129,7 +129,7 @@ def _bad_files(folder: Path) -> dict[str, str]:
         "empty.png": "empty file",
         "truncated.png": "corrupt or truncated",
         "truncated.jpg": "corrupt or truncated",
-        "blank.png": "no ink",
+        "blank.png": "no digit found",
         "huge.png": "too large",
     }
 
@@ -575,10 +575,10 @@ def test_a_blank_picture_says_so_with_its_label(tmp_path: Path) -> None:
 
     with pytest.raises(NoInkError) as caught:
         mnist_digit(Image.new("L", (60, 60), 200))
-    assert str(caught.value) == "image: no ink found (blank or near-uniform image)"
-    with pytest.raises(NoInkError, match=r"^scan\.png: no ink found"):
+    assert str(caught.value) == "image: no digit found (blank or near-uniform image)"
+    with pytest.raises(NoInkError, match=r"^scan\.png: no digit found"):
         mnist_digit(Image.new("L", (60, 60), 200), "scan.png")
-    with pytest.raises(NoInkError, match=r"^image: no ink found"):
+    with pytest.raises(NoInkError, match=r"^image: no digit found"):
         analyse(Image.new("L", (60, 60), 200))
     blank = _to_bytes(Image.new("L", (60, 60), 200))
     (tmp_path / "blank.png").write_bytes(blank)
@@ -590,7 +590,7 @@ def test_a_blank_picture_says_so_with_its_label(tmp_path: Path) -> None:
     ):
         with pytest.raises(NoInkError) as caught:
             read_picture(source, name)
-        assert str(caught.value) == f"{label}: no ink found (blank or near-uniform image)"
+        assert str(caught.value) == f"{label}: no digit found (blank or near-uniform image)"
 
 
 def test_a_picture_that_fails_after_decoding_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

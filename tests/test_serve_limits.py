@@ -171,12 +171,12 @@ def test_model_info_shows_no_server_paths(trained_run: Path) -> None:
 
 
 def test_decoder_surprises_are_422_not_500(trained_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lenet5.vision import preprocess
+    from lenet5.infer import photo
 
     def explode(*args, **kwargs):
         raise ValueError("image has wrong mode")
 
-    monkeypatch.setattr(preprocess, "analyse", explode)
+    monkeypatch.setattr(photo, "find_page", explode)
     client = TestClient(create_app(trained_run))
     image = _png(Image.fromarray(np.zeros((20, 20), np.uint8)))
     response = client.post("/api/predict", content=image, headers={"Content-Type": "image/png"})

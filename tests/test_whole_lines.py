@@ -12,7 +12,8 @@ import pytest
 from conftest import DATA_DIR, quiet, tiny_config
 from lenet5.data import mnist
 from lenet5.data.normalize import NORMALIZATIONS
-from lenet5.reader.line_training import LineGraph, _forward, correct_arcs, line_loss, make_lines
+from lenet5.reader.graph import forward as _forward
+from lenet5.reader.line_training import LineGraph, correct_arcs, line_loss, make_lines
 from lenet5.store.run_dir import RunDir
 
 paddle = pytest.importorskip("paddle")

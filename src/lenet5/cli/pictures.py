@@ -100,7 +100,7 @@ def run_read(args: argparse.Namespace) -> int:
     from lenet5.infer.backends import load_backend
     from lenet5.infer.predict import Failure, save_png, saved_input_names
     from lenet5.reader.annotate import annotated
-    from lenet5.reader.read import read_file
+    from lenet5.reader.numbers import read_file
     from lenet5.store import outputs
     from lenet5.store.model_folder import DEFAULT_READER, shipped_models
 
@@ -127,6 +127,7 @@ def run_read(args: argparse.Namespace) -> int:
             continue
         if args.json:
             print(json_line(reading.to_json()), flush=True)
-        else:
-            print(f"{reading.file}  {reading.number}  ({reading.confidence:.2f})", flush=True)
+        else:  # a line per number, top to bottom
+            for number in reading.numbers:
+                print(f"{reading.file}  {number.number}  ({number.confidence:.2f})", flush=True)
     return 1 if failures else 0

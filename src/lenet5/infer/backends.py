@@ -46,11 +46,19 @@ class _Runner:
         raise NotImplementedError
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
-        out = self.scores(inputs)
-        if out.shape[-1] == 10:
-            return out
-        digits = out[:, :10]
-        return digits / np.maximum(digits.sum(axis=1, keepdims=True), 1e-12)
+        return digit_probabilities(self.scores(inputs), self.meta)
+
+
+def digit_probabilities(scores: np.ndarray, meta: ModelMeta) -> np.ndarray:
+    """The ten digits' probabilities from a model's scores: the junk class (if any) left
+    out and the rest renormalised, then the model's calibrated temperature applied
+    (p_i proportional to p_i^(1/T), fitted on validation digits: bench/calibration.py)."""
+    digits = scores[:, :10].astype(np.float64)
+    temperature = meta.calibration.temperature if meta.calibration else 1.0
+    if temperature != 1.0:
+        logits = np.log(np.maximum(digits, 1e-30)) / temperature
+        digits = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (digits / np.maximum(digits.sum(axis=1, keepdims=True), 1e-30)).astype(np.float32)
 
 
 class PaddleInferenceBackend(_Runner):

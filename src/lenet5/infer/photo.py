@@ -9,14 +9,25 @@ view, and the whole picture otherwise (a close-up, a scan, a drawing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from lenet5.photo import Rectified, box_to_source, find_sheet, rectify
-from lenet5.vision.preprocess import MAX_PIXELS, PictureDigit, digit_on, to_grayscale, upright, with_picture
+from lenet5.infer import script
+from lenet5.photo import Rectified, Word, Writing, analyse_writing, box_to_source, find_sheet, rectify
+from lenet5.photo.writing import ink_threshold
+from lenet5.vision.page import soft_ink
+from lenet5.vision.preprocess import (
+    MAX_PIXELS,
+    NoInkError,
+    PictureDigit,
+    render_mnist,
+    to_grayscale,
+    upright,
+    with_picture,
+)
 
 Box = tuple[int, int, int, int]
 
@@ -50,11 +61,55 @@ def find_page(image: Image.Image) -> Page:
     return Page(page, rectified, (original[0] / gray.shape[1], original[1] / gray.shape[0]))
 
 
+@dataclass(frozen=True)
+class PageWriting:
+    """The writing on a page: its lines of words, which words are handwritten, the ink threshold."""
+
+    writing: Writing
+    handwritten: frozenset[int]  # id() of the words kept as handwriting
+    threshold: float  # ink strength above which a pixel is ink
+
+    def kept(self, word: Word) -> bool:
+        return id(word) in self.handwritten
+
+
+def page_writing(page: Page) -> PageWriting:
+    """The page's writing (lenet5.photo.writing), with printed words set aside when there is
+    handwriting beside them (a form's labels). A page of print only is kept whole: a typed
+    number is still read."""
+    writing = analyse_writing(page.gray)
+    threshold = ink_threshold(writing.strength)
+    words = [word for line in writing.lines for word in line.words]
+    model = script.shipped()
+    if model is None:
+        return PageWriting(writing, frozenset(map(id, words)), threshold)
+    handwritten = [w for w in words if script.printed_share(model, w.ink, threshold) < 0.5]
+    kept = handwritten if handwritten else words
+    return PageWriting(writing, frozenset(map(id, kept)), threshold)
+
+
 def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
-    """The most prominent digit on the photo's page, its box in the picture's pixels."""
+    """The most prominent handwritten digit on the photo's page, its box in the picture's pixels.
+
+    The word of most dark ink among those kept as handwriting is the digit; its own cleaned
+    ink (rules that cross it, edges, the desk and other words taken out by the writing
+    finder) is rendered as a close-up's digit is (lenet5.vision.page.soft_ink)."""
     page = find_page(image)
-    digit = digit_on(page.gray, label)
-    return replace(digit, box=page.to_original(digit.box))
+    found = page_writing(page)
+    words = [w for line in found.writing.lines for w in line.words if found.kept(w)]
+    if not words:
+        raise NoInkError(f"{label}: no digit found")
+    # The word of most clearly dark ink: a shadow's edge or a grey smudge may cover more
+    # pixels than a pen's digit, but faintly.
+    word = max(words, key=lambda w: float(w.ink[w.ink > 2 * found.threshold].sum()))
+    ink = soft_ink(word.ink, word.mask, found.threshold)
+    others = max(0, word.features.blobs - 1) + sum(1 for w in words if w is not word and _digit_sized(w, word))
+    return PictureDigit(render_mnist(ink), page.to_original(word.box), others)
+
+
+def _digit_sized(other: Word, word: Word) -> bool:
+    """Another handwritten word as tall as the digit: the picture may hold a number."""
+    return (other.box[3] - other.box[1]) > 0.5 * (word.box[3] - word.box[1])
 
 
 def read_photo_digit(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> PictureDigit:

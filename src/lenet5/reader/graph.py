@@ -39,6 +39,42 @@ def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int
     return path[::-1]
 
 
+def forward(
+    scores: np.ndarray, arcs: np.ndarray, nodes: int, position: np.ndarray | None = None, length: int = 0
+) -> tuple[float, np.ndarray]:
+    """log sum over paths from node 0 to the last of exp(sum of the arcs' scores), and
+    each arc's posterior probability of lying on a path (forward-backward).
+
+    With `position`, only the correct paths count: arcs that hold digits 0, 1, ...,
+    `length` - 1 in that order (the states are (node, digits read so far))."""
+    constrained = position is not None
+    steps = length + 1 if constrained else 1
+    pos = position if constrained else np.zeros(len(arcs), dtype=np.int64)
+    usable = pos >= 0
+    alpha = np.full((nodes, steps), -np.inf)
+    beta = np.full((nodes, steps), -np.inf)
+    alpha[0, 0] = 0.0
+    beta[nodes - 1, steps - 1] = 0.0
+    shift = 1 if constrained else 0  # a correct arc moves to the next digit
+    # Arcs by end node: every arc into node i is added before any arc leaves it (and the
+    # reverse for beta).
+    for a in np.argsort(arcs[:, 1], kind="stable"):
+        if usable[a]:
+            (i, j), p = arcs[a], pos[a]
+            alpha[j, p + shift] = np.logaddexp(alpha[j, p + shift], alpha[i, p] + scores[a])
+    for a in np.argsort(-arcs[:, 0], kind="stable"):
+        if usable[a]:
+            (i, j), p = arcs[a], pos[a]
+            beta[i, p] = np.logaddexp(beta[i, p], scores[a] + beta[j, p + shift])
+    total = alpha[nodes - 1, steps - 1]
+    posterior = np.zeros(len(arcs))
+    if np.isfinite(total):
+        i, j = arcs[usable, 0], arcs[usable, 1]
+        p = pos[usable]
+        posterior[usable] = np.exp(alpha[i, p] + scores[usable] + beta[j, p + shift] - total)
+    return float(total), posterior
+
+
 @dataclass(frozen=True)
 class ScoredGraph:
     """The segmentation graph of one line with the network's scores on every arc."""
@@ -70,3 +106,17 @@ class ScoredGraph:
             digit = int(np.argmax(probs[k]))
             reading.append((digit, float(probs[k, digit]), self.boxes[k]))
         return reading
+
+    def posterior(self, reading: list[tuple[int, float, tuple[int, int, int, int]]]) -> float:
+        """The probability of `reading` (best_reading's) among every reading of the line: its
+        digits' probabilities multiplied, over the sum, by the forward algorithm, of that
+        product over every path and every digit of each arc. Not the product alone: a line of
+        eleven sure digits is not eleven times less certain than one, and a "1" that the
+        network half takes for junk loses its share of junk on every path alike."""
+        if not reading:
+            return 0.0
+        probs = self.digit_probabilities()
+        arcs = np.array(self.arcs, dtype=np.int64).reshape(-1, 2)
+        log_total, _ = forward(np.log(np.maximum(probs.sum(axis=1), 1e-30)), arcs, self.nodes)
+        log_reading = sum(math.log(max(p, 1e-30)) for _digit, p, _box in reading)
+        return float(min(1.0, math.exp(log_reading - log_total)))

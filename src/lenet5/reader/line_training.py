@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from lenet5.reader.graph import forward
 from lenet5.reader.pieces import segmented_line, whole_digits
 from lenet5.runtime import import_paddle
 
@@ -77,47 +78,11 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, rng: np.rando
         found, coverage, purity, digits = segmented_line(images, labels, rng)
         arcs = np.array(found.arcs, dtype=np.int64).reshape(-1, 2)
         position = correct_arcs(coverage, purity)
-        if not np.isfinite(_forward(np.zeros(len(arcs)), arcs, len(found.pieces) + 1, position, len(digits))[0]):
+        if not np.isfinite(forward(np.zeros(len(arcs)), arcs, len(found.pieces) + 1, position, len(digits))[0]):
             continue
         pieces, _boxes = found.rendered()
         lines.append(LineGraph(arcs, len(found.pieces) + 1, pieces, position, digits))
     return lines
-
-
-def _forward(
-    scores: np.ndarray, arcs: np.ndarray, nodes: int, position: np.ndarray | None = None, length: int = 0
-) -> tuple[float, np.ndarray]:
-    """log sum over paths from node 0 to the last of exp(sum of the arcs' scores), and
-    each arc's posterior probability of lying on a path (forward-backward).
-
-    With `position`, only the correct paths count: arcs that hold digits 0, 1, ...,
-    `length` - 1 in that order (the states are (node, digits read so far))."""
-    constrained = position is not None
-    steps = length + 1 if constrained else 1
-    pos = position if constrained else np.zeros(len(arcs), dtype=np.int64)
-    usable = pos >= 0
-    alpha = np.full((nodes, steps), -np.inf)
-    beta = np.full((nodes, steps), -np.inf)
-    alpha[0, 0] = 0.0
-    beta[nodes - 1, steps - 1] = 0.0
-    shift = 1 if constrained else 0  # a correct arc moves to the next digit
-    # Arcs by end node: every arc into node i is added before any arc leaves it (and the
-    # reverse for beta).
-    for a in np.argsort(arcs[:, 1], kind="stable"):
-        if usable[a]:
-            (i, j), p = arcs[a], pos[a]
-            alpha[j, p + shift] = np.logaddexp(alpha[j, p + shift], alpha[i, p] + scores[a])
-    for a in np.argsort(-arcs[:, 0], kind="stable"):
-        if usable[a]:
-            (i, j), p = arcs[a], pos[a]
-            beta[i, p] = np.logaddexp(beta[i, p], scores[a] + beta[j, p + shift])
-    total = alpha[nodes - 1, steps - 1]
-    posterior = np.zeros(len(arcs))
-    if np.isfinite(total):
-        i, j = arcs[usable, 0], arcs[usable, 1]
-        p = pos[usable]
-        posterior[usable] = np.exp(alpha[i, p] + scores[usable] + beta[j, p + shift] - total)
-    return float(total), posterior
 
 
 def _criterion(log_p: np.ndarray, line: LineGraph) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -125,9 +90,9 @@ def _criterion(log_p: np.ndarray, line: LineGraph) -> tuple[float, np.ndarray, n
     each arc's posterior on all paths and on the correct ones, and the digit each arc would
     be as part of a correct path (0 where it is none)."""
     arc_digit = np.where(line.position >= 0, line.digits[np.maximum(line.position, 0)], 0)
-    log_all, post_all = _forward(np.logaddexp.reduce(log_p[:, :10], axis=1), line.arcs, line.nodes)
+    log_all, post_all = forward(np.logaddexp.reduce(log_p[:, :10], axis=1), line.arcs, line.nodes)
     correct_scores = log_p[np.arange(len(arc_digit)), arc_digit]
-    log_correct, post_correct = _forward(correct_scores, line.arcs, line.nodes, line.position, len(line.digits))
+    log_correct, post_correct = forward(correct_scores, line.arcs, line.nodes, line.position, len(line.digits))
     return log_all - log_correct, post_all, post_correct, arc_digit
 
 

@@ -17,19 +17,20 @@ reader's own limits per line (lenet5.reader.segment).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from lenet5.infer.backends import Backend
-from lenet5.infer.photo import Page, find_page
-from lenet5.photo import TextLine, Word, analyse_writing
-from lenet5.photo.writing import ink_threshold
+from lenet5.infer.photo import Page, PageWriting, find_page, page_writing
+from lenet5.photo import TextLine, Word
 from lenet5.reader.graph import ScoredGraph
-from lenet5.reader.read import NumberReading, ReadDigit
+from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph
 from lenet5.reader.segment import segment_ink
-from lenet5.vision.preprocess import NoInkError
+from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
 
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
@@ -45,18 +46,42 @@ class PageReading:
     numbers: list[NumberReading]
     sheet: bool  # a sheet of paper was found and straightened
 
+    @property
+    def number(self) -> str:
+        """The numbers, top to bottom, separated by spaces (one number: just it)."""
+        return " ".join(n.number for n in self.numbers)
+
+    @property
+    def confidence(self) -> float:
+        """The least confident number's confidence: what the whole reading can be trusted to."""
+        return min(n.confidence for n in self.numbers)
+
+    @property
+    def digits(self) -> list[ReadDigit]:
+        return [d for n in self.numbers for d in n.digits]
+
     def to_json(self) -> dict[str, object]:
-        return {"file": self.file, "sheet": self.sheet, "numbers": [n.to_json() for n in self.numbers]}
+        """Today's shape for one number (file, number, confidence, digits), plus each number
+        on its own (`numbers`, top to bottom) and whether a sheet was straightened."""
+        return {
+            "file": self.file,
+            "number": self.number,
+            "confidence": self.confidence,
+            "digits": [d.to_json() for d in self.digits],
+            "numbers": [{k: v for k, v in n.to_json().items() if k != "file"} for n in self.numbers],
+            "sheet": self.sheet,
+        }
 
 
 def read_page(backend: Backend, image: Image.Image, label: str = "image") -> PageReading:
     """Every number in the picture (module docstring); NoInkError when there is none."""
     page = find_page(image)
-    writing = analyse_writing(page.gray)
-    threshold = ink_threshold(writing.strength)
+    found = page_writing(page)
+    if _one_line_close_up(page, found):
+        return PageReading(label, [_read_whole(backend, page, label)], False)
     numbers = []
-    for words in number_words(writing.lines)[:MAX_NUMBERS]:
-        reading = _read_words(backend, words, threshold, page, label)
+    for words in number_words(found.writing.lines, found.kept)[:MAX_NUMBERS]:
+        reading = _read_words(backend, words, found.threshold, page, label)
         if reading is not None:
             numbers.append(reading)
     if not numbers:
@@ -64,17 +89,36 @@ def read_page(backend: Backend, image: Image.Image, label: str = "image") -> Pag
     return PageReading(label, numbers, page.rectified is not None)
 
 
-def number_words(lines: list[TextLine]) -> list[list[Word]]:
-    """The words of each number: a line's words, parted where a gap is wider than
-    NUMBER_GAP line heights."""
+def _one_line_close_up(page: Page, found: PageWriting) -> bool:
+    """A close-up of one line with nothing set aside (no sheet in view, one line of writing,
+    no printed label): the whole picture is read as one line, as the reader was built to."""
+    lines = [line for line in found.writing.lines if any(found.kept(w) for w in line.words)]
+    words = [w for line in found.writing.lines for w in line.words]
+    return page.rectified is None and len(lines) <= 1 and all(found.kept(w) for w in words)
+
+
+def _read_whole(backend: Backend, page: Page, label: str) -> NumberReading:
+    try:
+        graph = score_graph(backend, page.gray)
+    except NoInkError:
+        raise NoInkError(f"{label}: no number found") from None
+    return reading_of(graph, label, page.to_original)
+
+
+def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
+    """The words of each number: a line's kept (handwritten) words, parted where a gap is
+    wider than NUMBER_GAP line heights or a word that was set aside (a printed label)
+    stands between them."""
     numbers = []
     for line in lines:
         current: list[Word] = []
         for word in line.words:
-            if current and word.box[0] - current[-1].box[2] > NUMBER_GAP * line.height:
+            wide = current and word.box[0] - current[-1].box[2] > NUMBER_GAP * line.height
+            if (not kept(word) or wide) and current:
                 numbers.append(current)
                 current = []
-            current.append(word)
+            if kept(word):
+                current.append(word)
         if current:
             numbers.append(current)
     return numbers
@@ -101,8 +145,25 @@ def _read_words(backend: Backend, words: list[Word], threshold: float, page: Pag
         return None
     digits, boxes = found.rendered()
     graph = ScoredGraph(len(found.pieces) + 1, found.arcs, backend.scores(backend.meta.normalize(digits)), boxes)
-    read = []
-    for digit, probability, (x0, y0, x1, y1) in graph.best_reading():
-        box = (x0 + ox - pad, y0 + oy - pad, x1 + ox - pad, y1 + oy - pad)
-        read.append(ReadDigit(digit, probability, page.to_original(box)))
-    return NumberReading(label, read) if read else None
+
+    def to_original(box: Box) -> Box:
+        x0, y0, x1, y1 = box
+        return page.to_original((x0 + ox - pad, y0 + oy - pad, x1 + ox - pad, y1 + oy - pad))
+
+    reading = reading_of(graph, label, to_original)
+    return reading if reading.digits else None
+
+
+def read_file(
+    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS
+) -> tuple[PageReading, Image.Image]:
+    """A file path or bytes -> every number in it (read_page), and the picture (upright) it
+    was read from. Every failure is a UserError naming the file."""
+    picture: list[Image.Image] = []
+
+    def work(image: Image.Image, label: str) -> PageReading:
+        picture.append(image)
+        return read_page(backend, image, label)
+
+    reading = with_picture(source, work, name, max_pixels)
+    return reading, picture[0]

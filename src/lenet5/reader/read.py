@@ -12,19 +12,18 @@ original picture's pixels.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
-from lenet5.errors import UserError
 from lenet5.infer.backends import Backend
 from lenet5.reader.graph import ScoredGraph
 from lenet5.reader.segment import segment
-from lenet5.vision.preprocess import NoInkError, open_image, to_grayscale, upright
+from lenet5.vision.preprocess import NoInkError, scaled_box, to_grayscale, upright
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -41,21 +40,26 @@ class ReadDigit:
 class NumberReading:
     file: str
     digits: list[ReadDigit]
+    confidence: float  # the probability that the whole number is read right (ScoredGraph.posterior)
 
     @property
     def number(self) -> str:
         return "".join(str(d.digit) for d in self.digits)
 
     @property
-    def confidence(self) -> float:
-        """The probability that every digit is right, taking the digits as independent."""
-        return float(math.prod(d.probability for d in self.digits))
+    def box(self) -> tuple[int, int, int, int] | None:
+        """The box around all its digits, in the picture's pixels."""
+        if not self.digits:
+            return None
+        boxes = np.array([d.box for d in self.digits])
+        return int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max())
 
     def to_json(self) -> dict[str, object]:
         return {
             "file": self.file,
             "number": self.number,
             "confidence": self.confidence,
+            "box": list(self.box) if self.box else None,
             "digits": [d.to_json() for d in self.digits],
         }
 
@@ -73,31 +77,19 @@ def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
 
 
+def reading_of(graph: ScoredGraph, label: str, to_original: Callable[[Box], Box]) -> NumberReading:
+    """The graph's best reading as a NumberReading, its boxes mapped by `to_original`."""
+    best = graph.best_reading()
+    digits = [ReadDigit(d, p, to_original(box)) for d, p, box in best]
+    return NumberReading(label, digits, graph.posterior(best))
+
+
 def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
+    """The whole picture read as one line of digits (a close-up of a number)."""
     original = upright(image)
     gray = to_grayscale(image)
     try:
-        found = read_gray(backend, gray)
+        graph = score_graph(backend, gray)
     except NoInkError:
-        raise NoInkError(f"{label}: no ink found (blank or near-uniform image)") from None
-    sx, sy = original[0] / gray.shape[1], original[1] / gray.shape[0]
-    digits = [
-        ReadDigit(d, p, (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))
-        for d, p, (x0, y0, x1, y1) in found
-    ]
-    return NumberReading(label, digits)
-
-
-def read_file(
-    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None
-) -> tuple[NumberReading, Image.Image]:
-    """A file path or bytes -> the number in it, and the picture (upright) it was read from.
-    Every failure is a UserError naming the file."""
-    label = name or str(source if not isinstance(source, bytes) else "<bytes>")
-    image = open_image(source, name, max_pixels) if max_pixels else open_image(source, name)
-    try:
-        return read_number(backend, image, label), image
-    except UserError:
-        raise
-    except (OSError, ValueError, TypeError, MemoryError, cv2.error) as exc:
-        raise UserError(f"{label}: cannot process this image ({type(exc).__name__}: {exc})") from None
+        raise NoInkError(f"{label}: no number found (blank or near-uniform image)") from None
+    return reading_of(graph, label, lambda box: scaled_box(box, original, gray.shape))

@@ -32,13 +32,22 @@ class ReadDigitAnswer(BaseModel):
     box: list[int] = Field(description="[x0, y0, x1, y1] of the digit in the uploaded picture's pixels")
 
 
+class NumberAnswer(BaseModel):
+    number: str = Field(description="the digits read, left to right")
+    confidence: float = Field(description="the probability that the whole number is read right")
+    box: list[int] = Field(description="[x0, y0, x1, y1] of the number in the uploaded picture's pixels")
+    digits: list[ReadDigitAnswer]
+
+
 class ReadAnswer(BaseModel):
     """The body of a 200 from /api/read."""
 
     file: str
-    number: str = Field(description="the digits read, left to right")
-    confidence: float = Field(description="the product of the digits' probabilities")
-    digits: list[ReadDigitAnswer]
+    number: str = Field(description="every number read, top to bottom, separated by spaces (one number: it)")
+    confidence: float = Field(description="the least confident number's confidence")
+    digits: list[ReadDigitAnswer] = Field(description="every digit of every number")
+    numbers: list[NumberAnswer] = Field(description="each number on its own, top to bottom")
+    sheet: bool = Field(description="a sheet of paper was found in the photo and straightened")
     model: str
     latency_ms: float
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
-from lenet5.reader.read import read_file
+from lenet5.reader.numbers import read_file
 from lenet5.serve.bodies import bad_picture_is_the_clients
 from lenet5.store.model_folder import ModelMeta, resolve_model_folder, shipped_name
 

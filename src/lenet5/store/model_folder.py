@@ -68,6 +68,14 @@ class MemberMeta(BaseModel):
     test_accuracy: float | None = None
 
 
+class Calibration(BaseModel):
+    """Fitted on validation data, applied when answers are given (never to the raw scores)."""
+
+    model_config = ConfigDict(extra="allow")
+    temperature: float = Field(default=1.0, gt=0, le=100)  # one digit: p_i proportional to p_i^(1/T)
+    number_platt: tuple[float, float] | None = None  # a number: sigmoid(a * logit(posterior) + b)
+
+
 class ModelMeta(BaseModel):
     """`lenet5.json`. Unknown extra keys are kept (newer versions may add some)."""
 
@@ -87,6 +95,7 @@ class ModelMeta(BaseModel):
     members: list[MemberMeta] | None = None  # the networks of an average
     training: dict[str, Any] | None = None  # the run's published settings (lenet5.settings)
     summary: dict[str, Any] | None = None  # the run's summary.json, but for its path
+    calibration: Calibration | None = None  # how its confidences are calibrated (bench/calibration.py)
 
     @model_validator(mode="after")
     def _consistent_with_the_network(self) -> ModelMeta:

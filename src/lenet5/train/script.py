@@ -2,7 +2,7 @@
 
 A form holds printed labels ("Amount:", "Tel", "No.", a title, a printed date) beside the
 numbers written on it. The number reader reads anything as digits, so the printed words
-must be set aside first (lenet5.reader.script). The network that tells them apart is the
+must be set aside first (lenet5.infer.script). The network that tells them apart is the
 article's seed network with two outputs, trained here on pieces made the way the page
 finder makes them: each connected blob of ink, cropped and rendered as MNIST renders a digit
 (lenet5.vision.preprocess.render_mnist).
@@ -35,10 +35,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lenet5 import atomic
 from lenet5.data import mnist
+from lenet5.infer.script import CLASSES, META_FILE, MODEL_FILE, glyph_image
 from lenet5.reader.lines import compose_line, crop, vary
-from lenet5.reader.script import CLASSES, META_FILE, MODEL_FILE
 from lenet5.runtime import import_paddle
-from lenet5.vision.preprocess import render_mnist
 
 HANDWRITTEN, PRINTED = CLASSES.index("handwritten"), CLASSES.index("printed")
 LABELS = (
@@ -49,6 +48,7 @@ LABELS = (
 TRAIN_FONTS = ("DejaVuSans", "DejaVuSerif", "DejaVuSansMono", "STIXGeneral", "cmr10", "cmss10", "cmb10", "cmtt10")
 VALIDATION_FONTS = Path("/usr/share/fonts/truetype/liberation")
 PIECES = 60_000  # of each class, for training
+GLYPH_THRESHOLD = 0.25  # ink above this share of full strength is a blob's (the pieces are rendered at full contrast)
 
 
 def matplotlib_fonts() -> list[Path]:
@@ -75,7 +75,7 @@ def _text(rng: np.random.Generator) -> str:
 
 def _ink_blobs(ink: np.ndarray, min_height: float) -> list[np.ndarray]:
     """Each connected blob of ink (0..1) at least `min_height` px high, cropped."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0.25).astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > GLYPH_THRESHOLD).astype(np.uint8), connectivity=8)
     blobs = []
     for i in range(1, count):
         x, y, w, h, _area = stats[i]
@@ -96,7 +96,7 @@ def printed_pieces(fonts: list[Path], count: int, rng: np.random.Generator) -> n
         canvas = canvas.rotate(rng.uniform(-3, 3), resample=Image.Resampling.BICUBIC)
         ink = np.asarray(canvas, np.float32) / 255.0
         ink = cv2.GaussianBlur(ink, (0, 0), rng.uniform(0.3, 1.2)) * rng.uniform(0.6, 1.0)
-        out += [render_mnist(blob) for blob in _ink_blobs(ink, 0.3 * size)]
+        out += [glyph_image(blob, GLYPH_THRESHOLD) for blob in _ink_blobs(ink, 0.3 * size)]
     return np.stack(out[:count])
 
 
@@ -113,8 +113,8 @@ def handwritten_pieces(images: np.ndarray, count: int, rng: np.random.Generator)
         width = int(rng.integers(-2, 4))
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(width) + 1,) * 2)
         ink = cv2.dilate(ink, element) if width > 0 else cv2.erode(ink, element) if width < 0 else ink
-        ink = cv2.GaussianBlur(np.clip(ink, 0, 1), (0, 0), rng.uniform(0.3, 1.5))
-        out[k] = render_mnist(crop((ink * 255).astype(np.uint8)))
+        ink = cv2.GaussianBlur(np.clip(ink, 0, 1), (0, 0), rng.uniform(0.3, 1.5)) * rng.uniform(0.6, 1.0)
+        out[k] = glyph_image(crop((ink * 255).astype(np.uint8)), GLYPH_THRESHOLD)
     return out
 
 
@@ -175,7 +175,7 @@ def export(net: object, out: Path, facts: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train the handwriting-or-print network (lenet5.reader.script).")
+    parser = argparse.ArgumentParser(description="Train the handwriting-or-print network (lenet5.infer.script).")
     parser.add_argument("--out", required=True, help="folder to write (replaced if it holds an earlier one)")
     parser.add_argument("--count", type=int, default=PIECES, help=f"pieces of each class (default {PIECES})")
     parser.add_argument("--epochs", type=int, default=4)

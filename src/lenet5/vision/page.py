@@ -297,11 +297,18 @@ def find_digit(gray: np.ndarray) -> PageDigit | None:
     reach = _odd(width / 2)
     rim = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     crop = strength[y0:y1, x0:x1] * rim
-    core = crop[pieces > 0]
+    return PageDigit(soft_ink(crop, pieces, threshold, width), box, others)
+
+
+def soft_ink(strength: np.ndarray, pieces: np.ndarray, threshold: float, width: float | None = None) -> np.ndarray:
+    """A digit's ink strength (cropped to it, 0 off its strokes and their rims) as soft ink
+    0..1: half the threshold is the floor, the strokes' 90th percentile the peak; the stroke
+    width then brought to MNIST's proportion. `pieces`: 1 on the strokes themselves."""
+    core = strength[pieces > 0]
     peak = float(np.percentile(core, 90)) if core.size else 1.0
     floor = threshold / 2
-    ink = np.clip((crop - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
-    return PageDigit(normalise_stroke(ink, width), box, others)
+    ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
+    return normalise_stroke(ink, stroke_width(pieces.astype(np.uint8)) if width is None else width)
 
 
 def stroke_width(pieces: np.ndarray) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.errors import UserError
 from lenet5.store.files import read_bytes, read_json
+from lenet5.vision.page import soft_ink
 from lenet5.vision.preprocess import render_mnist
 
 CLASSES = ("handwritten", "printed")
@@ -65,6 +66,14 @@ def shipped() -> ScriptModel | None:
     return ScriptModel() if (FOLDER / MODEL_FILE).is_file() else None
 
 
+def glyph_image(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """One blob's ink (0..1, cropped to it, 0 elsewhere) as the network sees it: soft ink
+    with the stroke width brought to MNIST's proportion, rendered as MNIST renders a digit.
+    The same for training and for reading, so a thin pen and a thick font differ in shape
+    only, not in how heavy the strokes are."""
+    return render_mnist(soft_ink(ink, (ink > threshold).astype(np.uint8), threshold))
+
+
 def glyphs(ink: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """A word's blobs at least MIN_BLOB of its height, rendered as MNIST digits, and each
     blob's ink mass (its vote's weight)."""
@@ -78,7 +87,7 @@ def glyphs(ink: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         if h < MIN_BLOB * height:
             continue
         own = ink[y : y + h, x : x + w] * (labels[y : y + h, x : x + w] == i)
-        rendered.append(render_mnist(own))
+        rendered.append(glyph_image(own, threshold))
         mass.append(float(own.sum()))
     if not rendered:
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0)
