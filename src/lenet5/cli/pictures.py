@@ -64,7 +64,8 @@ def run_predict(args: argparse.Namespace) -> int:
             print(json_line(result.to_json()), flush=True)
         else:
             others = ", ".join(f"{d} {100 * p:.1f}%" for d, p in result.top_k)
-            print(f"{result.file}: {result.digit} ({100 * result.probability:.1f}%)  top-{args.top_k}: {others}")
+            answer = "not a digit" if result.not_a_digit else f"{result.digit} ({100 * result.probability:.1f}%)"
+            print(f"{result.file}: {answer}  top-{args.top_k}: {others}")
             if result.warning:
                 print(f"warning: {result.file}: {result.warning}", file=sys.stderr)
     if csv_path is not None:

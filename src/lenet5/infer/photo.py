@@ -9,9 +9,12 @@ view, and the whole picture otherwise (a close-up, a scan, a drawing).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -20,9 +23,12 @@ from lenet5.photo import Rectified, Word, Writing, analyse_writing, box_to_sourc
 from lenet5.photo.writing import ink_threshold
 from lenet5.vision.page import soft_ink
 from lenet5.vision.preprocess import (
+    FINE_SIZE,
     MAX_PIXELS,
+    WORKING_SIZE,
     NoInkError,
     PictureDigit,
+    digit_on,
     render_mnist,
     to_grayscale,
     upright,
@@ -30,6 +36,7 @@ from lenet5.vision.preprocess import (
 )
 
 Box = tuple[int, int, int, int]
+SMALL = 32  # px high on the analysed page: smaller writing is looked at again in the finer picture
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class Page:
     gray: np.ndarray  # uint8: the straightened sheet, or the whole picture (longer side <= 1024 px)
     rectified: Rectified | None  # how the sheet was straightened (None: no sheet in view)
     scale: tuple[float, float]  # the picture's own pixels per analysed pixel (x, y)
+    fine: np.ndarray  # uint8: the whole picture at up to FINE_SIZE px, for a closer look at small writing
+    fine_scale: float  # its pixels per analysed pixel
 
     def to_original(self, box: Box) -> Box:
         """A box on the page in the original picture's pixels."""
@@ -48,17 +57,46 @@ class Page:
         sx, sy = self.scale
         return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
 
+    def fine_patch(self, box: Box, margin: float = 0.3) -> tuple[np.ndarray, Callable[[Box], Box]]:
+        """The page around `box` (grown by `margin` of its size) cut from the fine picture,
+        straightened as the page is, at the fine picture's resolution; and the map from the
+        patch's pixels back to the page's."""
+        k = self.fine_scale
+        x0, y0, x1, y1 = box
+        grow = margin * max(x1 - x0, y1 - y0) + 2
+        left, top = max(0.0, x0 - grow), max(0.0, y0 - grow)
+        size = (max(1, round((x1 + grow - left) * k)), max(1, round((y1 + grow - top) * k)))
+        to_page = np.array([[1 / k, 0, left], [0, 1 / k, top], [0, 0, 1]])  # patch pixel -> page pixel
+        page_to_source = self.rectified.homography if self.rectified is not None else np.eye(3)
+        warp = np.diag([k, k, 1.0]) @ page_to_source @ to_page  # patch pixel -> fine pixel
+        patch = cv2.warpPerspective(
+            self.fine, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        )
+
+        def back(found: Box) -> Box:
+            a, b, c, d = found
+            return (math.floor(a / k + left), math.floor(b / k + top), math.ceil(c / k + left), math.ceil(d / k + top))
+
+        return patch, back
+
 
 def find_page(image: Image.Image) -> Page:
-    """The picture upright and grey (longer side at most 1024 px), its sheet straightened."""
+    """The picture upright and grey (longer side at most 1024 px), its sheet straightened,
+    and a finer copy (up to FINE_SIZE px) for small writing."""
     original = upright(image)
-    gray = to_grayscale(image)
-    if gray.dtype != np.uint8:  # a 16-bit picture: 0..255 floats
-        gray = np.clip(gray, 0, 255).astype(np.uint8)
+    fine = to_grayscale(image, FINE_SIZE)
+    if fine.dtype != np.uint8:  # a 16-bit picture: 0..255 floats
+        fine = np.clip(fine, 0, 255).astype(np.uint8)
+    factor = max(fine.shape) / WORKING_SIZE
+    gray = fine
+    if factor > 1:
+        size = (max(1, round(fine.shape[1] / factor)), max(1, round(fine.shape[0] / factor)))
+        gray = cv2.resize(fine, size, interpolation=cv2.INTER_AREA)
     sheet = find_sheet(gray)
     rectified = rectify(gray, sheet) if sheet is not None else None
     page = rectified.image if rectified is not None else gray
-    return Page(page, rectified, (original[0] / gray.shape[1], original[1] / gray.shape[0]))
+    scale = (original[0] / gray.shape[1], original[1] / gray.shape[0])
+    return Page(page, rectified, scale, fine, fine.shape[1] / gray.shape[1])
 
 
 @dataclass(frozen=True)
@@ -102,8 +140,16 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     # The word of most clearly dark ink: a shadow's edge or a grey smudge may cover more
     # pixels than a pen's digit, but faintly.
     word = max(words, key=lambda w: float(w.ink[w.ink > 2 * found.threshold].sum()))
-    ink = soft_ink(word.ink, word.mask, found.threshold)
     others = max(0, word.features.blobs - 1) + sum(1 for w in words if w is not word and _digit_sized(w, word))
+    if word.box[3] - word.box[1] < SMALL and page.fine_scale >= 1.5:
+        # A small digit: a closer look at the finer picture renders it from more pixels.
+        patch, back = page.fine_patch(word.box)
+        try:
+            close = digit_on(patch, label)
+            return PictureDigit(close.digit, page.to_original(back(close.box)), others)
+        except NoInkError:
+            pass  # what the page finder saw is still there to render
+    ink = soft_ink(word.ink, word.mask, found.threshold)
     return PictureDigit(render_mnist(ink), page.to_original(word.box), others)
 
 

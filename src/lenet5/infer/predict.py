@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
-from lenet5.infer.backends import Backend
+from lenet5.infer.backends import Backend, digit_probabilities
 from lenet5.infer.photo import read_photo_digit
 from lenet5.store import outputs
 from lenet5.vision.preprocess import PictureDigit
@@ -32,6 +32,12 @@ class Prediction:
     top_k: list[tuple[int, float]]
     box: tuple[int, int, int, int] | None = None  # where the digit is in the picture (x0, y0, x1, y1)
     warning: str | None = None  # e.g. several digits in the picture, or a low-confidence answer
+    junk: float | None = None  # with a junk class: the probability that it is not one digit at all
+
+    @property
+    def not_a_digit(self) -> bool:
+        """The model's junk class wins: what was found is not a digit (a mark, a letter, an edge)."""
+        return self.junk is not None and self.junk > self.probability
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -41,6 +47,8 @@ class Prediction:
             "top_k": [list(p) for p in self.top_k],
             "box": list(self.box) if self.box else None,
             "warning": self.warning,
+            "junk": self.junk,
+            "not_a_digit": self.not_a_digit,
         }
 
 
@@ -99,10 +107,16 @@ def rank(probabilities: np.ndarray, top_k: int) -> list[tuple[int, float]]:
 
 
 def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 3) -> Prediction:
-    """A preprocessed uint8 28x28 digit -> prediction."""
-    probabilities = backend.probabilities(backend.meta.normalize(digit[None]))[0]
+    """A preprocessed uint8 28x28 digit -> prediction. With a model that has a junk class the
+    digits' probabilities are what is left after junk (they sum to 1 - junk), so nothing the
+    model takes for junk is reported as a likely digit."""
+    scores = backend.scores(backend.meta.normalize(digit[None]))
+    probabilities = digit_probabilities(scores, backend.meta)[0]
+    junk = float(scores[0, 10:].sum()) if scores.shape[1] > 10 else None
+    if junk is not None:
+        probabilities = probabilities * (1.0 - junk)
     ranked = rank(probabilities, top_k)
-    return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked)
+    return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked, junk=junk)
 
 
 def saved_input_names(files: Sequence[Path], suffix: str = ".28x28.png") -> dict[Path, str]:
@@ -144,8 +158,11 @@ def save_png(image: Image.Image, target: Path, flag: str) -> None:
 def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: int = 3) -> Prediction:
     """A found digit -> prediction with its box and, if it deserves one, a warning."""
     plain = predict_digit(backend, picture.digit, label, top_k)
-    warning = warning_for(picture.other_digits, plain.probability)
-    return Prediction(plain.file, plain.digit, plain.probability, plain.top_k, picture.box, warning)
+    if plain.not_a_digit:
+        warning = f"not a digit: the model takes it for a mark that is not one digit ({100 * plain.junk:.0f}%)"
+    else:
+        warning = warning_for(picture.other_digits, plain.probability)
+    return replace(plain, box=picture.box, warning=warning)
 
 
 def predict_files(

@@ -119,11 +119,109 @@ def handwritten_pieces(images: np.ndarray, count: int, rng: np.random.Generator)
 
 
 def training_set(fonts: list[Path], images: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` glyphs of each class: half cut out of photographed pages by the page finder
+    itself (what the network meets when reading), half made one by one (more variety)."""
     rng = np.random.default_rng(seed)
-    x = np.concatenate([handwritten_pieces(images, count, rng), printed_pieces(fonts, count, rng)])
-    y = np.concatenate([np.full(count, HANDWRITTEN), np.full(count, PRINTED)]).astype(np.int64)
+    x_page, y_page = page_pieces(fonts, images, count, rng)
+    x = np.concatenate([x_page, handwritten_pieces(images, count // 2, rng), printed_pieces(fonts, count // 2, rng)])
+    y = np.concatenate([y_page, np.full(count // 2, HANDWRITTEN), np.full(count // 2, PRINTED)]).astype(np.int64)
     order = rng.permutation(len(y))
     return x[order], y[order]
+
+
+def page_pieces(fonts: list[Path], images: np.ndarray, count: int, rng: np.random.Generator) -> tuple:
+    """Glyphs of both classes (about `count // 2` each) as lenet5.photo.writing finds them on
+    photographed pages of handwritten numbers and printed text, labelled by whose ink they hold."""
+    from lenet5.infer.script import glyphs
+    from lenet5.photo import analyse_writing
+    from lenet5.photo.writing import ink_threshold
+
+    pieces: dict[int, list[np.ndarray]] = {HANDWRITTEN: [], PRINTED: []}
+    while min(len(v) for v in pieces.values()) < count // 2:
+        gray, owner = photographed_page(fonts, images, rng)
+        writing = analyse_writing(gray)
+        threshold = ink_threshold(writing.strength)
+        for word in (w for line in writing.lines for w in line.words):
+            x0, y0, x1, y1 = word.box
+            who = owner[y0:y1, x0:x1][word.mask > 0]
+            hand, printed = (who == HANDWRITTEN).mean(), (who == PRINTED).mean()
+            if max(hand, printed) < 0.8:  # a word of both, or of neither (dust): no honest label
+                continue
+            label = HANDWRITTEN if hand > printed else PRINTED
+            pieces[label] += list(glyphs(word.ink, threshold)[0])
+    half = count // 2
+    x = np.concatenate([np.stack(pieces[HANDWRITTEN][:half]), np.stack(pieces[PRINTED][:half])])
+    return x, np.concatenate([np.full(half, HANDWRITTEN), np.full(half, PRINTED)])
+
+
+def photographed_page(fonts: list[Path], images: np.ndarray, rng: np.random.Generator) -> tuple:
+    """A page of printed words and handwritten numbers in rows, photographed (uneven light,
+    blur, noise, JPEG); and per pixel whose ink it is (-1: paper)."""
+    width, height = int(rng.integers(500, 1000)), int(rng.integers(500, 1000))
+    ink = np.zeros((height, width), np.float32)
+    owner = np.full((height, width), -1, np.int8)
+    y = int(rng.integers(10, 40))
+    while y < height - 80:
+        size = int(rng.integers(14, 64))
+        x = int(rng.integers(10, 60))
+        while x < width - 3 * size:
+            mark = _handwritten_mark(images, size, rng) if rng.random() < 0.5 else _printed_mark(fonts, size, rng)
+            label = HANDWRITTEN if mark[1] else PRINTED
+            piece = mark[0][: height - y, : width - x]
+            region = ink[y : y + piece.shape[0], x : x + piece.shape[1]]
+            owner[y : y + piece.shape[0], x : x + piece.shape[1]][piece > 0.2] = label
+            np.maximum(region, piece, out=region)
+            x += piece.shape[1] + int(rng.integers(size, 4 * size))
+        y += int(size * rng.uniform(1.6, 3.0))
+    return _photograph(ink, rng), owner
+
+
+def _handwritten_mark(images: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """A number of 1-6 training digits, `size` px high, as a pen (uniform width) or a soft pencil."""
+    spacing = str(rng.choice(["separated", "close", "touching"]))
+    digits = [vary(crop(images[i]), rng) for i in rng.integers(0, len(images), int(rng.integers(1, 7)))]
+    line, _owner = compose_line(digits, spacing, rng)
+    line = line[np.flatnonzero(line.max(axis=1) > 0.1)[0] :]
+    scale = size / max(20, line.shape[0] - 8)
+    big = cv2.resize(line, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    if rng.random() < 0.5:  # a pen: the strokes' middle lines drawn at one width
+        width = max(1, round(size * rng.uniform(0.03, 0.12)))
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
+        big = cv2.dilate(skeleton((big > 0.5).astype(np.uint8)), element).astype(np.float32)
+        big = cv2.GaussianBlur(big, (0, 0), 0.6)
+    return np.clip(big, 0, 1) * rng.uniform(0.6, 1.0), True
+
+
+def _printed_mark(fonts: list[Path], size: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    text = _text(rng)
+    font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), int(size * rng.uniform(0.9, 1.4)))
+    canvas = Image.new("L", (int(font.getlength(text)) + 8, int(font.size * 1.5)), 0)
+    ImageDraw.Draw(canvas).text((4, 2), text, fill=255, font=font)
+    return np.asarray(canvas, np.float32) / 255.0 * rng.uniform(0.7, 1.0), False
+
+
+def _photograph(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ink 0..1 on paper, as a phone sees it: a light gradient, blur, noise, JPEG."""
+    height, width = ink.shape
+    paper = rng.uniform(170, 245) + rng.uniform(-25, 25) * np.linspace(-1, 1, width)[None, :]
+    paper = paper + rng.uniform(-15, 15) * np.linspace(-1, 1, height)[:, None]
+    photo = paper - ink * (paper - rng.uniform(15, 90))
+    photo = cv2.GaussianBlur(photo.astype(np.float32), (0, 0), rng.uniform(0.3, 1.3))
+    photo = np.clip(photo + rng.normal(0, rng.uniform(1, 5), photo.shape), 0, 255).astype(np.uint8)
+    quality = int(rng.integers(55, 95))
+    return cv2.imdecode(cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
+
+
+def skeleton(binary: np.ndarray) -> np.ndarray:
+    """The morphological skeleton of a 0/1 picture (the union, over erosions, of what an
+    opening removes): the strokes' middle lines, which a pen of any width then redraws."""
+    out = np.zeros_like(binary)
+    element = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    while binary.any():
+        eroded = cv2.erode(binary, element)
+        out |= binary - cv2.dilate(eroded, element)
+        binary = eroded
+    return out
 
 
 def train_network(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, echo=print) -> object:

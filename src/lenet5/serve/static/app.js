@@ -101,8 +101,10 @@ function show(answer) {
     seenEmpty.hidden = false;
     return;
   }
-  digitEl.textContent = String(answer.digit);
-  statusEl.textContent = `${(100 * answer.probability).toFixed(1)}% sure · ${answer.latency_ms.toFixed(1)} ms`;
+  digitEl.textContent = answer.not_a_digit ? "–" : String(answer.digit);
+  const sure = answer.not_a_digit ? "not a digit" : `${(100 * answer.probability).toFixed(1)}% sure`;
+  statusEl.textContent = `${sure} · ${answer.latency_ms.toFixed(1)} ms`;
+  drawDigitBox(answer);
   answer.probabilities.forEach((p, d) => {
     const row = document.createElement("li");
     row.dataset.digit = String(d);
@@ -116,6 +118,21 @@ function show(answer) {
   seenEmpty.hidden = true;
 }
 
+// Where a box of the picture sent lands on the pad.
+function onPad(box) {
+  return box.map((v, i) => v * view.scale + (i % 2 ? view.dy : view.dx));
+}
+
+// One digit read from an uploaded photo: its box on the photo (a drawing needs none).
+function drawDigitBox(answer) {
+  overlayCtx.clearRect(0, 0, overlay.width, overlay.height);
+  if (!answer.box || view.scale === 1) return;
+  const [x0, y0, x1, y1] = onPad(answer.box);
+  overlayCtx.lineWidth = Math.max(2, overlay.height / 120);
+  overlayCtx.strokeStyle = answer.not_a_digit ? "#d40000" : "#0a8f3c";
+  overlayCtx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+}
+
 function showNumber(answer) {
   overlayCtx.clearRect(0, 0, overlay.width, overlay.height);
   numberDigits.replaceChildren();
@@ -124,14 +141,21 @@ function showNumber(answer) {
     return;
   }
   numberEl.textContent = answer.number;
-  statusEl.textContent = `${(100 * answer.confidence).toFixed(1)}% sure of the whole number · ${answer.latency_ms.toFixed(1)} ms`;
+  const whole = (answer.numbers || []).length > 1 ? "the least sure number" : "the whole number";
+  statusEl.textContent = `${(100 * answer.confidence).toFixed(1)}% sure of ${whole} · ${answer.latency_ms.toFixed(1)} ms`;
+  overlayCtx.lineWidth = Math.max(1, overlay.height / 240);
+  overlayCtx.strokeStyle = "#2857dc";
+  for (const n of (answer.numbers || []).length > 1 ? answer.numbers : []) {  // each number's own box
+    const [x0, y0, x1, y1] = onPad(n.box);
+    overlayCtx.strokeRect(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8);
+  }
   const line = Math.max(2, overlay.height / 120);
   const size = Math.round(overlay.height / 11);
   overlayCtx.font = `bold ${size}px system-ui, sans-serif`;
   overlayCtx.lineWidth = line;
   let labelsEnd = -Infinity;  // right end of the last label drawn above the boxes
   for (const d of answer.digits) {
-    const [x0, y0, x1, y1] = d.box.map((v, i) => v * view.scale + (i % 2 ? view.dy : view.dx));
+    const [x0, y0, x1, y1] = onPad(d.box);
     const colour = d.probability >= 0.9 ? "#0a8f3c" : d.probability >= 0.6 ? "#d97800" : "#d40000";
     overlayCtx.strokeStyle = colour;
     overlayCtx.fillStyle = colour;
@@ -178,17 +202,33 @@ document.getElementById("clear").addEventListener("click", () => {
   statusEl.textContent = mode === "number" ? "Write a number" : "Draw a digit";
 });
 
+// A phone photo is made smaller in the browser before it is sent: the reader looks at about
+// 1,000 px anyway, and the API keeps its body limit (a 12 MP JPEG is 3-5 MB).
+const UPLOAD_SIDE = 2000;
+
 function upload(file) {
   if (!file) return;
   const image = new Image();
-  image.onload = () => {  // show the photo on the pad, fitted, and send the original bytes
+  image.onload = () => {  // show the photo on the pad, fitted; send it, smaller if it is large
     resetPad();
+    const shrink = Math.min(1, UPLOAD_SIDE / Math.max(image.width, image.height));
+    const sentWidth = Math.round(image.width * shrink), sentHeight = Math.round(image.height * shrink);
     const scale = Math.min(pad.width / image.width, pad.height / image.height);
     const w = image.width * scale, h = image.height * scale;
     ctx.drawImage(image, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
-    view = { scale, dx: (pad.width - w) / 2, dy: (pad.height - h) / 2 };  // boxes come in the photo's pixels
+    // Boxes come in the pixels of the picture sent: scaled from there onto the pad.
+    view = { scale: scale / shrink, dx: (pad.width - w) / 2, dy: (pad.height - h) / 2 };
+    if (shrink === 1) {
+      URL.revokeObjectURL(image.src);
+      send(file, file.type || "application/octet-stream");  // after the pad is set, so the boxes land on it
+      return;
+    }
+    const smaller = document.createElement("canvas");
+    smaller.width = sentWidth;
+    smaller.height = sentHeight;
+    smaller.getContext("2d").drawImage(image, 0, 0, sentWidth, sentHeight);  // upright, as the browser shows it
     URL.revokeObjectURL(image.src);
-    send(file, file.type || "application/octet-stream");  // after the pad is set, so the boxes land on it
+    smaller.toBlob((blob) => send(blob, "image/jpeg"), "image/jpeg", 0.92);
   };
   image.onerror = () => {  // a format the browser cannot show (TIFF): the server may still read it
     URL.revokeObjectURL(image.src);
