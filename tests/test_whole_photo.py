@@ -1,0 +1,185 @@
+"""The photo people take (issue #27): a sheet lying crooked on a desk, the whole frame, every
+number on it. Small synthetic frames (lenet5.photo.synth) with MNIST test digits on them."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA_DIR, run_cli
+from lenet5.photo import synth
+
+Box = tuple[int, int, int, int]
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    from lenet5.data import mnist
+
+    data = mnist.load(DATA_DIR)
+    return data.test_images, data.test_labels
+
+
+def _first(labels: np.ndarray, digit: int, skip: int = 0) -> int:
+    return int(np.flatnonzero(labels == digit)[skip])
+
+
+def _write(page: synth.Page, image: np.ndarray, x: int, y: int, height: int) -> Box:
+    """An MNIST digit drawn on the page, `height` px tall, dark ink; its box on the page."""
+    big = cv2.resize(image, (height, height), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+    region = page.image[y : y + height, x : x + height]
+    region[:] = region * (1 - big) + 40.0 * big
+    rows, cols = np.nonzero(big > 0.3)
+    return x + int(cols.min()), y + int(rows.min()), x + int(cols.max()) + 1, y + int(rows.max()) + 1
+
+
+def _number(page: synth.Page, images: list[np.ndarray], x: int, y: int, height: int) -> Box:
+    boxes = [_write(page, image, x + k * int(0.8 * height), y, height) for k, image in enumerate(images)]
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def _save(frame: np.ndarray, path: Path, quality: int = 90) -> Path:
+    Image.fromarray(frame).save(path, quality=quality)
+    return path
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return max(0, w) * max(0, h) / max(1, smaller)
+
+
+def test_predict_reads_the_digit_on_a_sheet_on_a_desk_not_the_sheets_edge(digits, tmp_path: Path) -> None:
+    images, labels = digits
+    right = 0
+    for k, (desk, digit) in enumerate((("wood", 7), ("black", 4), ("white", 3), ("grey", 9))):
+        page = synth.blank_page(600, 800, seed=k)
+        box = _write(page, images[_first(labels, digit)], 250, 330, 110)
+        photo = synth.photograph(page, (900, 700), angle=5.0 - 3 * k, desk=desk, seed=k)
+        result = run_cli("predict", str(_save(photo.frame, tmp_path / f"{desk}.jpg")), "--json")
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        assert _overlap(tuple(answer["box"]), photo.to_frame(box)) > 0.7, (desk, answer["box"], photo.to_frame(box))
+        right += answer["digit"] == digit
+    assert right >= 3
+
+
+def test_read_reads_every_number_on_the_sheet_top_to_bottom(digits, tmp_path: Path) -> None:
+    images, labels = digits
+    page = synth.blank_page(700, 900, seed=3)
+    first = [images[_first(labels, d)] for d in (3, 0, 7)]
+    second = [images[_first(labels, d, 1)] for d in (5, 1, 4, 2)]
+    boxes = [_number(page, first, 120, 180, 90), _number(page, second, 150, 520, 90)]
+    photo = synth.photograph(page, (1000, 800), angle=-4.0, desk="wood", seed=5)
+    result = run_cli("read", str(_save(photo.frame, tmp_path / "two.jpg")), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert [n["number"] for n in answer["numbers"]] == ["307", "5142"], answer["number"]
+    assert answer["number"] == "307 5142" and answer["sheet"] is True
+    for number, truth in zip(answer["numbers"], boxes, strict=True):
+        assert _overlap(tuple(number["box"]), photo.to_frame(truth)) > 0.8
+    text = run_cli("read", str(tmp_path / "two.jpg"))
+    assert [line.split()[1] for line in text.stdout.splitlines()] == ["307", "5142"]  # a line per number
+
+
+def test_a_printed_label_and_its_underline_are_not_read(digits, tmp_path: Path) -> None:
+    images, labels = digits
+    page = synth.blank_page(800, 600, seed=4)
+    synth.print_text(page, "Amount:", 60, 330, height=34)
+    synth.line(page, (250, 345), (700, 345), "underline")
+    _number(page, [images[_first(labels, d)] for d in (2, 0, 2, 6)], 300, 240, 95)
+    photo = synth.photograph(page, (1000, 800), angle=3.0, desk="grey", seed=2)
+    result = run_cli("read", str(_save(photo.frame, tmp_path / "form.jpg")), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["number"] == "2026"
+
+
+@pytest.mark.parametrize("command", ["predict", "read"])
+def test_boxes_are_the_same_whether_a_large_photo_is_a_jpeg_or_a_png(command: str, digits, tmp_path: Path) -> None:
+    """A large JPEG is decoded at a reduced size; its boxes must still be in the file's pixels."""
+    images, labels = digits
+    picture = np.full((4000, 3000), 225, np.uint8)
+    big = cv2.resize(255 - images[_first(labels, 8)], (600, 600), interpolation=cv2.INTER_CUBIC)
+    picture[1500:2100, 1200:1800] = np.minimum(picture[1500:2100, 1200:1800], big)
+    _save(picture, tmp_path / "page.jpg")
+    Image.fromarray(picture).save(tmp_path / "page.png")
+    found = []
+    for name in ("page.jpg", "page.png"):
+        result = run_cli(command, str(tmp_path / name), "--json")
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        found.append(answer["box"] if command == "predict" else answer["numbers"][0]["box"])
+    jpeg, png = found
+    assert png[0] > 1150 and png[2] < 1850 and png[1] > 1450 and png[3] < 2150  # on the ink, in the file's pixels
+    assert max(abs(a - b) for a, b in zip(jpeg, png, strict=True)) <= 12, (jpeg, png)
+
+
+def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
+    """Two touching digits are no one digit: the reader model says so, and the digit it would
+    pick gets under 50%."""
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.predict import predict_digit
+    from lenet5.reader.lines import compose_line, crop
+    from lenet5.vision.preprocess import render_mnist
+
+    images, labels = digits
+    reader = load_backend("reader", "onnx")
+    rng = np.random.default_rng(0)
+    verdicts = []
+    for k in range(20):
+        pair, _owner = compose_line([crop(images[k]), crop(images[k + 20])], "touching", rng)
+        answer = predict_digit(reader, render_mnist(crop((pair * 255).astype(np.uint8))), "pair")
+        verdicts.append(answer.not_a_digit)
+        if answer.not_a_digit:
+            assert answer.probability < 0.5 and answer.junk > 0.5
+    one = predict_digit(reader, images[0], "one")
+    assert not one.not_a_digit and one.digit == labels[0] and one.probability > 0.9
+    assert sum(verdicts) >= 15, verdicts
+
+
+def test_a_long_number_read_right_keeps_a_high_confidence(digits) -> None:
+    """Eleven digits read right: the confidence is the reading's posterior among all readings
+    of the line, not the product of eleven probabilities (which a plain 1 can sink)."""
+    from lenet5.infer.backends import load_backend
+    from lenet5.reader.lines import compose_line, crop, photograph
+    from lenet5.reader.read import score_graph
+
+    images, labels = digits
+    reader = load_backend("reader", "onnx")
+    rng = np.random.default_rng(4)
+    picks = [_first(labels, d, 2) for d in (1, 3, 8, 0, 0, 1, 3, 8, 0, 0, 1)]
+    line, _owner = compose_line([crop(images[i]) for i in picks], "separated", rng)
+    graph = score_graph(reader, photograph(line, rng, 4))
+    best = graph.best_reading()
+    assert "".join(str(d) for d, _p, _b in best) == "13800138001"
+    posterior = graph.posterior(best)
+    product = float(np.prod([p for _d, p, _b in best]))
+    assert posterior >= product and posterior > 0.5, (posterior, product)
+
+
+def test_a_blank_sheet_on_a_desk_has_no_digit(tmp_path: Path) -> None:
+    photo = synth.photograph(synth.blank_page(600, 800, seed=9), (900, 700), angle=4.0, desk="wood", seed=9)
+    result = run_cli("predict", str(_save(photo.frame, tmp_path / "blank.jpg")))
+    assert result.returncode == 1 and "no digit found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_read_json_keeps_todays_keys_for_one_number(digits, tmp_path: Path) -> None:
+    images, labels = digits
+    picture = np.full((200, 400), 235, np.uint8)
+    for k, d in enumerate((4, 2)):
+        picture[50:150, 60 + 120 * k : 160 + 120 * k] = 255 - cv2.resize(images[_first(labels, d)], (100, 100))
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    (tmp_path / "42.png").write_bytes(buffer.getvalue())
+    answer = json.loads(run_cli("read", str(tmp_path / "42.png"), "--json").stdout)
+    assert {"file", "number", "confidence", "digits"} <= set(answer) and answer["number"] == "42"
+    assert len(answer["numbers"]) == 1 and answer["numbers"][0]["number"] == "42"
+    assert answer["confidence"] == answer["numbers"][0]["confidence"]
