@@ -47,6 +47,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds a client may take to send a request body; slower gets 408 (default 10)",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds a connection may take to send a request's headers; slower is closed (default 10)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=30.0,
+        metavar="S",
+        help="seconds to answer a picture once it is received; slower gets 503 (default 30)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=2048,
+        metavar="N",
+        help="open connections at once; more are closed as they come (default 2048)",
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -68,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lenet5.serve.app import create_app
     from lenet5.serve.limits import ServerLimits
+    from lenet5.serve.protocol import guarded_protocol, raise_file_limit
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
@@ -78,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         max_queue=args.max_queue,
         body_timeout=args.body_timeout,
+        request_timeout=args.request_timeout,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
     )
+    raise_file_limit()
     app = create_app(args.model, args.backend, limits)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(
@@ -86,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         f"http://{shown_host}:{args.port}/  (API docs: /docs)",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    protocol = guarded_protocol(limits.header_timeout, limits.max_connections)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=protocol, timeout_keep_alive=5))
     server.run(sockets=[listener])
     return 0

@@ -27,12 +27,12 @@ from PIL import Image
 from lenet5.infer.backends import Backend
 from lenet5.infer.photo import Page, PageWriting, find_page, page_writing
 from lenet5.photo import TextLine, Word
-from lenet5.reader.graph import ScoredGraph
-from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph
+from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph, scored
 from lenet5.reader.segment import segment_ink
 from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
 
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
+MAX_ARCS = 4000  # candidate digits scored in one picture, all its numbers together (about 0.5 s of work)
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
 
 Box = tuple[int, int, int, int]
@@ -79,9 +79,10 @@ def read_page(backend: Backend, image: Image.Image, label: str = "image") -> Pag
     found = page_writing(page)
     if _one_line_close_up(page, found):
         return PageReading(label, [_read_whole(backend, page, label)], False)
-    numbers = []
+    numbers: list[NumberReading] = []
+    budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
     for words in number_words(found.writing.lines, found.kept)[:MAX_NUMBERS]:
-        reading = _read_words(backend, words, found.threshold, page, label)
+        reading = _read_words(backend, words, found.threshold, page, label, budget)
         if reading is not None:
             numbers.append(reading)
     if not numbers:
@@ -135,7 +136,9 @@ def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
     return canvas, (x0, y0, x1, y1)
 
 
-def _read_words(backend: Backend, words: list[Word], threshold: float, page: Page, label: str) -> NumberReading | None:
+def _read_words(
+    backend: Backend, words: list[Word], threshold: float, page: Page, label: str, budget: list[int]
+) -> NumberReading | None:
     ink, (ox, oy, _, _) = words_ink(words)
     pad = 4  # the segmentation looks for page furniture along the borders: keep the ink off them
     ink = np.pad(ink, pad)
@@ -143,8 +146,10 @@ def _read_words(backend: Backend, words: list[Word], threshold: float, page: Pag
         found = segment_ink(ink, threshold)
     except NoInkError:
         return None
-    digits, boxes = found.rendered()
-    graph = ScoredGraph(len(found.pieces) + 1, found.arcs, backend.scores(backend.meta.normalize(digits)), boxes)
+    if len(found.arcs) > budget[0]:
+        return None  # the picture's work is spent: the rest is not read
+    budget[0] -= len(found.arcs)
+    graph = scored(backend, found)
 
     def to_original(box: Box) -> Box:
         x0, y0, x1, y1 = box

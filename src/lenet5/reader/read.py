@@ -20,10 +20,11 @@ from PIL import Image
 
 from lenet5.infer.backends import Backend
 from lenet5.reader.graph import ScoredGraph
-from lenet5.reader.segment import segment
+from lenet5.reader.segment import Segmentation, segment
 from lenet5.vision.preprocess import NoInkError, scaled_box, to_grayscale, upright
 
 Box = tuple[int, int, int, int]
+SCORE_BATCH = 512  # arcs scored in one call of the network
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,16 @@ def read_gray(backend: Backend, gray: np.ndarray) -> list[tuple[int, float, tupl
 
 def score_graph(backend: Backend, gray: np.ndarray) -> ScoredGraph:
     """Steps 1-4 of the module docstring: ink, over-segmentation, the graph, every arc scored."""
-    found = segment(gray)
+    return scored(backend, segment(gray))
+
+
+def scored(backend: Backend, found: Segmentation) -> ScoredGraph:
+    """Step 4: every arc of the graph rendered and scored, a batch at a time (the memory a
+    picture can take is bounded by SCORE_BATCH inputs, whatever it holds)."""
     digits, boxes = found.rendered()
-    scores = backend.scores(backend.meta.normalize(digits))
+    normalize = backend.meta.normalize
+    parts = [backend.scores(normalize(digits[i : i + SCORE_BATCH])) for i in range(0, len(digits), SCORE_BATCH)]
+    scores = np.concatenate(parts) if parts else np.zeros((0, backend.classes), np.float32)
     return ScoredGraph(len(found.pieces) + 1, found.arcs, scores, boxes)
 
 

@@ -40,6 +40,9 @@ LINE_HEIGHT = 40  # px: lines are segmented at this digit height (larger picture
 SEVERAL_DIGITS = 1.4  # a blob this many times wider than high is several touching digits (_blob_height)
 COLUMN_HEIGHTS = 90  # percentile of a wide blob's column heights taken as a digit's height
 SPECK = 0.03  # blobs with less ink than this share of the largest are dust
+# A line holds at most this many pieces (about 25 digits, cuts included): more is not a line
+# of digits (a page of dots, a texture), and refusing it keeps the work per picture bounded.
+MAX_PIECES = 64
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,7 @@ def segment_ink(strength: np.ndarray, threshold: float) -> Segmentation:
     """Steps 2-3 on ink already found (strength 0..1, ink above `threshold`): a line of
     writing that an earlier stage cut out of a page and cleaned of rules and specks."""
     labels, blobs = _ink_blobs(strength, threshold)
+    _bounded(len(blobs))
     height = _line_height(labels, blobs)
     # Segment at a fixed scale, digits about LINE_HEIGHT px high: the cut search and the
     # rendering of every candidate then cost the same whatever the picture's resolution,
@@ -298,5 +302,12 @@ def segment_ink(strength: np.ndarray, threshold: float) -> Segmentation:
     peak = float(np.percentile(core, 90)) if core.size else 1.0
     floor = threshold / 2
     ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
+    _bounded(len(blobs))
     pieces = over_segment(labels, ink, blobs, height)
+    _bounded(len(pieces))
     return Segmentation(ink, scale, pieces, _arcs(pieces, height))
+
+
+def _bounded(pieces: int) -> None:
+    if pieces > MAX_PIECES:
+        raise NoInkError(f"no number found ({pieces} separate marks: not a line of digits)")

@@ -17,8 +17,11 @@ server has its own pixel budget, lower than the command line's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ from lenet5.serve.bodies import (
     read_body,
 )
 from lenet5.serve.limits import Busy, DecodeSlots, ServerLimits
+from lenet5.serve.protocol import OneLineErrors
 from lenet5.serve.schemas import ACCEPTED_TYPES, ERROR_RESPONSES, PICTURE_BODY, PredictAnswer, ReadAnswer
 from lenet5.serve.services import PredictionService, ReaderService
 from lenet5.store.model_folder import DEFAULT_READER, shipped_models
@@ -92,6 +96,7 @@ def create_app(
         "test_accuracy": reader.backend.meta.test_accuracy,
     }
     app = FastAPI(
+        lifespan=_one_line_loop_errors,
         title="lenet5",
         description="Handwritten digit recognition with LeNet-5 on PaddlePaddle. Draw at `/`, call the API here.",
         version=__import__("lenet5").__version__,
@@ -107,6 +112,14 @@ def create_app(
     _add_info_routes(app, service)
     _add_picture_routes(app, PictureRoutes(service, reader, limits))
     return app
+
+
+@contextlib.asynccontextmanager
+async def _one_line_loop_errors(_app: FastAPI) -> AsyncIterator[None]:
+    """The event loop's own errors (a refused accept when descriptors run out, a broken
+    transport) logged as one line each, at most once a second: never a traceback each."""
+    asyncio.get_running_loop().set_exception_handler(OneLineErrors())
+    yield
 
 
 def _add_pages(app: FastAPI) -> None:
@@ -192,7 +205,11 @@ class PictureRoutes:
             if content_type == "multipart/form-data":
                 body, content_type = await image_from_multipart(request, body), "application/octet-stream"
             with self.slots.admit():
-                answer = await run_in_threadpool(self.slots.run, work, body, content_type)
+                work_done = run_in_threadpool(self.slots.run, work, body, content_type)
+                answer = await asyncio.wait_for(work_done, self.limits.request_timeout)
+        except TimeoutError:
+            limit = self.limits.request_timeout
+            return error(503, f"not answered within {limit:g} s; retry later", "timeout", {"Retry-After": "5"})
         except Busy:
             return error(503, "server busy decoding other pictures; retry shortly", "busy", {"Retry-After": "1"})
         except NoInkError:

@@ -21,6 +21,9 @@ class ServerLimits:
     max_concurrent: int = 2  # pictures decoded at once (decoding is CPU-bound: about the cores)
     max_queue: int = 16  # requests waiting for a decoding slot; beyond: 503
     body_timeout: float = 10.0  # seconds to receive a whole body; beyond: 408
+    request_timeout: float = 30.0  # seconds to answer once the body is in; beyond: 503 (the work itself is bounded)
+    header_timeout: float = 10.0  # seconds a connection may take to send a request's headers; beyond: closed
+    max_connections: int = 2048  # open connections; one more is closed at once
 
 
 class Busy(Exception):
