@@ -65,10 +65,10 @@ def test_load_without_a_folder_reads_the_default_one(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("array", "is_images", "found"),
     [
-        (np.zeros((3, 28, 27), np.uint8), True, "(3, 28, 27) uint8"),
-        (np.zeros((3, 28, 28), np.int32), True, "(3, 28, 28) int32"),
-        (np.zeros(3, np.float32), False, "(3,) float32"),
-        (np.zeros(4, np.uint8), False, "(4,) uint8"),
+        (np.zeros((3, 28, 27), np.uint8), True, "found (3, 28, 27) uint8"),
+        (np.zeros((3, 28, 28), np.int32), True, "decompresses to more than the 2,368 bytes expected"),
+        (np.zeros(3, np.float32), False, "decompresses to more than the 11 bytes expected"),
+        (np.zeros(4, np.uint8), False, "decompresses to more than the 11 bytes expected"),
     ],
 )
 def test_a_file_of_the_wrong_shape_or_type_is_refused(
@@ -81,10 +81,31 @@ def test_a_file_of_the_wrong_shape_or_type_is_refused(
     path = tmp_path / "x-idx.gz"
     path.write_bytes(gzip.compress(raw))
     spec = mnist.MnistFile(path.name, 3, hashlib.md5(raw).hexdigest(), is_images)
-    expected = "(3, 28, 28)" if is_images else "(3,)"
     with pytest.raises(UserError) as caught:
         mnist._load_checked(path, spec)
-    assert str(caught.value) == f"{path}: expected {expected} uint8, found {found}"
+    # Larger than the table's count allows: refused by the size, before anything is parsed.
+    assert str(caught.value).startswith(f"{path}: ") and str(caught.value).endswith(found)
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path) -> None:
+    """2 GiB of zeros in a 2 MB gzip, where the labels file should be: refused within the
+    bytes MNIST's file holds (a few KB decompressed), in a fraction of a second."""
+    import time
+    import zlib
+
+    compress = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(16 * 1024 * 1024)
+    bomb = b"".join(compress.compress(block) for _ in range(128)) + compress.flush()
+    assert len(bomb) < 3_000_000
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for spec in mnist.FILES.values():
+        (folder / spec.name).write_bytes(bomb)
+    started = time.perf_counter()
+    rows = mnist.verify(folder)
+    assert time.perf_counter() - started < 2.0
+    refusals = ("decompresses to more than", "larger than the")  # unpacked, or already too big packed
+    assert all(not row["ok"] and any(r in row["detail"] for r in refusals) for row in rows), rows
 
 
 def test_verify_reports_each_file(tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
-    write_bytes(target, text.encode("utf-8"))
+    # A file name that is not UTF-8 (os.fsdecode's surrogates) is written back as its own bytes.
+    write_bytes(target, text.encode("utf-8", "surrogateescape"))
 
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:

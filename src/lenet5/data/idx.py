@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ import numpy as np
 
 from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
+
+MAX_RAW_BYTES = 256 * 1024 * 1024  # no IDX file we read is near this
 
 # Type byte -> numpy dtype (big-endian where it matters), from the IDX specification.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -73,24 +77,39 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=key).tobytes()
 
 
-def read_raw(path: Path) -> bytes:
-    """The file's bytes, gunzipped if the name ends in .gz."""
+def read_raw(path: Path, max_bytes: int = MAX_RAW_BYTES) -> bytes:
+    """The file's bytes, gunzipped if the name ends in .gz; at most `max_bytes` either way,
+    checked as it is read and decompressed (a small gzip of zeros can unpack to gigabytes)."""
     with file_errors(path):
-        data = path.read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"{path}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{path}: not a regular file (a FIFO, a device or a socket)")
+        stored = max_bytes + max_bytes // 100 + 4096  # gzip can add a little to data that does not compress
+        if info.st_size > stored:
+            raise UserError(f"{path}: {info.st_size:,} bytes, larger than the {max_bytes:,} expected")
+        with open(path, "rb") as handle:
+            data = handle.read(stored + 1)
     if path.suffix != ".gz":
         return data
     try:
-        return gzip.decompress(data)
-    except EOFError:
-        raise UserError(f"{path}: truncated gzip stream") from None
-    except (gzip.BadGzipFile, zlib.error) as exc:
+        unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a gzip member
+        raw = unzip.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
         raise UserError(f"{path}: not a valid gzip file ({exc})") from None
+    if len(raw) > max_bytes:
+        raise UserError(f"{path}: decompresses to more than the {max_bytes:,} bytes expected")
+    if not unzip.eof:
+        raise UserError(f"{path}: truncated gzip stream")
+    return raw
 
 
-def read_idx(path: str | Path, expected_md5: str | None = None) -> IdxFile:
-    """Read and validate an IDX file; with `expected_md5`, also check the decompressed bytes."""
+def read_idx(path: str | Path, expected_md5: str | None = None, max_bytes: int = MAX_RAW_BYTES) -> IdxFile:
+    """Read and validate an IDX file; with `expected_md5`, also check the decompressed bytes.
+    `max_bytes`: the most it may hold, decompressed (MNIST's sizes are known exactly)."""
     path = Path(path)
-    raw = read_raw(path)
+    raw = read_raw(path, max_bytes)
     md5 = hashlib.md5(raw).hexdigest()
     if expected_md5 is not None and md5 != expected_md5:
         raise UserError(f"{path}: checksum mismatch (md5 of contents {md5}, expected {expected_md5})")

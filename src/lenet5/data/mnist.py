@@ -27,6 +27,11 @@ class MnistFile:
     md5: str  # of the decompressed bytes
     is_images: bool
 
+    @property
+    def raw_bytes(self) -> int:
+        """The decompressed file's exact size: header and data."""
+        return 16 + self.count * 28 * 28 if self.is_images else 8 + self.count
+
 
 FILES: dict[str, MnistFile] = {
     "train_images": MnistFile("train-images-idx3-ubyte.gz", 60000, "6bbc9ace898e44ae57da46a324031adb", True),
@@ -85,7 +90,7 @@ def load(data_dir: str | Path | None = None, allow_download: bool = False) -> Mn
 
 
 def _load_checked(path: Path, spec: MnistFile) -> np.ndarray:
-    array = read_idx(path, expected_md5=spec.md5).array
+    array = read_idx(path, expected_md5=spec.md5, max_bytes=spec.raw_bytes).array
     # The checksum already pins the content; these guard a wrong table entry, not the file.
     expected_shape = (spec.count, 28, 28) if spec.is_images else (spec.count,)
     if array.shape != expected_shape or array.dtype != np.uint8:

@@ -20,6 +20,7 @@ The model's own normalisation (and 32x32 padding for `lenet5`) is applied afterw
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -67,9 +68,14 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
     else:
         handle = Path(source)
         with file_errors(label):
+            info = handle.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read for ever
+                raise UserError(f"{label}: not a regular file (a FIFO, a device or a socket)")
             with handle.open("rb"):  # fails here, with the OS's reason, if it cannot be read
                 pass
-            size = handle.stat().st_size
+            size = info.st_size
         if size == 0:
             raise UserError(f"{label}: empty file")
     try:
