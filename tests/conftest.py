@@ -107,11 +107,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_in_thread(app: object) -> Iterator[str]:
-    """A real uvicorn server for `app` on a free loopback port; yields its base URL."""
+    """A real uvicorn server for `app` on a free loopback port, configured as `lenet5 serve`
+    configures it (its header timeout and connection cap); yields its base URL."""
     import uvicorn
 
+    from lenet5.serve.protocol import server_config
+
     port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    instance = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

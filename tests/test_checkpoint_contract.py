@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -295,6 +297,54 @@ def test_scalar_accumulators_may_have_any_shape_of_one_element() -> None:
     layout["optim/fc.weight|beta1_pow_acc_0"] = ((1, 1), F32)
     layout["optim/fc.bias|beta2_pow_acc_0"] = ((), F32)
     checkpoint._check_layout(layout, model)
+
+
+@pytest.mark.parametrize(
+    ("key", "dtype"),
+    [
+        ("model/fc.weight", np.float64),
+        ("model/bn._mean", np.complex64),
+        ("model/fc.bias", np.int8),
+        ("model/fc.bias", ">f4"),  # float32, but big-endian
+        ("optim/fc.weight|moment1_0", "<U3"),
+        ("optim/fc.bias|beta1_pow_acc_0", "datetime64[s]"),
+        ("model/bn._variance", [("a", "<f4")]),
+    ],
+)
+def test_an_array_that_is_not_float32_is_refused_by_name(key: str, dtype, tmp_path: Path) -> None:
+    """Hand-edited dtypes used to end in Paddle's `Variable dtype not match` traceback."""
+    model = _model()
+    optimizer = _adam(model)
+    layout = _layout_of(model, optimizer)
+    layout[key] = (layout[key][0], np.dtype(dtype))
+    with pytest.raises(checkpoint._Mismatch, match=f"^{re.escape(key)} holds .* numbers, not float32$"):
+        checkpoint._check_layout(layout, model)
+
+    saved = tmp_path / "saved.npz"
+    checkpoint.save(saved, model, optimizer, {})
+    with np.load(saved) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays[key] = np.zeros(arrays[key].shape, dtype=dtype)
+    edited = _archive(tmp_path / "edited.npz", **arrays)
+    with pytest.raises(UserError, match=f"^{edited}: checkpoint does not match the model's parameters"):
+        checkpoint.load(edited, _model(), _adam(_model()))
+
+
+def test_a_checkpoint_that_is_not_a_regular_file_is_refused_without_reading(tmp_path: Path) -> None:
+    model = _model()
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    with pytest.raises(UserError, match=f"^{fifo}: not a regular file \\(a FIFO\\)"):
+        checkpoint.read(fifo, model)
+    endless = tmp_path / "zero.npz"
+    endless.symlink_to("/dev/zero")  # reading it would never end
+    with pytest.raises(UserError, match=f"^{endless}: not a regular file \\(a device\\)"):
+        checkpoint.read(endless, model)
+    huge = tmp_path / "huge.npz"
+    with open(huge, "wb") as handle:
+        handle.truncate(checkpoint.MAX_CHECKPOINT_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(UserError, match=f"^{huge}: .* bytes, more than a lenet5 checkpoint can be"):
+        checkpoint.read(huge, model)
 
 
 # --- read: the one-line errors ----------------------------------------------------------

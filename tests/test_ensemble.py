@@ -72,11 +72,19 @@ def test_what_cannot_be_averaged_is_refused_in_one_line(
     unfinished = tmp_path / "unfinished"
     shutil.copytree(second_run, unfinished)
     (unfinished / "summary.json").unlink()
+    other_digits = tmp_path / "other-test-digits"
+    shutil.copytree(second_run, other_digits)
+    config = json.loads((other_digits / "config.json").read_text())
+    assert config["train"]["train_limit"] == 2000  # the same training limit: only the test digits differ
+    config["train"]["test_limit"] = 400
+    (other_digits / "config.json").write_text(json.dumps(config))
     user_folder = tmp_path / "mine"
     user_folder.mkdir()
     (user_folder / "notes.txt").write_text("keep me")
     cases = [
         ([trained_run, trained_run], "the same run is given twice"),
+        ([trained_run, f"{trained_run}/"], "the same run is given twice"),
+        ([trained_run, other_digits], "scored on other test digits"),
         ([trained_run, other], "a different network"),
         ([trained_run, trained_run / "model"], "not a training run directory"),
         ([trained_run, unfinished], "has not finished"),
@@ -89,3 +97,23 @@ def test_what_cannot_be_averaged_is_refused_in_one_line(
     assert main(["export", str(trained_run), str(second_run), "--out", str(user_folder), "--force"]) == 2
     assert "not written by lenet5" in one_error_line(capsys.readouterr().err)
     assert (user_folder / "notes.txt").read_text() == "keep me" and len(list(user_folder.iterdir())) == 1
+
+
+def test_export_force_replaces_only_an_export_of_the_same_run(
+    trained_run: Path, second_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export RUN2 --out RUN1/model --force` would leave RUN1 with a model that is not its own."""
+    run1 = tmp_path / "run1"
+    shutil.copytree(trained_run, run1)
+    own_model = {p.name: p.read_bytes() for p in (run1 / "model").iterdir()}
+    assert main(["export", str(second_run), "--format", "onnx", "--out", str(run1 / "model"), "--force"]) == 2
+    assert "--force only replaces an export of the same run" in one_error_line(capsys.readouterr().err)
+    assert {p.name: p.read_bytes() for p in (run1 / "model").iterdir()} == own_model
+
+    out = tmp_path / "exported"
+    assert main(["export", str(run1), "--format", "onnx", "--out", str(out)]) == 0
+    assert main(["export", str(run1), "--format", "paddle", "--out", str(out), "--force"]) == 0  # the same run: fine
+    assert json.loads((out / "lenet5.json").read_text())["source"] == [str(run1.resolve())]
+    assert main(["export", str(second_run), "--format", "onnx", "--out", str(out), "--force"]) == 2
+    assert f"holds the model of {run1.resolve()}" in one_error_line(capsys.readouterr().err)
+    assert json.loads((out / "lenet5.json").read_text())["backend"] == "paddle"

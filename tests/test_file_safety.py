@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from conftest import DATA_DIR, one_error_line, run_cli
 from lenet5.cli import main
@@ -212,6 +213,77 @@ def test_save_input_keeps_files_with_the_same_stem_apart(trained_run: Path, tmp_
     err = capsys.readouterr().err
     assert "other.28x28.png: exists and was not written by lenet5" in err and "Traceback" not in err
     assert (out / "other.28x28.png").read_bytes() == b"my own picture"
+
+
+def test_save_input_names_are_unique_even_against_a_name_made_of_folders(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`si/a/x.png`, `si/b/x.png` and a file literally named `si__a__x.png.png`: three inputs,
+    three saved pictures, none written over another."""
+    from lenet5.infer.predict import saved_input_names
+
+    inputs = [Path("si/a/x.png"), Path("si/b/x.png"), Path("si__a__x.png.png")]
+    names = saved_input_names(inputs)
+    assert len(set(names.values())) == 3, names
+    assert names[inputs[0]] == "si__a__x.png.28x28.png"  # the first keeps its plain name
+
+    for folder, index in (("a", 0), ("b", 1)):
+        (tmp_path / "si" / folder).mkdir(parents=True)
+        Image.fromarray(255 - mnist_digit(index)).save(tmp_path / "si" / folder / "x.png")
+    Image.fromarray(255 - mnist_digit(2)).save(tmp_path / "si__a__x.png.png")
+    out = tmp_path / "seen"
+    monkeypatch.chdir(tmp_path)
+    files = ["si/a/x.png", "si/b/x.png", "si__a__x.png.png"]
+    assert main(["predict", *files, "--model", str(trained_run), "--save-input", str(out)]) == 0
+    saved = [np.asarray(Image.open(p)) for p in sorted(out.iterdir())]
+    assert len(saved) == 3
+    assert len({picture.tobytes() for picture in saved}) == 3
+
+
+def test_a_png_is_ours_only_with_our_tag(tmp_path: Path) -> None:
+    from lenet5.store.outputs import is_ours
+
+    plain = tmp_path / "plain.png"
+    Image.new("L", (4, 4)).save(plain)
+    other = tmp_path / "gimp.png"
+    info = PngInfo()
+    info.add_text("Software", "GIMP 2.10")
+    Image.new("L", (4, 4)).save(other, pnginfo=info)
+    ours = tmp_path / "ours.png"
+    info = PngInfo()
+    info.add_text("Software", "lenet5")
+    Image.new("L", (4, 4)).save(ours, pnginfo=info)
+    tagged_tiff = tmp_path / "tagged.tif"
+    Image.new("L", (4, 4)).save(tagged_tiff, tiffinfo={305: "lenet5"})  # 305: TIFF's Software tag
+    assert [is_ours(p, "png") for p in (plain, other, ours, tagged_tiff)] == [False, False, True, False]
+
+
+def test_a_file_that_appears_while_a_plot_is_drawn_is_kept(trained_run: Path, tmp_path: Path, monkeypatch) -> None:
+    """The claim-then-write race: the path was free when checked, a user's file is there
+    when the picture is ready; it stays, and the command says so in one line."""
+    from lenet5.errors import UserError
+    from lenet5.plots import plotting
+    from lenet5.store.outputs import claim_file
+
+    target = claim_file(tmp_path / "race.png", "png", "--plot")
+    figure = plotting.plt.figure()
+    real_savefig = figure.savefig
+
+    def savefig_then_user_writes(*args, **kwargs):
+        real_savefig(*args, **kwargs)
+        target.write_bytes(b"the user's own file")
+
+    monkeypatch.setattr(figure, "savefig", savefig_then_user_writes)
+    with pytest.raises(UserError, match=r"race\.png: was created by someone else while this command ran"):
+        plotting.save_figure(figure, target)
+    assert target.read_bytes() == b"the user's own file"
+    assert [p.name for p in tmp_path.iterdir()] == ["race.png"]  # no temporary file left
+
+    ours = tmp_path / "ours.png"
+    plotting.save_figure(plotting.plt.figure(), ours)
+    first = ours.stat().st_ino
+    plotting.save_figure(plotting.plt.figure(figsize=(3, 2)), ours)  # our own earlier picture: replaced
+    assert ours.stat().st_ino != first and Image.open(ours).info.get("Software") == "lenet5"
 
 
 @pytest.mark.parametrize(

@@ -639,3 +639,13 @@ def test_a_warning_from_pillow_while_decoding_does_not_refuse_the_picture(monkey
     monkeypatch.setattr(ImageFile.ImageFile, "load", load_with_a_warning)
     with pytest.warns(UserWarning, match="harmless quirk"):
         assert open_image(_to_bytes(Image.new("L", (30, 20), 255)), "quirky.png").size == (30, 20)
+
+
+def test_two_digits_already_get_the_several_digits_warning() -> None:
+    from lenet5.infer.predict import warning_for
+
+    assert warning_for(0, 0.99) is None
+    two = warning_for(1, 0.99)  # one other digit beside the one read: two digits
+    assert two is not None and "hold 2 or more digits" in two and "lenet5 read" in two
+    assert "hold 3 or more digits" in (warning_for(2, 0.99) or "")
+    assert "low confidence (40%)" in (warning_for(0, 0.40) or "")

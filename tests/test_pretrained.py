@@ -152,3 +152,21 @@ def test_a_run_older_than_the_recipe_field_is_carded_with_its_commands_recipe(tm
         assert f"Recipe `{recipe or 'custom'}`" in card
     card = _card_of_run(tmp_path, {"train": {**train, "recipe": "paper"}, "command": command}, "lenet5")
     assert "Recipe `paper`" in card
+
+
+def test_a_folder_named_like_a_shipped_model_wins_in_the_working_directory(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--model seed` with a folder `seed` here means that folder: what the user has is what they mean."""
+    import shutil
+
+    from lenet5.store.model_folder import resolve_model_folder
+
+    assert resolve_model_folder("seed") == shipped_models()["seed"]
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(trained_run / "model", tmp_path / "seed")
+    assert resolve_model_folder("seed") == Path("seed")
+    assert resolve_model_folder("seed").resolve() == (tmp_path / "seed").resolve()
+    (tmp_path / "reader").mkdir()  # a folder that is not a model: one line, not the shipped one
+    with pytest.raises(Exception, match="reader: not a run directory or model folder"):
+        resolve_model_folder("reader")

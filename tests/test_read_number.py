@@ -288,3 +288,25 @@ def test_touching_digits_at_different_baselines_count_as_one_digit_high() -> Non
     assert _line_height(labels, [lone]) == 40
     assert _line_height(labels, [wide_two]) == 40
     assert _line_height(labels, [pair, lone, wide_two]) == pytest.approx(40, abs=1)
+
+
+def test_cut_pieces_share_out_every_pixel_of_ink_exactly_once() -> None:
+    """Over-segmentation loses nothing: the pieces of a cut blob cover its pixels, each once
+    (a cut that dropped a column would take ink from the digits and move their boxes)."""
+    from lenet5.reader.segment import over_segment
+    from lenet5.vision.page import find_blobs
+
+    digits = [mnist.load(DATA_DIR).test_images[DIGITS[d]] for d in (0, 3, 8)]
+    line = np.zeros((28, 70), np.uint8)
+    for i, digit in enumerate(digits):  # 21 px apart: each touches the next
+        line[:, 21 * i : 21 * i + 28] = np.maximum(line[:, 21 * i : 21 * i + 28], digit)
+    mask = (line > 100).astype(np.uint8)
+    labels, blobs = find_blobs(mask, line.astype(np.float32) / 255)
+    pieces = over_segment(labels, line.astype(np.float32) / 255, blobs, height=20.0)
+    assert len(pieces) > len(blobs)  # the touching digits were cut
+    covered = np.zeros(line.shape, np.int32)
+    for piece in pieces:
+        covered[piece.y0 : piece.y1, piece.x0 : piece.x1] += piece.mask
+        assert piece.mask[0].any() and piece.mask[-1].any() and piece.mask[:, 0].any() and piece.mask[:, -1].any()
+    assert covered.max() == 1
+    assert np.array_equal(covered > 0, labels > 0)

@@ -190,3 +190,95 @@ def test_16_bit_picture_of_2400_px_is_read_not_500(trained_run: Path) -> None:
     client = TestClient(create_app(trained_run))
     response = client.post("/api/predict", content=body, headers={"Content-Type": "image/png"})
     assert response.status_code == 200, response.text
+
+
+def _incomplete(url: str) -> socket.socket:
+    """A slowloris connection: a request line and one header, then silence."""
+    where = urlparse(url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    return sock
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_slowloris_connections_are_closed_and_healthz_stays_fast(trained_run: Path) -> None:
+    limits = ServerLimits(header_timeout=1.0)
+    with serve_in_thread(create_app(trained_run, limits=limits)) as url:
+        held = [_incomplete(url) for _ in range(300)]
+        try:
+            with httpx.Client() as client:
+                timings = []
+                for _ in range(20):
+                    started = time.perf_counter()
+                    assert client.get(f"{url}/healthz").status_code == 200
+                    timings.append(time.perf_counter() - started)
+            assert max(timings) < 0.5, timings
+            # Each is closed once its headers are late: within the limit plus scheduling slack.
+            assert all(_closed_by_server(sock, within=5.0) for sock in held)
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(trained_run: Path) -> None:
+    limits = ServerLimits(max_connections=8, header_timeout=30.0)
+    with serve_in_thread(create_app(trained_run, limits=limits)) as url:
+        held = [_incomplete(url) for _ in range(8)]
+        try:
+            time.sleep(0.2)
+            one_more = _incomplete(url)
+            started = time.perf_counter()
+            assert _closed_by_server(one_more, within=5.0)
+            assert time.perf_counter() - started < 1.0
+            one_more.close()
+            assert not any(_closed_by_server(sock, within=0.05) for sock in held)  # the 8 are kept
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"{url}/healthz").status_code == 200  # their places are free again
+
+
+def _speckle_png(side: int) -> bytes:
+    """White, with a 3x3 black dot every 8 px: ~side²/64 pieces of ink, a few hundred bytes."""
+    page = np.full((side, side), 255, np.uint8)
+    for y in range(2, side - 3, 8):
+        for x in range(2, side - 3, 8):
+            page[y : y + 3, x : x + 3] = 0
+    return _png(Image.fromarray(page))
+
+
+def test_a_page_of_speckle_is_answered_in_bounded_time(trained_run: Path) -> None:
+    """It used to take 35 s and 3.6 GB: every arc of 1,024 pieces went through the model."""
+    body = _speckle_png(256)
+    assert len(body) < 2000
+    with serve_in_thread(create_app(trained_run)) as url, httpx.Client(timeout=30) as client:
+        started = time.perf_counter()
+        response = client.post(f"{url}/api/read", content=body, headers={"Content-Type": "image/png"})
+        elapsed = time.perf_counter() - started
+    assert response.status_code in (200, 422), response.text
+    assert elapsed < 2.0, elapsed
+
+
+def test_serve_documents_its_limits_in_seconds_and_bytes() -> None:
+    """The defaults `serve --help` promises (and the README repeats), as literals."""
+    import argparse
+
+    from lenet5.cli import serve as serve_cli
+
+    commands = argparse.ArgumentParser().add_subparsers()
+    serve_cli.add_parser(commands)
+    parser = commands.choices["serve"]
+    args = parser.parse_args([])
+    assert (args.body_timeout, args.header_timeout, args.request_timeout) == (10.0, 10.0, 30.0)
+    assert (args.max_bytes, args.max_connections, args.max_concurrent) == (2 * 1024 * 1024, 2048, 2)
+    assert "slower gets 408 (default 10)" in " ".join(parser.format_help().split())

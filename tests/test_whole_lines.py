@@ -281,3 +281,33 @@ def test_the_curves_shade_the_line_passes(line_run):
     piece_epochs_only = curves_figure(rows[:1], 0)
     assert not [patch for ax in piece_epochs_only.axes for patch in ax.patches if patch.get_label() == "line passes"]
     plt.close(piece_epochs_only)
+
+
+def test_digit_accuracy_of_a_junk_model_is_the_best_of_the_ten_digits() -> None:
+    """The junk class never wins a digit's argmax: a test digit is a digit."""
+    from types import SimpleNamespace
+
+    from lenet5.train.loop import _digit_accuracy
+
+    labels = np.array([3, 7, 1, 0], dtype=np.int64)
+
+    class JunkOnTop:
+        """Right on every digit among the ten, but junk scores higher on the first two."""
+
+        def eval(self) -> None:
+            pass
+
+        def __call__(self, x):
+            import paddle
+
+            n = x.shape[0]
+            logits = np.zeros((n, 11), np.float32)
+            logits[np.arange(n), labels[:n]] = 5.0
+            logits[:2, 10] = 9.0
+            return paddle.to_tensor(logits)
+
+    data = SimpleNamespace(
+        normalize=lambda images: images.astype(np.float32)[:, None] / 255,
+        digits_test=SimpleNamespace(images=np.zeros((4, 28, 28), np.uint8), labels=labels),
+    )
+    assert _digit_accuracy(JunkOnTop(), data, batch_size=4) == 1.0

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,19 @@ def _public_mode(path: Path, directory: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+def atomic_path(
+    target: str | os.PathLike[str], suffix: str = "", may_replace: Callable[[Path], bool] | None = None
+) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
 
-    The temporary file lives in the same directory so the final `os.replace` is atomic
-    (same filesystem). `suffix` keeps libraries that insist on an extension happy.
+    The temporary file lives in the same directory so the final rename is atomic (same
+    filesystem). `suffix` keeps libraries that insist on an extension happy.
+
+    `may_replace` is for paths a user names: the new file is linked in only where nothing
+    exists yet (a hard link never replaces), and a file found there at that moment is
+    replaced only if `may_replace(target)` says it is ours. So a file a user creates while
+    the command runs is never lost. Without it (files inside our own folders) the rename
+    simply replaces.
     """
     target = Path(target)
     if target.is_dir():
@@ -57,10 +65,28 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         yield tmp
         _public_mode(tmp, directory=False)
         _fsync_file(tmp)
-        os.replace(tmp, target)
+        if may_replace is None:
+            os.replace(tmp, target)
+        else:
+            _link_or_replace_ours(tmp, target, may_replace)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _link_or_replace_ours(tmp: Path, target: Path, may_replace: Callable[[Path], bool]) -> None:
+    try:
+        os.link(tmp, target)
+        return
+    except FileExistsError:
+        pass
+    except OSError:  # a filesystem without hard links: check, then rename (a narrower window)
+        if not os.path.lexists(target):
+            os.replace(tmp, target)
+            return
+    if not may_replace(target):
+        raise UserError(f"{target}: was created by someone else while this command ran; it was left as it is")
+    os.replace(tmp, target)
 
 
 def _fsync_file(path: Path) -> None:
@@ -68,14 +94,14 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_path(target) as tmp:
+def write_bytes(target: str | os.PathLike[str], data: bytes, may_replace: Callable[[Path], bool] | None = None) -> None:
+    with atomic_path(target, may_replace=may_replace) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text(target: str | os.PathLike[str], text: str) -> None:
+def write_text(target: str | os.PathLike[str], text: str, may_replace: Callable[[Path], bool] | None = None) -> None:
     # A file name that is not UTF-8 (os.fsdecode's surrogates) is written back as its own bytes.
-    write_bytes(target, text.encode("utf-8", "surrogateescape"))
+    write_bytes(target, text.encode("utf-8", "surrogateescape"), may_replace)
 
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
@@ -83,14 +109,18 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike[str], replace_existing: bool = False) -> Iterator[Path]:
+def atomic_dir(
+    target: str | os.PathLike[str], replace_existing: bool | Callable[[Path], bool] = False
+) -> Iterator[Path]:
     """Yield a temporary directory that becomes `target` when the block succeeds.
 
     A missing or empty `target` is simply taken. One that holds anything is replaced only
     with `replace_existing=True`, which callers pass after checking (`lenet5.store.outputs`) that
     it is their own earlier artefact; otherwise nothing is touched and a UserError says why.
     A non-empty folder cannot be swapped in one `rename`, so the old one is moved aside
-    first and deleted only once the new one is in place.
+    first and deleted only once the new one is in place. `replace_existing` may be a check
+    (`lenet5.store.outputs.folder_replaceable`) that is asked again at the moment of the swap,
+    so a folder a user filled meanwhile is left alone.
     """
     target = Path(target)
     if target.name in ("", ".", ".."):
@@ -116,11 +146,13 @@ def atomic_dir(target: str | os.PathLike[str], replace_existing: bool = False) -
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _refuse_unless_replaceable(target: Path, replace_existing: bool) -> None:
+def _refuse_unless_replaceable(target: Path, replace_existing: bool | Callable[[Path], bool]) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise UserError(f"{target}: exists and is not a folder; nothing was written")
-    if target.is_dir() and not replace_existing and any(target.iterdir()):
-        raise UserError(f"{target}: folder is not empty; nothing was written")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    if replace_existing is False or (callable(replace_existing) and not replace_existing(target)):
+        raise UserError(f"{target}: folder is not empty and not ours to replace; nothing was written")
 
 
 def sweep_leftovers(folder: str | os.PathLike[str]) -> list[Path]:

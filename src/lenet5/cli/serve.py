@@ -8,6 +8,7 @@ import socket
 
 from lenet5.cli.common import add_model_options, positive_float, positive_int
 from lenet5.errors import UserError
+from lenet5.serve.limits import ServerLimits
 
 DESCRIPTION = (
     "Serve the drawing page at / and the API (POST /api/predict, POST /api/read, GET /api/model, GET /healthz; "
@@ -16,57 +17,69 @@ DESCRIPTION = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
+    # The defaults are ServerLimits' own: declared once, shown here.
+    limits = ServerLimits()
     parser = commands.add_parser("serve", help="browser demo and HTTP API", description=DESCRIPTION)
     add_model_options(parser, "the shipped seed model; /api/read uses the shipped reader model")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(
-        "--max-bytes", type=positive_int, default=2 * 1024 * 1024, metavar="N", help="request body limit (2 MB)"
+        "--max-bytes",
+        type=positive_int,
+        default=limits.max_bytes,
+        metavar="N",
+        help=f"request body limit (default {limits.max_bytes:,} bytes)",
     )
     parser.add_argument(
         "--max-pixels",
         type=positive_int,
-        default=16_000_000,
+        default=limits.max_pixels,
         metavar="N",
-        help="largest picture decoded, in pixels (default 16,000,000: a 12 MP photo fits)",
+        help=f"largest picture decoded, in pixels (default {limits.max_pixels:,}: a 12 MP photo fits)",
     )
     parser.add_argument(
         "--max-concurrent",
         type=positive_int,
-        default=2,
+        default=limits.max_concurrent,
         metavar="N",
-        help="pictures decoded at once (default 2); up to --max-queue more wait, beyond that 503 with Retry-After",
+        help=f"pictures decoded at once (default {limits.max_concurrent}); up to --max-queue more wait, "
+        "beyond that 503 with Retry-After",
     )
     parser.add_argument(
-        "--max-queue", type=int, default=16, metavar="N", help="requests that may wait for a decoding slot (default 16)"
+        "--max-queue",
+        type=int,
+        default=limits.max_queue,
+        metavar="N",
+        help=f"requests that may wait for a decoding slot (default {limits.max_queue})",
     )
     parser.add_argument(
         "--body-timeout",
         type=positive_float,
-        default=10.0,
+        default=limits.body_timeout,
         metavar="S",
-        help="seconds a client may take to send a request body; slower gets 408 (default 10)",
+        help=f"seconds a client may take to send a request body; slower gets 408 (default {limits.body_timeout:g})",
     )
     parser.add_argument(
         "--header-timeout",
         type=positive_float,
-        default=10.0,
+        default=limits.header_timeout,
         metavar="S",
-        help="seconds a connection may take to send a request's headers; slower is closed (default 10)",
+        help="seconds a connection may take to send a request's headers; slower is closed "
+        f"(default {limits.header_timeout:g})",
     )
     parser.add_argument(
         "--request-timeout",
         type=positive_float,
-        default=30.0,
+        default=limits.request_timeout,
         metavar="S",
-        help="seconds to answer a picture once it is received; slower gets 503 (default 30)",
+        help=f"seconds to answer a picture once it is received; slower gets 503 (default {limits.request_timeout:g})",
     )
     parser.add_argument(
         "--max-connections",
         type=positive_int,
-        default=2048,
+        default=limits.max_connections,
         metavar="N",
-        help="open connections at once; more are closed as they come (default 2048)",
+        help=f"open connections at once; more are closed as they come (default {limits.max_connections})",
     )
 
 
@@ -88,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lenet5.serve.app import create_app
-    from lenet5.serve.limits import ServerLimits
-    from lenet5.serve.protocol import guarded_protocol, raise_file_limit
+    from lenet5.serve.protocol import raise_file_limit, server_config
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
@@ -112,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
         f"http://{shown_host}:{args.port}/  (API docs: /docs)",
         flush=True,
     )
-    protocol = guarded_protocol(limits.header_timeout, limits.max_connections)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=protocol, timeout_keep_alive=5))
+    server = uvicorn.Server(server_config(app))
     server.run(sockets=[listener])
     return 0

@@ -20,7 +20,7 @@ from lenet5.store.model_folder import (
     load_meta,
     resolve_model_folder,
 )
-from lenet5.store.run_dir import RunDir
+from lenet5.store.run_dir import RunDir, is_run_dir
 
 
 def export_folder(
@@ -42,8 +42,10 @@ def export_folder(
         raise UserError(f"{out}: is the model being exported; choose a new folder")
     if run_dirs is None:
         run_dirs = [folder.parent] if RunDir(folder.parent).is_finished() else []
+    source = [str(Path(p).resolve()) for p in run_dirs] or [str(folder.resolve())]
+    _refuse_other_sources(target, source, out)
     runs = [RunFacts.of(run) for run in run_dirs]
-    meta = load_meta(folder)
+    meta = load_meta(folder).model_copy(update={"source": source})
     if meta.recipe is None and len(runs) == 1 and runs[0].recipe:
         meta = meta.model_copy(update={"recipe": runs[0].recipe})  # a run from before runs recorded their recipe
     with tempfile.TemporaryDirectory(prefix="lenet5-export-") as staging_name:
@@ -64,3 +66,30 @@ def export_folder(
                 shutil.copyfile(item, tmp / item.name)
             (tmp / CARD_FILE).write_text(card)
     return target
+
+
+def _source_of(folder: Path) -> list[str] | None:
+    """What an existing model folder was made from: recorded by `export`, or implied for a
+    run's own `model/`; None for an export from before sources were recorded."""
+    try:
+        recorded = load_meta(folder).source
+    except UserError:
+        return None
+    if recorded is not None:
+        return recorded
+    return [str(folder.parent.resolve())] if is_run_dir(folder.parent) else None
+
+
+def _refuse_other_sources(target: Path, source: list[str], out: str | Path) -> None:
+    """`--force` replaces an export of the same run(s) only: never another run's model."""
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    theirs = _source_of(target)
+    if theirs is None:
+        raise UserError(
+            f"{out}: holds an export that does not say what it was made from; remove it or choose a new folder"
+        )
+    if sorted(theirs) != sorted(source):
+        raise UserError(
+            f"{out}: holds the model of {', '.join(theirs)}; --force only replaces an export of the same run"
+        )

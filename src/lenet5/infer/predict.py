@@ -122,19 +122,29 @@ def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 
 def saved_input_names(files: Sequence[Path], suffix: str = ".28x28.png") -> dict[Path, str]:
     """Output file names for inputs (`--save-input`, `read --annotate`): `STEM` + `suffix`,
     unless two inputs share a stem (`a/digit.png`, `b/digit.jpg`); then every one of those
-    gets its folders and extension in the name (`a__digit.png.28x28.png`), so no output is
-    written over another."""
+    gets its folders and extension in the name (`a__digit.png.28x28.png`). A name that is
+    still taken (an input literally called `a__digit.png.png`) gets `-2`, `-3`, ... so no
+    output of a run is ever written over another of the same run."""
     by_stem: dict[str, list[Path]] = {}
     for path in files:
         by_stem.setdefault(path.stem, []).append(path)
-    names: dict[Path, str] = {}
+    wanted: dict[Path, str] = {}
     for stem, group in by_stem.items():
-        if len(group) == 1:
-            names[group[0]] = f"{stem}{suffix}"
-            continue
         for path in group:
             parts = [p for p in path.parts if p not in ("/", ".", "..")]
-            names[path] = "__".join(parts) + suffix
+            wanted[path] = f"{stem}{suffix}" if len(group) == 1 else "__".join(parts) + suffix
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in files:  # in the order given, so the first input keeps the plain name
+        if path in names:
+            continue
+        name, n = wanted[path], 1
+        base = name[: len(name) - len(suffix)]
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}{suffix}"
+        taken.add(name)
+        names[path] = name
     return names
 
 
@@ -152,7 +162,7 @@ def save_png(image: Image.Image, target: Path, flag: str) -> None:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     with file_errors(target, "write"):
-        atomic.write_bytes(target, buffer.getvalue())
+        atomic.write_bytes(target, buffer.getvalue(), may_replace=outputs.replaceable("png"))
 
 
 def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: int = 3) -> Prediction:
@@ -187,4 +197,4 @@ def write_csv(path: Path, predictions: Sequence[Prediction]) -> None:
     writer.writerow(outputs.CSV_HEADER.split(","))
     for p in predictions:
         writer.writerow([p.file, p.digit, f"{p.probability:.6f}", " ".join(f"{d}:{q:.6f}" for d, q in p.top_k)])
-    atomic.write_text(path, buffer.getvalue())
+    atomic.write_text(path, buffer.getvalue(), may_replace=outputs.replaceable("csv"))

@@ -11,12 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lenet5 import atomic
-from lenet5.store.outputs import PNG_SOFTWARE
+from lenet5.store.outputs import PNG_SOFTWARE, replaceable
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    # The Software chunk marks the PNG as ours, so a later run may replace it (lenet5.store.outputs).
-    with atomic.atomic_path(path, suffix=".png") as tmp:
+    # The Software chunk marks the PNG as ours, so a later run may replace it (lenet5.store.outputs);
+    # whatever else stands at `path` when the picture is ready is left alone.
+    with atomic.atomic_path(path, suffix=".png", may_replace=replaceable("png")) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png", metadata={"Software": PNG_SOFTWARE})
     plt.close(fig)
     return Path(path)

@@ -80,6 +80,16 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> type[Guarde
     )
 
 
+def server_config(app: Any, **where: Any) -> Any:
+    """uvicorn's configuration for `app`, with the connection limits of `app.state.limits`:
+    the one place the CLI and the tests take it from."""
+    import uvicorn
+
+    limits = app.state.limits
+    protocol = guarded_protocol(limits.header_timeout, limits.max_connections)
+    return uvicorn.Config(app, log_level="warning", http=protocol, timeout_keep_alive=5, **where)
+
+
 def raise_file_limit() -> int:
     """Raise this process's open-file limit to its hard limit; the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

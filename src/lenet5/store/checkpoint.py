@@ -22,9 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lenet5 import atomic
 from lenet5.errors import UserError
+from lenet5.store.files import regular_file
 
 _META = "__meta__"
 MAX_META_BYTES = 16 * 1024 * 1024  # the history of a long run is a few hundred KB
+# The largest network's parameters and Adam's two moments are about 10 MB; a file many times
+# that size is not a checkpoint of ours (and /dev/zero behind a symlink is not a file at all).
+MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024
+# Every array we save is float32, as Paddle's layers and optimizers hold them; anything
+# else would fail deep inside Paddle with a message about tensors, not about the file.
+ARRAY_DTYPE = np.dtype("<f4")
 
 
 def _internal_to_structured(model: Any) -> dict[str, str]:
@@ -158,6 +165,9 @@ def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: A
     for key, shape in found.items():
         if shape != expected[key]:
             raise _Mismatch(f"{key} has shape {list(shape)}, the model has {list(expected[key])}")
+    for key, (_shape, dtype) in members.items():
+        if key != _META and dtype != ARRAY_DTYPE:
+            raise _Mismatch(f"{key} holds {dtype} numbers, not float32")
     for key, (shape, _dtype) in members.items():
         if key == _META or key.startswith("model/"):
             continue
@@ -166,7 +176,7 @@ def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: A
         structured, bar, suffix = key[len("optim/") :].partition("|")
         if not bar or not suffix or structured not in params:
             raise _Mismatch(f"optimizer entry {key!r} names no parameter")
-        if shape != params[structured] and int(np.prod(shape, dtype=np.int64)) > 1:
+        if shape != params[structured] and int(np.prod(shape, dtype=np.int64)) != 1:
             raise _Mismatch(f"optimizer entry {key!r} has shape {list(shape)}")
 
 
@@ -178,6 +188,9 @@ def read(path: str | Path, model: Any | None = None) -> tuple[dict[str, np.ndarr
     """All arrays and the metadata of a checkpoint, checked against `model` (if given)
     before anything is decompressed, and failing with a one-line message naming the file."""
     path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: checkpoint not found")
+    regular_file(path, MAX_CHECKPOINT_BYTES, "lenet5 checkpoint")
     try:
         _check_layout(_inspect(path), model)
         with np.load(path, allow_pickle=False) as archive:

@@ -96,6 +96,7 @@ class ModelMeta(BaseModel):
     training: dict[str, Any] | None = None  # the run's published settings (lenet5.settings)
     summary: dict[str, Any] | None = None  # the run's summary.json, but for its path
     calibration: Calibration | None = None  # how its confidences are calibrated (bench/calibration.py)
+    source: list[str] | None = None  # the run folders (or model folder) an export was made from
 
     @model_validator(mode="after")
     def _consistent_with_the_network(self) -> ModelMeta:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from lenet5.errors import UserError
@@ -130,6 +130,24 @@ def is_ours(path: Path, kind: str) -> bool:
         except (OSError, UnicodeDecodeError):
             return False
     raise ValueError(f"unknown file kind {kind!r}")
+
+
+def folder_replaceable(kind: str) -> Callable[[Path], bool]:
+    """For `atomic.atomic_dir`'s moment of swapping: is the folder still our own artefact?"""
+
+    def check(folder: Path) -> bool:
+        try:
+            claim_folder(folder, kind, force=True)
+        except UserError:
+            return False
+        return True
+
+    return check
+
+
+def replaceable(kind: str) -> Callable[[Path], bool]:
+    """For `atomic`'s moment of writing: may the file now at a path be replaced?"""
+    return lambda path: not path.is_symlink() and path.is_file() and is_ours(path, kind)
 
 
 def report_marker(files: Iterable[str]) -> str:
