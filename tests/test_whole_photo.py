@@ -30,11 +30,11 @@ def _first(labels: np.ndarray, digit: int, skip: int = 0) -> int:
     return int(np.flatnonzero(labels == digit)[skip])
 
 
-def _write(page: synth.Page, image: np.ndarray, x: int, y: int, height: int) -> Box:
-    """An MNIST digit drawn on the page, `height` px tall, dark ink; its box on the page."""
+def _write(page: synth.Page, image: np.ndarray, x: int, y: int, height: int, ink: float = 40.0) -> Box:
+    """An MNIST digit drawn on the page, `height` px tall, in `ink` (dark); its box on the page."""
     big = cv2.resize(image, (height, height), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
     region = page.image[y : y + height, x : x + height]
-    region[:] = region * (1 - big) + 40.0 * big
+    region[:] = region * (1 - big) + ink * big
     rows, cols = np.nonzero(big > 0.3)
     return x + int(cols.min()), y + int(rows.min()), x + int(cols.max()) + 1, y + int(rows.max()) + 1
 
@@ -100,6 +100,23 @@ def test_a_printed_label_and_its_underline_are_not_read(digits, tmp_path: Path) 
     result = run_cli("read", str(_save(photo.frame, tmp_path / "form.jpg")), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["number"] == "2026"
+
+
+def test_what_shows_through_from_the_back_of_the_sheet_is_not_read(digits) -> None:
+    """Digits written on the sheet's back show through, faint and mirrored; only the pen's
+    number on this side is read."""
+    from lenet5.infer.backends import load_backend
+    from lenet5.reader.numbers import read_page
+
+    images, labels = digits
+    page = synth.blank_page(800, 700, seed=6)
+    for row, y in enumerate((120, 470)):  # two faint mirrored numbers
+        for k, d in enumerate((4, 8, 1, 6)):
+            _write(page, images[_first(labels, d, row + 2)][:, ::-1], 120 + 80 * k, y, 90, ink=185.0)
+    _number(page, [images[_first(labels, d)] for d in (9, 3, 5)], 200, 300, 95)
+    photo = synth.photograph(page, (1000, 900), angle=2.0, desk="grey", seed=3)
+    reading = read_page(load_backend("reader"), Image.fromarray(photo.frame), "back.png")
+    assert [n.number for n in reading.numbers] == ["935"]
 
 
 @pytest.mark.parametrize("command", ["predict", "read"])
