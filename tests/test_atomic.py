@@ -29,7 +29,8 @@ def test_atomic_dir_replaces_whole_folder_only_when_told(tmp_path: Path) -> None
     target = tmp_path / "model"
     with atomic.atomic_dir(target) as tmp:
         (tmp / "a").write_text("1")
-    with pytest.raises(UserError, match="folder is not empty; nothing was written"), atomic.atomic_dir(target) as tmp:
+    refused = pytest.raises(UserError, match="folder is not empty and not ours to replace; nothing was written")
+    with refused, atomic.atomic_dir(target) as tmp:
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["a"]
     with atomic.atomic_dir(target, replace_existing=True) as tmp:

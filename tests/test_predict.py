@@ -174,7 +174,8 @@ def test_cli_mixed_directory(trained_run: Path, tmp_path: Path, test_digits: tup
     good = [row for row in lines if "good" in row["file"]]
     assert len(good) == 3
     for row in good:
-        assert set(row) == {"file", "digit", "probability", "top_k", "box", "warning"} and len(row["top_k"]) == 3
+        assert set(row) == {"file", "digit", "probability", "top_k", "box", "warning", "junk", "not_a_digit"}
+        assert len(row["top_k"]) == 3 and (row["junk"], row["not_a_digit"]) == (None, False)  # no junk class
         assert row["top_k"][0] == [row["digit"], row["probability"]]
     # --json: every failed file has its own line on stdout too, so stdout alone accounts for every file.
     failed = {Path(row["file"]).name: row["error"] for row in lines if "error" in row}
@@ -387,15 +388,16 @@ def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None
     ("size", "decoded"),
     [
         ((2048, 1600), None),
-        ((2049, 1600), (1025, 800)),
-        ((4000, 3000), (1000, 750)),
-        ((5000, 3000), (1250, 750)),
-        ((3000, 6500), (375, 813)),
+        ((2049, 1600), (2049, 1600)),  # half would be under 1536: decoded whole, in grey
+        ((4000, 3000), (2000, 1500)),
+        ((5000, 3000), (2500, 1500)),
+        ((3000, 6500), (750, 1625)),
+        ((8000, 6000), (2000, 1500)),
     ],
 )
 def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded) -> None:
     """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, in grey, its
-    longer side never below 3/4 of the 1024 px working size."""
+    longer side never below 1536 (3/4 of the 2048 px fine size that small writing is read at)."""
     from lenet5.vision.preprocess import open_image
 
     image = open_image(_to_bytes(Image.new("RGB", size, (200, 190, 180)), "JPEG"), "p.jpg")

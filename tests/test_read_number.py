@@ -197,9 +197,10 @@ def test_cli_json_annotate_and_bad_files(tmp_path: Path, test_images: np.ndarray
     assert set(rows) == {"pi.png", "broken.png"}
     assert set(rows["broken.png"]) == {"file", "error"}
     pi = rows["pi.png"]
-    assert set(pi) == {"file", "number", "confidence", "digits"} and pi["number"] == "314"
+    assert set(pi) == {"file", "number", "confidence", "digits", "numbers", "sheet"} and pi["number"] == "314"
+    assert [n["number"] for n in pi["numbers"]] == ["314"] and pi["sheet"] is False
     assert 0 < pi["confidence"] <= 1
-    assert pi["confidence"] == pytest.approx(np.prod([d["probability"] for d in pi["digits"]]))
+    assert pi["confidence"] == pi["numbers"][0]["confidence"]  # the reading's posterior (lenet5.reader.graph)
     for d in pi["digits"]:
         assert set(d) == {"digit", "probability", "box"} and len(d["box"]) == 4
         x0, y0, x1, y1 = d["box"]
@@ -241,7 +242,7 @@ def test_api_read(reader, test_images: np.ndarray, trained_run: Path) -> None:
         assert answer.status_code == 200
         body = answer.json()
         assert body["number"] == "27" and len(body["digits"]) == 2
-        assert set(body) == {"file", "number", "confidence", "digits", "model", "latency_ms"}
+        assert set(body) == {"file", "number", "confidence", "digits", "numbers", "sheet", "model", "latency_ms"}
     blank = client.post("/api/read", content=b"not an image", headers={"Content-Type": "image/png"})
     assert blank.status_code == 422 and blank.json()["code"] == "bad_image"
 

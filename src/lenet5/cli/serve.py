@@ -16,71 +16,64 @@ DESCRIPTION = (
 )
 
 
+# (flag, ServerLimits field, type, metavar, help with {} for the default)
+LIMIT_FLAGS = [
+    ("--max-bytes", "max_bytes", positive_int, "N", "request body limit (default {:,} bytes)"),
+    (
+        "--max-pixels",
+        "max_pixels",
+        positive_int,
+        "N",
+        "largest picture decoded, in pixels (default {:,}: a 12 MP photo fits)",
+    ),
+    (
+        "--max-concurrent",
+        "max_concurrent",
+        positive_int,
+        "N",
+        "pictures decoded at once (default {}); up to --max-queue more wait, beyond that 503 with Retry-After",
+    ),
+    ("--max-queue", "max_queue", int, "N", "requests that may wait for a decoding slot (default {})"),
+    (
+        "--body-timeout",
+        "body_timeout",
+        positive_float,
+        "S",
+        "seconds a client may take to send a request body; slower gets 408 (default {:g})",
+    ),
+    (
+        "--header-timeout",
+        "header_timeout",
+        positive_float,
+        "S",
+        "seconds a connection may take to send a request's headers; slower is closed (default {:g})",
+    ),
+    (
+        "--request-timeout",
+        "request_timeout",
+        positive_float,
+        "S",
+        "seconds to answer a picture once it is received; slower gets 503 (default {:g})",
+    ),
+    (
+        "--max-connections",
+        "max_connections",
+        positive_int,
+        "N",
+        "open connections at once; more are closed as they come (default {})",
+    ),
+]
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    # The defaults are ServerLimits' own: declared once, shown here.
-    limits = ServerLimits()
     parser = commands.add_parser("serve", help="browser demo and HTTP API", description=DESCRIPTION)
     add_model_options(parser, "the shipped seed model; /api/read uses the shipped reader model")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument(
-        "--max-bytes",
-        type=positive_int,
-        default=limits.max_bytes,
-        metavar="N",
-        help=f"request body limit (default {limits.max_bytes:,} bytes)",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=positive_int,
-        default=limits.max_pixels,
-        metavar="N",
-        help=f"largest picture decoded, in pixels (default {limits.max_pixels:,}: a 12 MP photo fits)",
-    )
-    parser.add_argument(
-        "--max-concurrent",
-        type=positive_int,
-        default=limits.max_concurrent,
-        metavar="N",
-        help=f"pictures decoded at once (default {limits.max_concurrent}); up to --max-queue more wait, "
-        "beyond that 503 with Retry-After",
-    )
-    parser.add_argument(
-        "--max-queue",
-        type=int,
-        default=limits.max_queue,
-        metavar="N",
-        help=f"requests that may wait for a decoding slot (default {limits.max_queue})",
-    )
-    parser.add_argument(
-        "--body-timeout",
-        type=positive_float,
-        default=limits.body_timeout,
-        metavar="S",
-        help=f"seconds a client may take to send a request body; slower gets 408 (default {limits.body_timeout:g})",
-    )
-    parser.add_argument(
-        "--header-timeout",
-        type=positive_float,
-        default=limits.header_timeout,
-        metavar="S",
-        help="seconds a connection may take to send a request's headers; slower is closed "
-        f"(default {limits.header_timeout:g})",
-    )
-    parser.add_argument(
-        "--request-timeout",
-        type=positive_float,
-        default=limits.request_timeout,
-        metavar="S",
-        help=f"seconds to answer a picture once it is received; slower gets 503 (default {limits.request_timeout:g})",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=positive_int,
-        default=limits.max_connections,
-        metavar="N",
-        help=f"open connections at once; more are closed as they come (default {limits.max_connections})",
-    )
+    limits = ServerLimits()  # the defaults are ServerLimits' own: declared once, shown here
+    for flag, field, kind, metavar, text in LIMIT_FLAGS:
+        default = getattr(limits, field)
+        parser.add_argument(flag, type=kind, default=default, metavar=metavar, help=text.format(default))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -106,16 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
     listener = _bind(args.host, args.port)  # before loading the model: a taken port costs nothing
-    limits = ServerLimits(
-        max_bytes=args.max_bytes,
-        max_pixels=args.max_pixels,
-        max_concurrent=args.max_concurrent,
-        max_queue=args.max_queue,
-        body_timeout=args.body_timeout,
-        request_timeout=args.request_timeout,
-        header_timeout=args.header_timeout,
-        max_connections=args.max_connections,
-    )
+    limits = ServerLimits(**{field: getattr(args, field) for _, field, *_ in LIMIT_FLAGS})
     raise_file_limit()
     app = create_app(args.model, args.backend, limits)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host

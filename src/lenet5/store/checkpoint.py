@@ -165,9 +165,6 @@ def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: A
     for key, shape in found.items():
         if shape != expected[key]:
             raise _Mismatch(f"{key} has shape {list(shape)}, the model has {list(expected[key])}")
-    for key, (_shape, dtype) in members.items():
-        if key != _META and dtype != ARRAY_DTYPE:
-            raise _Mismatch(f"{key} holds {dtype} numbers, not float32")
     for key, (shape, _dtype) in members.items():
         if key == _META or key.startswith("model/"):
             continue
@@ -178,6 +175,9 @@ def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: A
             raise _Mismatch(f"optimizer entry {key!r} names no parameter")
         if shape != params[structured] and int(np.prod(shape, dtype=np.int64)) != 1:
             raise _Mismatch(f"optimizer entry {key!r} has shape {list(shape)}")
+    for key, (_shape, dtype) in members.items():
+        if key != _META and dtype != ARRAY_DTYPE:
+            raise _Mismatch(f"{key} holds {dtype} numbers, not float32")
 
 
 class _Mismatch(ValueError):
