@@ -5,15 +5,18 @@
 1. One digit (`predict`): temperature scaling. Each model's probabilities on the MNIST
    validation digits (the last 5,000 training digits, never trained on by the shipped runs)
    fix one temperature T, the one of least negative log-likelihood: p_i ∝ p_i^(1/T).
-2. A whole number (`read`): the reading's posterior among every reading of its segmentation
-   graph (lenet5.reader.graph.ScoredGraph.posterior), mapped by Platt scaling,
-   sigmoid(a·logit(posterior) + b), fitted on lines of validation digits.
-Both are judged on data they were not fitted on: MNIST test digits, and lines of test
+2. A whole number (`read`): three candidate scores of a reading, each mapped by Platt
+   scaling, sigmoid(a·logit(score) + b), fitted on lines of validation digits: its weakest
+   digit's probability (what lenet5.reader.read.number_confidence uses), the product of its
+   digits' probabilities, and its posterior among every reading of the segmentation graph
+   (ScoredGraph.posterior). Reported for each: how well it ranks right readings above wrong
+   ones (AUROC) and its calibration error before and after the mapping.
+Everything is judged on data it was not fitted on: MNIST test digits, and lines of test
 digits (bench/number_sets.py, separated, close and touching). Reported: the expected
 calibration error (ECE, 15 equal-width bins) before and after, and reliability diagrams
-(docs/calibration-digits.png, docs/calibration-numbers.png). `--write` stores the fitted
-values in the shipped models' lenet5.json (`calibration`), where the backends and the
-reader apply them.
+(docs/calibration-digits.png, docs/calibration-numbers.png). `--write` stores the weakest
+digit's mapping in the shipped reader's lenet5.json (`calibration.number_platt`), where the
+reader applies it, and each model's temperature only where it lowers the test error.
 """
 
 from __future__ import annotations
@@ -72,22 +75,34 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(min(np.geomspace(coarse / 1.1, coarse * 1.1, 41), key=nll))
 
 
-def fit_platt(posterior: np.ndarray, right: np.ndarray) -> tuple[float, float]:
-    """a, b of sigmoid(a·logit(p) + b), by least log-loss (Newton's method, a few steps)."""
-    z = np.log(np.clip(posterior, 1e-6, 1 - 1e-6) / (1 - np.clip(posterior, 1e-6, 1 - 1e-6)))
-    x = np.stack([z, np.ones_like(z)], axis=1)
-    w = np.array([1.0, 0.0])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-x @ w))
-        gradient = x.T @ (p - right)
-        hessian = x.T @ (x * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+def _logit(score: np.ndarray) -> np.ndarray:
+    p = np.clip(score, 1e-9, 1 - 1e-9)  # as lenet5.reader.read.number_confidence clips
+    return np.log(p / (1 - p))
+
+
+def fit_platt(score: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """a, b of sigmoid(a·logit(score) + b), by least log-loss with a small L2 penalty (Newton's
+    method): without the penalty a set the score separates perfectly drives a and b to infinity."""
+    x = np.stack([_logit(score), np.ones(len(score))], axis=1)
+    w = np.zeros(2)
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
+        gradient = x.T @ (p - right) + 1e-2 * w
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + 1e-2 * np.eye(2)
         w -= np.linalg.solve(hessian, gradient)
     return float(w[0]), float(w[1])
 
 
-def platt(posterior: np.ndarray, a: float, b: float) -> np.ndarray:
-    p = np.clip(posterior, 1e-6, 1 - 1e-6)
-    return 1 / (1 + np.exp(-(a * np.log(p / (1 - p)) + b)))
+def platt(score: np.ndarray, a: float, b: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(a * _logit(score) + b, -30, 30)))
+
+
+def auroc(score: np.ndarray, right: np.ndarray) -> float:
+    """The chance that a right reading scores above a wrong one (ties count half)."""
+    pos, neg = score[right == 1], score[right == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def digit_confidences(model: str, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,15 +124,23 @@ def validation_lines(images: np.ndarray, labels: np.ndarray, count: int, seed: i
     return out
 
 
-def number_confidences(runner: object, pictures: list[tuple[object, str]]) -> tuple[np.ndarray, np.ndarray]:
-    posterior, right = [], []
+SCORES = ("weakest digit", "product", "posterior")
+
+
+def number_scores(runner: object, pictures: list[tuple[object, str]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each candidate score of each picture's best reading, and whether it is right."""
+    scores: dict[str, list[float]] = {name: [] for name in SCORES}
+    right = []
     for picture, truth in pictures:
         gray = picture if isinstance(picture, np.ndarray) else to_grayscale(picture)
         graph = score_graph(runner, gray)
         best = graph.best_reading()
-        posterior.append(graph.posterior(best))
+        probabilities = [p for _d, p, _b in best] or [0.0]
+        scores["weakest digit"].append(min(probabilities))
+        scores["product"].append(float(np.prod(probabilities)))
+        scores["posterior"].append(graph.posterior(best))
         right.append("".join(str(d) for d, _p, _b in best) == truth)
-    return np.array(posterior), np.array(right, dtype=float)
+    return {name: np.array(values) for name, values in scores.items()}, np.array(right, dtype=float)
 
 
 def reliability_plot(path: Path, title: str, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -168,35 +191,46 @@ def main() -> None:
         print(f"{model}: T = {temperature:.3f}, test ECE {result[model]['test_ece_before']:.4f} -> "
               f"{result[model]['test_ece_after']:.4f}")  # fmt: skip
     reliability_plot(DOCS / "calibration-digits.png", "One digit: MNIST test digits", digit_curves)
-    reader = load_backend("reader", "onnx")
-    val_lines = validation_lines(val_images, val_labels, args.lines, 11)
-    posterior, right = number_confidences(reader, val_lines)
-    a, b = fit_platt(posterior, right)
-    test_lines = []
-    for kind in ("separated", "close", "touching"):
-        test_lines += make_set(kind, args.lines // 3, 7, data.test_images, data.test_labels)
-    test_posterior, test_right = number_confidences(reader, test_lines)
-    result["numbers"] = {
-        "platt": [a, b],
-        "validation_lines": len(val_lines),
-        "test_lines": len(test_lines),
-        "test_accuracy": float(test_right.mean()),
-        "test_ece_posterior": ece(test_posterior, test_right),
-        "test_ece_calibrated": ece(platt(test_posterior, a, b), test_right),
-    }
-    print(f"numbers: a={a:.3f} b={b:.3f}, test ECE {result['numbers']['test_ece_posterior']:.4f} -> "
-          f"{result['numbers']['test_ece_calibrated']:.4f} ({len(test_lines)} lines, "
-          f"{100 * test_right.mean():.1f}% read right)")  # fmt: skip
-    reliability_plot(
-        DOCS / "calibration-numbers.png",
-        "A whole number: lines of test digits",
-        {"posterior": (test_posterior, test_right), "calibrated": (platt(test_posterior, a, b), test_right)},
-    )
+    result["numbers"] = numbers = _numbers(data, val_images, val_labels, args.lines)
     write_result("calibration", result)
     if args.write:
         for model in args.models:
-            _store(model, {"temperature": result[model]["temperature"]})
-        _store("reader", {"temperature": result["reader"]["temperature"], "number_platt": [a, b]})
+            if result[model]["test_ece_after"] < result[model]["test_ece_before"]:
+                _store(model, {"temperature": result[model]["temperature"]})
+        _store("reader", {"number_platt": numbers["weakest digit"]["platt"]})
+
+
+def _numbers(data: object, val_images: np.ndarray, val_labels: np.ndarray, count: int) -> dict[str, object]:
+    reader = load_backend("reader", "onnx")
+    val_scores, val_right = number_scores(reader, validation_lines(val_images, val_labels, count, 11))
+    test_lines = []
+    for kind in ("separated", "close", "touching"):
+        test_lines += make_set(kind, count // 3, 7, data.test_images, data.test_labels)
+    test_scores, test_right = number_scores(reader, test_lines)
+    out: dict[str, object] = {
+        "validation_lines": len(val_right),
+        "test_lines": len(test_right),
+        "validation_accuracy": float(val_right.mean()),
+        "test_accuracy": float(test_right.mean()),
+    }
+    curves = {}
+    for name in SCORES:
+        a, b = fit_platt(val_scores[name], val_right)
+        mapped = platt(test_scores[name], a, b)
+        out[name] = {
+            "platt": [a, b],
+            "test_auroc": auroc(test_scores[name], test_right),
+            "test_ece_raw": ece(test_scores[name], test_right),
+            "test_ece_calibrated": ece(mapped, test_right),
+        }
+        curves[f"{name}, raw"] = (test_scores[name], test_right)
+        curves[f"{name}, calibrated"] = (mapped, test_right)
+        print(f"numbers, {name}: AUROC {out[name]['test_auroc']:.3f}, test ECE {out[name]['test_ece_raw']:.4f} -> "
+              f"{out[name]['test_ece_calibrated']:.4f} (a={a:.3f}, b={b:.3f})")  # fmt: skip
+    print(f"{len(test_right)} test lines, {100 * test_right.mean():.1f}% read right")
+    shown = {k: v for k, v in curves.items() if k.startswith("weakest digit") or k == "posterior, raw"}
+    reliability_plot(DOCS / "calibration-numbers.png", "A whole number: lines of test digits", shown)
+    return out
 
 
 def _store(model: str, calibration: dict[str, object]) -> None:

@@ -163,11 +163,11 @@ def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
 
 
 def test_a_long_number_read_right_keeps_a_high_confidence(digits) -> None:
-    """Eleven digits read right: the confidence is the reading's posterior among all readings
-    of the line, not the product of eleven probabilities (which a plain 1 can sink)."""
+    """Eleven digits read right: the confidence follows the weakest digit, calibrated, not
+    the product of eleven probabilities (which a plain 1 can sink)."""
     from lenet5.infer.backends import load_backend
     from lenet5.reader.lines import compose_line, crop, photograph
-    from lenet5.reader.read import score_graph
+    from lenet5.reader.read import number_confidence, reading_of, score_graph
 
     images, labels = digits
     reader = load_backend("reader", "onnx")
@@ -175,11 +175,29 @@ def test_a_long_number_read_right_keeps_a_high_confidence(digits) -> None:
     picks = [_first(labels, d, 2) for d in (1, 3, 8, 0, 0, 1, 3, 8, 0, 0, 1)]
     line, _owner = compose_line([crop(images[i]) for i in picks], "separated", rng)
     graph = score_graph(reader, photograph(line, rng, 4))
-    best = graph.best_reading()
-    assert "".join(str(d) for d, _p, _b in best) == "13800138001"
-    posterior = graph.posterior(best)
-    product = float(np.prod([p for _d, p, _b in best]))
-    assert posterior >= product and posterior > 0.5, (posterior, product)
+    reading = reading_of(graph, "line", lambda box: box, reader.meta.calibration)
+    assert reading.number == "13800138001"
+    probabilities = [d.probability for d in reading.digits]
+    product = float(np.prod(probabilities))
+    assert reading.confidence > 0.9 and reading.confidence >= product, (reading.confidence, product)
+    # Length alone never lowers it: the same digits as a 2-digit number are as sure.
+    weakest = int(np.argmin(probabilities))
+    pair = [probabilities[weakest], max(probabilities)]
+    assert number_confidence(pair, reader.meta.calibration) == reading.confidence
+
+
+def test_number_confidence_is_the_weakest_digit_through_the_models_calibration() -> None:
+    from lenet5.reader.read import number_confidence
+    from lenet5.store.model_folder import Calibration
+
+    assert number_confidence([0.9, 0.3, 0.99], None) == pytest.approx(0.3)
+    assert number_confidence([], None) == 0.0
+    identity = Calibration(number_platt=(1.0, 0.0))
+    assert number_confidence([0.9, 0.3], identity) == pytest.approx(0.3)
+    shifted = Calibration(number_platt=(1.0, np.log(3)))  # the odds times 3
+    assert number_confidence([0.9, 0.3], shifted) == pytest.approx((3 * 0.3 / 0.7) / (1 + 3 * 0.3 / 0.7))
+    steeper = Calibration(number_platt=(2.0, 0.0))
+    assert number_confidence([0.8], steeper) == pytest.approx(0.8**2 / (0.8**2 + 0.2**2))
 
 
 def test_a_blank_sheet_on_a_desk_has_no_digit(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def _read_whole(backend: Backend, page: Page, label: str) -> NumberReading:
         graph = score_graph(backend, page.gray)
     except NoInkError:
         raise NoInkError(f"{label}: no number found") from None
-    return reading_of(graph, label, page.to_original)
+    return reading_of(graph, label, page.to_original, backend.meta.calibration)
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
@@ -155,7 +155,7 @@ def _read_words(
         x0, y0, x1, y1 = box
         return page.to_original((x0 + ox - pad, y0 + oy - pad, x1 + ox - pad, y1 + oy - pad))
 
-    reading = reading_of(graph, label, to_original)
+    reading = reading_of(graph, label, to_original, backend.meta.calibration)
     return reading if reading.digits else None
 
 

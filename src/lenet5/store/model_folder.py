@@ -73,7 +73,8 @@ class Calibration(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     temperature: float = Field(default=1.0, gt=0, le=100)  # one digit: p_i proportional to p_i^(1/T)
-    number_platt: tuple[float, float] | None = None  # a number: sigmoid(a * logit(posterior) + b)
+    # a number: sigmoid(a * logit(its weakest digit's probability) + b) (lenet5.reader.read.number_confidence)
+    number_platt: tuple[float, float] | None = None
 
 
 class ModelMeta(BaseModel):
