@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lenet5.photo import sheet as sheet_module
 from lenet5.photo import synth
 from lenet5.photo.sheet import (
     box_to_original,
@@ -84,6 +85,55 @@ def test_a_sheet_larger_than_the_frame_with_two_sides_in_view() -> None:
     assert sheet is not None
     assert set(sheet.cut) == {"left", "top"}
     assert np.abs(sheet.corners[2] - photo.corners[2]).max() < 1.5  # the one corner in view
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_a_white_sheet_on_a_pale_desk_is_found_by_its_straight_edges(seed: int) -> None:
+    # The desk is 4% darker than the paper and the vignette darkens the corners by more
+    # than that: the faint outline has gaps and encloses no region, but its sides are
+    # still straight lines of small steps with the paper on one hand.
+    photo = synth.photograph(_page(), (800, 600), desk="pale", vignette=0.45, seed=seed)
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert sheet.cut == ()
+    assert np.abs(sheet.corners - photo.corners).max() < 1.5
+
+
+@pytest.mark.parametrize("desk", ["wood", "black"])
+def test_a_sheet_filling_the_frame_but_for_its_bottom_edge(desk: str) -> None:
+    # Only the bottom side is in view: the frame's borders stand in for the other three,
+    # so the desk below is cut off and none of it reaches the writing finder.
+    page = _page()
+    synth.write(page, "16", 200, 700, 50, 4)
+    photo = synth.photograph(page, (800, 600), cover=2.4, shift=(0.02, -0.8), angle=3, tilt=5, desk=desk, seed=1)
+    truth = photo.corners
+    assert truth[2, 0] > 799 and truth[3, 0] < 0 and truth[:2, 1].max() < 0  # one side in the frame
+    sheet = find_sheet(photo.frame)
+    assert sheet is not None
+    assert set(sheet.cut) == {"left", "top", "right"}
+    assert _distance_to_line(sheet.corners[2:], truth[2], truth[3]).max() < 1.5
+    rectified = rectify(photo.frame, sheet)
+    writing = analyse_writing(rectified.image)
+    assert not writing.mask[-3:].any()  # no desk along the bottom
+    assert [len(line.words) for line in writing.lines] == [1]  # the "16"
+
+
+def test_a_side_that_is_a_fold_or_a_grid_line_has_paper_again_beyond_it() -> None:
+    # Profiles across a side (paper inside, to the left): on a vignette falling outward by
+    # 0.5 grey levels per px, a step down to a desk 8% darker, and a fold (light, then
+    # shade for 2 px) with paper again beyond it. Both fall as steeply and, over the
+    # band, by more than MIN_CONTRAST; only the desk departs from the paper's trend.
+    x = np.arange(-60, 61, dtype=np.float64)
+    paper = 200 - 0.5 * x
+    desk = np.where(x < 0, paper, 0.92 * paper)
+    fold = paper + np.select([(x >= -2) & (x < 0), (x >= 0) & (x < 2)], [6.0, -14.0], 0.0)
+    profiles = cv2.GaussianBlur(np.array([desk, fold], np.float32), (0, 0), sigmaX=1.0, sigmaY=0.01)
+    offset, step, inside, outside, _, expected = sheet_module._steps(profiles, 8, 24)
+    assert np.abs(offset).max() <= 1.5 and step.min() >= sheet_module.MIN_STEP
+    assert ((inside - outside) / inside).min() > sheet_module.MIN_CONTRAST
+    departure = (expected - outside) / inside
+    assert departure[0] > 0.06  # the desk
+    assert departure[1] < 0.02  # the fold
 
 
 def test_a_printed_box_on_the_sheet_is_not_the_sheet() -> None:

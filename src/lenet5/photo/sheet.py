@@ -18,8 +18,17 @@ The approach, and why:
    its hull) is simplified to a polygon, keeping exactly where it runs along the frame's
    border. Going round it, the turn between consecutive sides of the sheet's own tells how
    many corners lie between them: a sheet cut by the frame still gives a quadrilateral,
-   with two, three or four sides of its own; a missing side is stood in for by a line
-   parallel to its opposite side, through the farthest visible point.
+   with one to four sides of its own; a missing side is stood in for by a line parallel
+   to its opposite side (or square to its own neighbour), through the farthest visible
+   point. A sheet that fills the frame but for a strip of desk shows one side only: such a
+   candidate says least and is tried after all others.
+   A white sheet on a pale desk is a few grey levels brighter than the desk: its outline
+   has gaps, so it encloses no region. Its sides are then found as straight lines through
+   the crests of steps brighter on the paper's hand (a Hough transform per side: top,
+   right, bottom, left), and the frame cut down by one line per side, or by none, makes
+   the candidates, those with the most edge along their sides first. The same lines check
+   a sheet found with sides outside the frame: a pale desk may have joined the paper's
+   region there, so a straight step across the sheet on that side is tried in its place.
 2. Refinement on the full picture. The small copy locates each side only to a few pixels,
    so each side is searched again across its length: along short profiles normal to it,
    the steepest bright-to-dark step (paper inside, desk or shadow outside), to a tenth of a
@@ -31,9 +40,12 @@ The approach, and why:
    ramp) and with paper brighter inside than the desk just outside. The last rejects a
    printed box, a ruled table or a bright cell of a form: across their lines there is paper
    again. Regions too small (under MIN_AREA of the frame), far from rectangular, not solidly
-   bright (the strokes of a white-on-black digit) or with fewer than two sides of their own
-   (writing that fills the frame, a scan, a blank canvas) are no sheet. Candidates are
-   examined largest first; the first that passes is the sheet.
+   bright (the strokes of a white-on-black digit) or with no side of their own (writing
+   that fills the frame, a scan, a blank canvas) are no sheet. A side from a straight line
+   alone is held to more: an edge along most of its length (not a pen lying on the sheet),
+   and the paper's own trend (a vignette, a shadow) carried across it must miss what lies
+   beyond (a fold, a grid line or a shadow's edge has paper again beyond it). Candidates
+   are examined largest first; the first that passes is the sheet.
 
 Rectification maps the quadrilateral to an upright rectangle of the paper's own aspect
 (measured from the vanishing points, `paper_aspect`) and of its size in the picture, inset
@@ -44,6 +56,7 @@ Coordinates: points are pixel centres (pixel i spans i-0.5..i+0.5); boxes are
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -62,6 +75,16 @@ MIN_STEP = 2.0  # grey levels per pixel at the edge...
 MIN_SHARPNESS = 0.45  # ...and this share of the contrast within 3 px of it: no shadow's or vignette's ramp
 MAX_ANGLE_OFF = 35.0  # degrees a corner may differ from a right angle (tilt and perspective)
 MIN_CONVERGENCE = 2.0  # degrees between opposite sides for their vanishing point to be measured
+LINE_STEP = 10.0  # Sobel units (8 per grey level per px): the least step counted toward a straight edge
+LINE_VOTES = 0.2  # a straight edge has steps along this share of the frame's width (height) at least
+LINES_PER_SLOT = 2  # straight edges tried per side of the sheet
+LINE_TRIES = 6  # combinations of them examined, most edge first
+# A side from a straight edge alone (no region behind it) or found after the sheet was
+# (`_completed`) is held to more: it runs along this share of the side (not a pen lying on
+# the sheet), and the paper's trend carried across it misses the desk by MIN_CONTRAST (not
+# a fold, a grid line or a shadow, with paper again beyond)...
+STRICT_SUPPORT = 0.75
+COMPLETION_SHARPNESS = 1.7  # ...and a completing side falls within 3 px at most this many times the contrast
 ASSUMED_FOCAL = 0.7  # a phone's main camera: focal length about 0.7 of the frame's diagonal (26 mm equivalent)
 
 
@@ -96,6 +119,7 @@ class _Edge:
     contrast: float  # (paper - desk) / paper across it
     step: float  # grey levels per pixel at the edge
     sharpness: float  # share of the contrast that falls within 3 px
+    departure: float = 1.0  # (paper's trend carried across - desk) / paper: not paper again beyond
 
 
 def as_gray(picture: np.ndarray) -> np.ndarray:
@@ -153,22 +177,27 @@ def _bright(smooth: np.ndarray, level: float) -> np.ndarray:
     return cv2.morphologyEx((smooth > level).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
 
 
-def _edge_mask(smooth: np.ndarray) -> np.ndarray:
-    """Every region that sharp edges enclose; a white sheet on a white desk is one, and so is
-    a sheet that a shadow crosses. A shadow's edge is soft: over 9 px it falls much more than
-    over 3 px, while a sheet's edge falls as much over 3 px as over 9, so only edges whose
-    fall within 3 px is most of that within 9 px (or large anyway) are kept as walls."""
-    # Padded first: Canny leaves the outermost pixels blank, and a wall must reach the
-    # frame's border to close a sheet that runs off it.
+def _sharp_edges(smooth: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Canny's edges of the small copy that are steps, not ramps (see `_edge_mask`), padded
+    by 4 px on every side (Canny leaves the outermost pixels blank)."""
     padded = cv2.copyMakeBorder(smooth, 4, 4, 4, 4, cv2.BORDER_REPLICATE)
-    edges = cv2.Canny(padded, 16, 40, L2gradient=True)
+    edges = cv2.Canny(padded, low, high, L2gradient=True)
     near = cv2.morphologyEx(padded, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     wide = cv2.morphologyEx(padded, cv2.MORPH_GRADIENT, np.ones((9, 9), np.uint8))
     sharp = cv2.compare(near.astype(np.uint16) * 2, wide.astype(np.uint16), cv2.CMP_GE)
     # ...or a steep step, whatever lies beyond it: where a pen crosses the sheet's edge the
     # 9 px window sees black on white while the edge itself is the pen's against the desk.
     sharp |= cv2.compare(near, 32, cv2.CMP_GE)
-    walls = cv2.dilate(cv2.bitwise_and(edges, sharp), np.ones((3, 3), np.uint8))[4:-4, 4:-4]
+    return cv2.bitwise_and(edges, sharp)
+
+
+def _edge_mask(smooth: np.ndarray) -> np.ndarray:
+    """Every region that sharp edges enclose; a white sheet on a white desk is one, and so is
+    a sheet that a shadow crosses. A shadow's edge is soft: over 9 px it falls much more than
+    over 3 px, while a sheet's edge falls as much over 3 px as over 9, so only edges whose
+    fall within 3 px is most of that within 9 px (or large anyway) are kept as walls."""
+    # A wall must reach the frame's border to close a sheet that runs off it: hence the padding.
+    walls = cv2.dilate(_sharp_edges(smooth, 16, 40), np.ones((3, 3), np.uint8))[4:-4, 4:-4]
     return (walls == 0).astype(np.uint8)
 
 
@@ -296,7 +325,7 @@ def _sides(polygon: np.ndarray, shape: tuple[int, int]) -> list[_Side] | None:
     not the paper stretched to meet the frame's border."""
     pieces = _pieces(polygon, shape)
     own = [k for k, piece in enumerate(pieces) if piece.border is None]
-    if len(own) < 2:
+    if not own:
         return None
     x, y = polygon[:, 0], polygon[:, 1]
     sense = 1.0 if float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) > 0 else -1.0
@@ -304,7 +333,8 @@ def _sides(polygon: np.ndarray, shape: tuple[int, int]) -> list[_Side] | None:
     for j, k in enumerate(own):
         after = own[(j + 1) % len(own)]
         between = [pieces[i % len(pieces)] for i in range(k + 1, after + (len(pieces) if after <= k else 0))]
-        corners = round(_turn(pieces[k].direction, pieces[after].direction, sense) / 90.0)
+        # A lone side of its own: the frame's borders take the other three, all the way round.
+        corners = 4 if after == k else round(_turn(pieces[k].direction, pieces[after].direction, sense) / 90.0)
         if corners < 1 or corners - 1 > len(between):
             return None  # two sides of its own in a row, or a missing side with no border for it
         slots.append(pieces[k])
@@ -345,10 +375,14 @@ def _corners(sides: list[_Side]) -> np.ndarray | None:
     return np.array(corners, dtype=np.float64)
 
 
-def _candidates(smooth: np.ndarray, first: bool) -> Iterator[tuple[list[_Side], float]]:
-    """(sides, fill) of each candidate on the small copy (`_regions`); fill is the share of
-    the quadrilateral that the region covers."""
-    for outline, area in _regions(smooth, first):
+def _candidates(smooth: np.ndarray, tier: int) -> Iterator[tuple[list[_Side], float]]:
+    """(sides, fill) of each candidate on the small copy; fill is the share of the
+    quadrilateral that the region covers. Tier 0 and 1: regions (`_regions`); tier 2:
+    straight edges (`_line_candidates`), for a sheet whose outline has gaps."""
+    if tier == 2:
+        yield from _line_candidates(smooth)
+        return
+    for outline, area in _regions(smooth, tier == 0):
         for eps in (0.015, 0.03, 0.05):
             sides = _sides(_polygon(outline, smooth.shape, eps), smooth.shape)
             if sides is None:
@@ -357,6 +391,129 @@ def _candidates(smooth: np.ndarray, first: bool) -> Iterator[tuple[list[_Side], 
             if corners is not None:
                 yield sides, area / max(_clipped_area(corners, smooth.shape), 1.0)
             break
+
+
+# --- candidates from straight edges ----------------------------------------------------------
+
+# Per slot (top, right, bottom, left side of a sheet), the way into the paper from that side.
+_INWARD = np.array([[0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [1.0, 0.0]])
+
+
+def _crests(smooth: np.ndarray, slots: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Per slot asked for, the pixels where the picture brightens toward the slot's inward
+    side by LINE_STEP or more (a vignette's ramp or the paper's mottling stays below that),
+    on the crest of the step across the slot's axis: a thin line per edge."""
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
+    crests = {}
+    for k in slots:
+        ix, iy = _INWARD[k]
+        rise = gx * np.float32(ix) + gy * np.float32(iy)
+        axis = 0 if k % 2 == 0 else 1  # across a top or bottom side: down the columns
+        before, after = np.roll(rise, 1, axis=axis), np.roll(rise, -1, axis=axis)
+        crests[k] = ((rise >= before) & (rise > after) & (rise >= LINE_STEP)).astype(np.uint8)
+    return crests
+
+
+def _hough(crest: np.ndarray, k: int, least: float) -> list[tuple[np.ndarray, float]]:
+    """The strongest straight lines through the crest's pixels whose normal is within 40
+    degrees of slot k's inward direction, as (normal toward inward, offset), at most
+    LINES_PER_SLOT, each through `least` pixels at least. A left or right side is looked
+    for on the transposed crest: one range of angles, half the work of the full circle."""
+    vertical = k % 2 == 1
+    image = np.ascontiguousarray(crest.T) if vertical else crest
+    low, high = np.radians(50), np.radians(130)
+    found = cv2.HoughLines(image, 1, np.pi / 180, max(8, round(least)), min_theta=low, max_theta=high)
+    lines: list[tuple[np.ndarray, float]] = []
+    for rho, theta in found.reshape(-1, 2) if found is not None else []:  # most votes first
+        normal, offset = np.array([np.cos(theta), np.sin(theta)]), float(rho)
+        normal = normal[::-1] if vertical else normal
+        if np.dot(normal, _INWARD[k]) < 0:
+            normal, offset = -normal, -offset
+        if any(abs(offset - r) < 6 and np.dot(normal, n) > np.cos(np.radians(6)) for n, r in lines):
+            continue  # the same edge again, a degree or a pixel off
+        lines.append((normal, offset))
+        if len(lines) == LINES_PER_SLOT:
+            break
+    return lines
+
+
+def _slot_lines(
+    smooth: np.ndarray, slots: tuple[int, ...] = (0, 1, 2, 3)
+) -> tuple[dict[int, list[tuple[np.ndarray, float]]], dict[int, np.ndarray]]:
+    """Per slot, up to LINES_PER_SLOT straight steps brighter on the slot's inward side, as
+    (inward normal n, offset r): the paper lies where p . n >= r. Also per slot its step
+    pixels, a pixel thicker, for measuring how much of a line is edge.
+
+    A white sheet on a pale desk is a few grey levels brighter than the desk: its outline
+    has gaps where noise or vignetting hide the step, so it encloses no region; but the
+    step's pixels still line up along each side, with the paper on the same hand."""
+    height, width = smooth.shape
+    lines, masks = {}, {}
+    for k, crest in _crests(smooth, slots).items():
+        masks[k] = cv2.dilate(crest, np.ones((3, 3), np.uint8))
+        lines[k] = _hough(crest, k, LINE_VOTES * (width if k % 2 == 0 else height))
+    return lines, masks
+
+
+def _clip(polygon: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+    """The convex polygon cut down to the half-plane p . normal >= offset."""
+    distance = polygon @ normal - offset
+    out = []
+    for i in range(len(polygon)):
+        j = (i + 1) % len(polygon)
+        if distance[i] >= 0:
+            out.append(polygon[i])
+        if distance[i] * distance[j] < 0:
+            out.append(polygon[i] + (polygon[j] - polygon[i]) * distance[i] / (distance[i] - distance[j]))
+    return np.array(out, np.float64).reshape(-1, 2)
+
+
+def _evidence(polygon: np.ndarray, normal: np.ndarray, offset: float, mask: np.ndarray) -> tuple[float, float]:
+    """How much of the polygon's side on the line p . normal = offset is edge: (share, px)."""
+    on = polygon[np.abs(polygon @ normal - offset) < 0.5]
+    if len(on) < 2:
+        return 0.0, 0.0
+    along = np.array([-normal[1], normal[0]])
+    ends = on[np.argsort(on @ along)[[0, -1]]]
+    length = float(np.linalg.norm(ends[1] - ends[0]))
+    points = np.round(ends[0] + np.linspace(0, 1, 64)[:, None] * (ends[1] - ends[0])).astype(int)
+    share = float(mask[points[:, 1], points[:, 0]].mean())
+    return share, share * length
+
+
+def _line_candidates(smooth: np.ndarray) -> Iterator[tuple[list[_Side], float]]:
+    """Candidates whose own sides are straight edges (`_slot_lines`): the frame cut down by
+    the paper's side of one line per slot, or of none (that side is outside the frame).
+    The combinations with the most edge along their sides come first. Fill: the share of
+    the candidate that is about as bright as its paper (not a dark desk within it)."""
+    lines, masks = _slot_lines(smooth)
+    height, width = smooth.shape
+    frame = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float64)
+    scored = []
+    for choice in itertools.product(*[[None, *lines[k]] for k in range(4)]):
+        if all(line is None for line in choice):
+            continue
+        polygon, total, weak = frame, 0.0, False
+        for line in choice:
+            if line is not None and len(polygon) >= 3:
+                polygon = _clip(polygon, *line)
+        if len(polygon) < 3 or cv2.contourArea(polygon.astype(np.float32)) < MIN_AREA * width * height:
+            continue
+        for k, line in enumerate(choice):
+            if line is not None:
+                share, pixels = _evidence(polygon, *line, masks[k])
+                weak |= share < 0.3
+                total += pixels
+        if not weak:
+            scored.append((total, polygon))
+    for _, polygon in sorted(scored, key=lambda c: -c[0])[:LINE_TRIES]:
+        sides = _sides(polygon, smooth.shape)
+        if sides is not None and _corners(sides) is not None:
+            region = np.zeros(smooth.shape, np.uint8)
+            cv2.fillConvexPoly(region, np.round(polygon).astype(np.int32), 1)
+            values = smooth[region > 0]
+            yield sides, float(np.mean(values >= 0.6 * np.percentile(values, 90)))
 
 
 # --- the quadrilateral's geometry ------------------------------------------------------------
@@ -440,11 +597,16 @@ def _steps(profiles: np.ndarray, search: int, band: int) -> tuple[np.ndarray, ..
     peaked = (j > 1) & (j < window.shape[1] - 2) & (curvature > 1e-6)
     inside = _band_median(profiles, at, -band, -3)
     outside = _band_median(profiles, at, 3, band)
+    # The paper's own trend (a vignette, a shadow) carried on past the edge: beyond paper's
+    # end the desk departs from it, beyond a fold or a grid line the paper follows it.
+    half = (band + 3) // 2
+    trend = (_band_median(profiles, at, -half, -3) - _band_median(profiles, at, -band, -half)) / max((band - 3) / 2, 1)
+    expected = inside + trend * (band + 3)
     # How much of the whole fall happens within 3 px: most of it at a sheet's edge, little
     # at a shadow's or a vignette's edge, however dark.
     near = profiles[rows, np.maximum(at - 3, 0)] - profiles[rows, np.minimum(at + 3, profiles.shape[1] - 1)]
     sharpness = near / np.maximum(inside - outside, 1.0)
-    return at - middle + shift, np.where(peaked, -centre / 2, 0.0), inside, outside, sharpness
+    return at - middle + shift, np.where(peaked, -centre / 2, 0.0), inside, outside, sharpness, expected
 
 
 def _fit(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -483,13 +645,13 @@ def _samples(sides: list[_Side], corners: np.ndarray, shape: tuple[int, int]) ->
     return np.concatenate(points), np.concatenate(normals), np.concatenate(owners)
 
 
-def _refine(blurred: np.ndarray, sides: list[_Side], corners: np.ndarray, search: int) -> list[_Edge]:
+def _refine(blurred: np.ndarray, sides: list[_Side], corners: np.ndarray, search: int, wide: int = 1) -> list[_Edge]:
     """Each side of its own re-found on the full picture between its two corners (all
     sides' profiles in one go), as _Edges; border sides are kept as they are."""
-    band = max(6, round(0.012 * max(blurred.shape)))
+    band = wide * max(6, round(0.012 * max(blurred.shape)))
     points, normals, owners = _samples(sides, corners, blurred.shape)
     offsets = np.arange(-(search + band + 1), search + band + 2, dtype=np.float64)
-    offset, step, lit, dim, sharpness = _steps(_profiles(blurred, points, normals, offsets), search, band)
+    offset, step, lit, dim, sharpness, expected = _steps(_profiles(blurred, points, normals, offsets), search, band)
     edges = []
     for k, side in enumerate(sides):
         found = (owners == k) & (step >= MIN_STEP)
@@ -511,6 +673,7 @@ def _refine(blurred: np.ndarray, sides: list[_Side], corners: np.ndarray, search
                 float(np.median(contrast[inliers])),
                 float(np.median(step[found][inliers])),
                 float(np.median(sharpness[found][inliers])),
+                float(np.median(((expected - dim) / np.maximum(lit, 1.0))[found][inliers])),
             )
         )
     return edges
@@ -525,7 +688,9 @@ def _parallel(edges: list[_Edge], k: int) -> _Edge:
     return _Edge(_Side(side.point, direction, side.border), 1.0, 1.0, 1.0, 1.0)
 
 
-def _examine(blurred: np.ndarray, sides: list[_Side], search: int) -> tuple[np.ndarray, list[_Edge]] | None:
+def _examine(
+    blurred: np.ndarray, sides: list[_Side], search: int, wide: int = 1
+) -> tuple[np.ndarray, list[_Edge]] | None:
     """Refine the sides of its own twice (the second time near the first fit); the corners
     and the edges, or None when the sides no longer make a quadrilateral."""
     edges = [_Edge(s, 1.0, 1.0, 1.0, 1.0) for s in sides]
@@ -533,7 +698,7 @@ def _examine(blurred: np.ndarray, sides: list[_Side], search: int) -> tuple[np.n
         corners = _corners([e.side for e in edges])
         if corners is None:
             return None
-        edges = _refine(blurred, [e.side for e in edges], corners, reach)
+        edges = _refine(blurred, [e.side for e in edges], corners, reach, wide)
         if any(e.support == 0.0 for e in edges):
             return None
         edges = [_parallel(edges, k) if e.side.border else e for k, e in enumerate(edges)]
@@ -541,12 +706,16 @@ def _examine(blurred: np.ndarray, sides: list[_Side], search: int) -> tuple[np.n
     return (corners, edges) if corners is not None else None
 
 
-def _verdict(corners: np.ndarray, edges: list[_Edge], fill: float, shape: tuple[int, int]) -> Sheet | None:
+def _verdict(
+    corners: np.ndarray, edges: list[_Edge], fill: float, shape: tuple[int, int], strict: bool = False
+) -> Sheet | None:
     """The sheet, if the refined candidate passes every test (module docstring, step 3)."""
     own = [e for e in edges if e.side.border is None]
     if fill < MIN_FILL or not _is_rectangular(corners, shape):
         return None
     for e in own:
+        if strict and (e.support < STRICT_SUPPORT or e.departure < MIN_CONTRAST):
+            return None
         if e.support < MIN_SUPPORT or e.contrast < MIN_CONTRAST or e.step < MIN_STEP or e.sharpness < MIN_SHARPNESS:
             return None
     area = _clipped_area(corners, shape) / (shape[0] * shape[1])
@@ -557,6 +726,74 @@ def _verdict(corners: np.ndarray, edges: list[_Edge], fill: float, shape: tuple[
     return Sheet(order_corners(corners), min(1.0, confidence), area, cut)
 
 
+def _first_passing(
+    candidates: list[tuple[float, list[_Side], float]],
+    blurred: np.ndarray,
+    scale: tuple[float, float],
+    search: int,
+    strict: bool = False,
+) -> Sheet | None:
+    """The first candidate in order that the full picture confirms (`_verdict`)."""
+    for _, sides, fill in candidates:
+        examined = _examine(blurred, [_full_side(s, *scale) for s in sides], search)
+        sheet = _verdict(*examined, fill, blurred.shape, strict) if examined else None
+        if sheet is not None:
+            return sheet
+    return None
+
+
+_SLOTS = ("top", "right", "bottom", "left")
+
+
+def _quad_sides(corners: np.ndarray, cut: tuple[str, ...]) -> list[_Side]:
+    """The sides of a quadrilateral (TL, TR, BR, BL) as top, right, bottom, left; those
+    named in `cut` stand in for sides outside the frame."""
+    sides = []
+    for i, name in enumerate(_SLOTS):
+        along = corners[(i + 1) % 4] - corners[i]
+        sides.append(_Side(corners[i], along / max(float(np.linalg.norm(along)), 1e-9), name if name in cut else None))
+    return sides
+
+
+def _completed(sheet: Sheet, smooth: np.ndarray, blurred: np.ndarray, scale: tuple[float, float],
+               search: int) -> Sheet:  # fmt: skip
+    """The sheet with a side it took for outside the frame found after all, if there is one:
+    a pale desk joins the paper's region where the sheet's edge is faint, and the region
+    then runs on to the frame's border. A straight step on that side, within the sheet, is
+    tried in its place (greedily, side by side); it must pass the verdict like any side."""
+    fx, fy = scale
+    corners = (sheet.corners + 0.5) / (fx, fy) - 0.5  # back to the small copy
+    slots = tuple(_SLOTS.index(name) for name in sheet.cut)
+    lines, _ = _slot_lines(smooth, slots)
+    best = sheet
+    for k in slots:
+        for normal, offset in lines[k]:
+            if min(corners @ normal) >= offset:
+                continue  # not across the sheet: the stand-in itself, or beyond it
+            sides = _quad_sides(corners, best.cut)
+            sides[k] = _Side(normal * offset, np.array([-normal[1], normal[0]]))
+            # Strict (STRICT_SUPPORT), over three times the width, and a step, not a dark
+            # line that falls much more than paper and desk differ (a ruled line near the
+            # sheet's end).
+            examined = _examine(blurred, [_full_side(side, fx, fy) for side in sides], search, wide=3)
+            if examined is None or examined[1][k].sharpness > COMPLETION_SHARPNESS:
+                continue
+            found = _verdict(*examined, 1.0, blurred.shape, strict=True)
+            if found is not None and _shows_more(found, best):
+                best = found
+                corners = (best.corners + 0.5) / (fx, fy) - 0.5
+                break
+    return best
+
+
+def _shows_more(new: Sheet, old: Sheet) -> bool:
+    """Whether `new` has more sides of its own in view than `old` and lies within it."""
+    if len(new.cut) >= len(old.cut) or new.area > 1.05 * old.area:
+        return False
+    centre = new.corners.mean(axis=0).astype(np.float32)
+    return cv2.pointPolygonTest(old.corners.astype(np.float32), (float(centre[0]), float(centre[1])), False) >= 0
+
+
 def find_sheet(gray: np.ndarray) -> Sheet | None:
     """The sheet of paper in a photo (module docstring), or None when there is none in view.
 
@@ -564,7 +801,10 @@ def find_sheet(gray: np.ndarray) -> Sheet | None:
     1024 px (`downscale`). Corners are in `gray`'s pixels. The likeliest candidates are
     examined first, largest first, and the first that passes is the sheet: a shadow or a
     pen across the sheet cuts the bright region into smaller ones, each bounded by a
-    sharp-looking edge somewhere. Only if none passes are the other levels tried."""
+    sharp-looking edge somewhere. Only if none passes are the other levels tried, then the
+    straight edges. A candidate with a single side of its own says least: tried last. A
+    sheet found with sides outside the frame is checked for a faint edge there
+    (`_completed`)."""
     gray = as_gray(gray)
     if max(gray.shape) < MIN_SIDE or min(gray.shape) < MIN_SIDE // 2:
         return None
@@ -572,20 +812,24 @@ def find_sheet(gray: np.ndarray) -> Sheet | None:
     blurred = cv2.GaussianBlur(gray, (5, 5), 1.0)
     search = round(3 * max(fx, fy)) + 4  # the small copy's error, a couple of its pixels
     tried: list[np.ndarray] = []
-    for first in (True, False):
+    lone: list[tuple[float, list[_Side], float]] = []
+    sheet = None
+    for tier in (0, 1, 2):
         candidates = []
-        for sides, fill in _candidates(smooth, first):
+        for sides, fill in _candidates(smooth, tier):
             corners = _corners(sides)
             if fill < MIN_FILL or any(np.abs(corners - other).max() < 2 for other in tried):
                 continue
             tried.append(corners)
-            candidates.append((_clipped_area(corners, smooth.shape), sides, fill))
-        for _, sides, fill in sorted(candidates, key=lambda c: -c[0]):
-            examined = _examine(blurred, [_full_side(s, fx, fy) for s in sides], search)
-            sheet = _verdict(*examined, fill, gray.shape) if examined else None
-            if sheet is not None:
-                return sheet
-    return None
+            own = sum(side.border is None for side in sides)
+            (lone if own == 1 else candidates).append((_clipped_area(corners, smooth.shape), sides, fill))
+        if tier < 2:  # regions: largest first; straight edges come most edge first
+            candidates.sort(key=lambda c: -c[0])
+        sheet = _first_passing(candidates, blurred, (fx, fy), search, strict=tier == 2)
+        if sheet is not None:
+            break
+    sheet = sheet or _first_passing(sorted(lone, key=lambda c: -c[0]), blurred, (fx, fy), search)
+    return _completed(sheet, smooth, blurred, (fx, fy), search) if sheet is not None and sheet.cut else sheet
 
 
 # --- rectification and coordinates -----------------------------------------------------------

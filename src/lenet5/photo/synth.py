@@ -19,7 +19,7 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1; x1, y1 exclusive
 
-DESKS = ("wood", "grey", "black", "white", "textured")
+DESKS = ("wood", "grey", "black", "white", "textured")  # also "pale": a white desk barely darker than the paper
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
 FOCAL = 0.7  # the camera's focal length, a share of the frame's diagonal (a phone's main camera)
 
@@ -93,6 +93,17 @@ def ruled(page: Page, spacing: int = 48, top: int = 60, ink: float = 150.0) -> N
         line(page, (0, y), (width - 1, y), "rule", 2, ink)
 
 
+def fold(page: Page, y: int, depth: float = 0.1) -> None:
+    """A fold across the page at row y: the paper just above it catches the light, just
+    below it is shaded, each by `depth` of the paper's level."""
+    height, width = page.image.shape
+    crease = np.zeros((height, width), np.float32)
+    crease[max(0, y - 2) : y] = 1.0
+    crease[y : y + 2] = -1.0
+    page.image *= 1 + depth * cv2.GaussianBlur(crease, (0, 0), 1.0) / 0.6
+    page.add("fold", (0, max(0, y - 2), width, min(height, y + 2)))
+
+
 def specks(page: Page, count: int = 30, seed: int = 0, ink: float = 90.0, clearance: int = 12) -> None:
     """Dust: dots 1 to 4 px across, none within `clearance` px of the text drawn so far (a
     speck touching a digit is part of it for any reader)."""
@@ -138,9 +149,13 @@ def _desk(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> np.nda
         wobble = cv2.GaussianBlur(noise, (0, 0), 25) * 400
         grain = np.sin((ys * 0.97 + xs * 0.24 + wobble) / 5.5)
         return 118 + 22 * grain + 6 * cv2.GaussianBlur(noise, (0, 0), 1.0)
-    base, spread, blur = {"grey": (110, 4, 1), "black": (38, 3, 1), "white": (208, 3, 1), "textured": (135, 60, 2.5)}[
-        kind
-    ]
+    base, spread, blur = {
+        "grey": (110, 4, 1),
+        "black": (38, 3, 1),
+        "white": (208, 3, 1),
+        "pale": (222, 3, 1),
+        "textured": (135, 60, 2.5),
+    }[kind]
     return base + spread * cv2.GaussianBlur(noise, (0, 0), blur) * (3 if kind == "textured" else 1)
 
 
