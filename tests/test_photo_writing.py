@@ -211,3 +211,93 @@ def test_noise_never_raises_and_returns_quickly(height: int, width: int, kind: s
         for word in line.words:
             x0, y0, x1, y1 = word.box
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+
+
+def _shadowed(page: synth.Page, centre: tuple[int, int], axes: tuple[int, int], depth: float, blur: float) -> None:
+    soft = np.zeros(page.image.shape, np.float32)
+    cv2.ellipse(soft, centre, axes, 10, 0, 360, 1.0, -1)
+    page.image *= 1 - depth * cv2.GaussianBlur(soft, (0, 0), blur)
+
+
+def test_digits_under_a_hand_shadow_are_still_writing() -> None:
+    # The shadow darkens the paper by 45% around the digits, by more than most ink. A
+    # page-wide paper level takes it, digits and all, for one blot; the paper's level
+    # under the shadow is the shadowed paper's.
+    page = synth.blank_page(700, 600, seed=6)
+    truth = synth.write(page, "59472", 120, 260, 45, 3)
+    _shadowed(page, (300, 240), (260, 70), 0.45, 18)
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_a_pen_lying_on_the_sheet_is_not_writing() -> None:
+    page = synth.blank_page(700, 600, seed=7)
+    truth = synth.write(page, "260", 100, 420, 50, 3)
+    cv2.line(page.image, (420, 60), (560, 330), 30.0, 20, cv2.LINE_AA)  # the pen's body
+    cv2.line(page.image, (420, 60), (440, 98), 120.0, 20, cv2.LINE_AA)  # its grey clip end
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
+    # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
+    # thicker than a couple of the page's other strokes.
+    page = synth.blank_page(700, 400, seed=8)
+    synth.write(page, "30", 100, 220, 60, 12)
+    synth.write(page, "0", 228, 220, 60, 12)
+    cv2.circle(page.image, (203, 178), 17, 40.0, -1)  # the 8: two solid loops, pinholes in them
+    cv2.circle(page.image, (203, 204), 19, 40.0, -1)
+    cv2.circle(page.image, (203, 176), 2, 230.0, -1)
+    cv2.circle(page.image, (203, 206), 2, 230.0, -1)
+    lines = find_writing(_gray(page))
+    assert len(lines) == 1 and len(lines[0].words) == 1
+    assert lines[0].words[0].features.blobs == 4
+
+
+def test_a_close_up_sevens_bar_is_its_own_stroke_not_a_rule() -> None:
+    # The bar is 45% of the page wide, longer than the first pass's rules: but it is one
+    # glyph's own stroke, the glyph spanning most of it.
+    page = np.full((500, 600), 225, np.uint8)
+    cv2.line(page, (150, 100), (420, 105), 40, 12, cv2.LINE_AA)
+    cv2.line(page, (420, 105), (260, 420), 40, 12, cv2.LINE_AA)
+    writing = analyse_writing(page)
+    assert [w.box for line in writing.lines for w in line.words] == [pytest.approx((143, 93, 428, 428), abs=3)]
+    assert not writing.furniture().any()
+
+
+def test_an_underline_joining_digits_is_still_a_rule() -> None:
+    # The underline touches each digit, making one blob of them: it is no glyph's own
+    # stroke (it touches several) and comes out; so does one touching a single digit of a
+    # number, which it runs far past.
+    page = synth.blank_page(700, 400, seed=9)
+    first = synth.write(page, "908", 100, 200, 50, 4)
+    second = synth.write(page, "46", 420, 200, 50, 4)
+    synth.line(page, (90, 201), (330, 201), "underline", 4, 45)
+    synth.line(page, (400, 201), (650, 201), "underline", 4, 45)
+    writing = analyse_writing(_gray(page))
+    words = [w for line in writing.lines for w in line.words]
+    assert [w.box for w in words] == [pytest.approx(first, abs=4), pytest.approx(second, abs=4)]
+    assert [w.features.blobs for w in words] == [3, 2]
+
+
+def test_a_digit_written_in_two_strokes_that_do_not_meet_is_one_glyph() -> None:
+    # A marker's 3 whose two strokes stop a few pixels short of each other: two lines of
+    # one digit each, until pieces stacked this close are seen as one glyph.
+    page = np.full((400, 500), 225, np.uint8)
+    cv2.ellipse(page, (230, 170), (32, 26), 0, -170, 95, 40, 11, cv2.LINE_AA)
+    cv2.ellipse(page, (226, 242), (44, 30), 0, -80, 175, 40, 11, cv2.LINE_AA)
+    lines = find_writing(page)
+    assert len(lines) == 1 and len(lines[0].words) == 1
+    assert lines[0].words[0].features.blobs == 1
+
+
+def test_specks_a_hair_and_a_fold_make_no_lines_of_their_own() -> None:
+    page = synth.blank_page(700, 600, seed=10)
+    truth = synth.write(page, "303", 250, 300, 40, 3)
+    synth.fold(page, 430, 0.12)  # across the whole page, below the writing
+    hair = np.zeros(page.image.shape, np.uint8)
+    cv2.ellipse(hair, (500, 120), (6, 4), 30, 0, 220, 255, 1, cv2.LINE_AA)  # a short curled hair
+    page.image[hair > 0] *= 0.5
+    cv2.circle(page.image, (150, 520), 3, 60.0, -1)  # dust
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]

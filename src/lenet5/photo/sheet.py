@@ -882,7 +882,8 @@ def rectify(gray: np.ndarray, sheet: Sheet, margin: float = 0.02, min_margin: in
     its size in the picture (never larger than the picture), inset on every side by
     `margin` of its shorter side (at least `min_margin` px) so its edge, its shadow and the
     desk stay outside the output. A sheet cut by the frame keeps the affine aspect of what
-    is known of it; the part outside the frame repeats the frame's edge."""
+    is known of it; the part outside the frame mirrors the picture across the frame's edge:
+    repeating the edge's last pixels would draw every dark speck on it out into a stroke."""
     gray = as_gray(gray)
     tl, tr, br, bl = sheet.corners
     across = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
@@ -899,7 +900,7 @@ def rectify(gray: np.ndarray, sheet: Sheet, margin: float = 0.02, min_margin: in
     homography = full @ shift
     size = (max(1, int(width - 2 * inset)), max(1, int(height - 2 * inset)))
     image = cv2.warpPerspective(
-        gray, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        gray, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101
     )
     return Rectified(image, homography)
 

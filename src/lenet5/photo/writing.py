@@ -3,10 +3,13 @@
 Input is a rectified sheet (`sheet.rectify`), or any picture of paper without desk. The steps:
 
 1. Ink strength. The paper's level is estimated with a grey closing wider than any stroke
-   (it erases strokes, keeps gradients and hard shadow steps); strength is 1 - picture /
-   paper, a reflectance that a shadow does not change. Ink is strength above the page's own
-   noise, grown into the strokes' fainter rims (a stroke's faint part joins its dark part,
-   a faint smudge alone does not). Light strokes on a dark ground are inverted first.
+   but narrower than a shadow (it erases strokes, keeps gradients, soft shadows and hard
+   shadow steps: the closing starts at a small share of the page and widens only while the
+   strokes found are too wide for it); strength is 1 - picture / paper, a reflectance
+   that a shadow does not change, and digits under a hand's shadow are ink as elsewhere.
+   Ink is strength above the page's own noise, grown into the strokes' fainter rims (a
+   stroke's faint part joins its dark part, a faint smudge alone does not). Light strokes
+   on a dark ground are inverted first.
 2. Rules. Ruled lines, table and box borders and long underlines are long thin runs of
    ink: a morphological opening with a line as long as the rule keeps exactly them (the
    mask is thickened a pixel across first, so a rule tilted by a degree or two counts). A
@@ -18,11 +21,13 @@ Input is a rectified sheet (`sheet.rectify`), or any picture of paper without de
    both sides; pieces of a glyph that still fell apart across a rule are joined again.
 3. Blobs. What is left is split into connected blobs and each is judged on its own box
    and ink: large pieces on the picture's border (a page edge, desk, a pen), filled regions
-   (a blot, a pocket of shadow the closing took for ink, by their inscribed circle: a bold
-   digit fills its box as much as a blot does), marks much fainter than the page's writing
-   (squared paper's grid, show-through, a shadow's remains), flat dashes under the text
-   are furniture; blobs below glyph size and compact dots are minor: they never make a
-   line, they join a word they sit in (a decimal point, a detached bit), or are dust.
+   (a blot, by its inscribed circle, several times the page's strokes: a bold digit fills
+   its box as much as a blot does, but its strokes are no thicker than its neighbours'),
+   a pen lying on the sheet (a straight solid bar longer than the writing is tall), marks
+   much fainter than the page's writing (squared paper's grid, show-through, a shadow's
+   remains), flat dashes under the text and flat pieces of a fold or a broken rule are
+   furniture; blobs below glyph size, short slivers and compact dots are minor: they never
+   make a line, they join a word they sit in (a decimal point, a detached bit), or are dust.
 4. Lines and words. Glyphs are taken left to right; each joins the line whose last glyphs
    it overlaps vertically by half its height (following a line that slopes), if near
    enough (LINE_GAP), or starts a new one. Within a line, a gap wider than WORD_GAP of the
@@ -47,15 +52,26 @@ from lenet5.photo.sheet import Box, as_gray
 MIN_STRENGTH = 0.1  # ink is at least 10% darker than its paper...
 NOISE_SIGMAS = 6.0  # ...and well clear of the paper's own noise
 RIM = 0.6  # a stroke's rim down to this share of the threshold belongs to it
-BACKGROUND_SHARE = 1 / 6  # the closing's side, as a share of the picture's shorter side
+BACKGROUND_SHARE = 1 / 6  # the page-wide closing's side, as a share of the picture's shorter side
+NARROW_SHARE = 1 / 25  # the closing that follows shadows: at least this share of the shorter side...
+STROKE_CLOSING = 3.0  # ...and this many times the strokes' width
 LONG_RULE = 0.25  # first pass: rules at least this share of the page long
 RULE_HEIGHTS = 2.2  # second pass: rules at least this many text heights long
 RULE_SLENDER = 12  # a rule is at least this many times longer than thick
 SIDE_SLENDER = 5  # ...a box's side between two rules this many times
+OWN_COVER = 0.4  # a glyph's own stroke: the glyph it belongs to spans this share of it at least...
+OWN_LONGEST = 0.8  # ...and it spans no more than this share of the page
 MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet could not read them)
 GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
+SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
+BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
+PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet
+STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
+STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
+FAINT_LINE = 0.4  # a line of glyphs under this share of the darkest line's ink strength is no writing
+LONE_SHARE = 0.5  # a line of one glyph under this share of the page's text height is a speck or a hair
 LINE_GAP = 4.0  # a glyph this many line heights right of a line starts another
 
 
@@ -183,6 +199,39 @@ def ink_mask(strength: np.ndarray, threshold: float) -> np.ndarray:
     return cv2.bitwise_and(cv2.dilate(core, np.ones((3, 3), np.uint8)), rim)
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """The commonest width of the mask's strokes, px: twice the commonest distance to the
+    background along their ridges (0 when there is no ink). The commonest, not the mean or
+    the median: a shadow or a pen is one wide blob with a long ridge of ever-changing
+    widths, the writing many strokes of one width."""
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    ridge = distance[(distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))]
+    if ridge.size == 0:
+        return 0.0
+    counts = np.bincount(np.round(2 * ridge).astype(np.int64))  # half-pixel bins
+    return float(np.argmax(counts))
+
+
+def _ink(gray: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """Ink strength, its threshold and the ink mask, against a paper level that follows
+    shadows: a closing a few strokes wide fills every stroke with the paper around it, but
+    a shadow wider than that stays paper, however dark, and a soft shadow's edge too (a
+    closing leaves a slope as it is). A page-wide closing takes a hand's shadow, and the
+    digits in it, for one large blot. The closing starts at NARROW_SHARE of the page and
+    widens while the strokes found are too wide for it (STROKE_CLOSING times their width):
+    a stroke wider than the closing comes out hollow, and a few widenings fill it."""
+    widest = _odd(min(gray.shape) * BACKGROUND_SHARE)
+    size = min(widest, _odd(min(gray.shape) * NARROW_SHARE))
+    while True:
+        strength = ink_strength(gray, size)
+        threshold = ink_threshold(strength)
+        mask = ink_mask(strength, threshold)
+        wanted = _odd(STROKE_CLOSING * stroke_width(mask))
+        if wanted <= size or size >= widest:
+            return strength, threshold, mask
+        size = min(widest, max(wanted, _odd(1.5 * size)))
+
+
 # --- rules: ruled lines, borders, underlines -------------------------------------------------
 
 
@@ -228,6 +277,35 @@ class _Rules:
 
 
 Keep = Callable[[int, int, int, int], bool]
+
+
+def _own_stroke(mask: np.ndarray, runs: np.ndarray, horizontal: bool) -> Keep:
+    """A test that a run is no glyph's own stroke (a 7's or a 5's bar, a 2's base, a 4's
+    stem, however long: a close-up's digit spans half the page): the ink it touches, the
+    run taken out, is one piece that lies along most of the run (OWN_COVER of it). A rule
+    runs on past what touches it, and an underline that joins several digits touches
+    several pieces: both stay rules."""
+    height, width = mask.shape
+
+    def keep(x: int, y: int, w: int, h: int) -> bool:
+        length = w if horizontal else h
+        if length > OWN_LONGEST * (width if horizontal else height):
+            return True  # across most of the page: a ruled line
+        reach = 2 * length  # a glyph is about as tall as its bar is long, or less
+        x0, y0 = (x, max(0, y - reach)) if horizontal else (max(0, x - reach), y)
+        x1, y1 = (x + w, min(height, y + h + reach)) if horizontal else (min(width, x + w + reach), y + h)
+        run = runs[y0:y1, x0:x1]
+        rest = mask[y0:y1, x0:x1] & (1 - cv2.dilate(run, np.ones((3, 3), np.uint8)))
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+        near = cv2.dilate(run, np.ones((5, 5), np.uint8)).astype(bool)
+        touching = {int(i) for i in np.unique(labels[near & (labels > 0)])}
+        pieces = [i for i in touching if stats[i, cv2.CC_STAT_AREA] >= 0.5 * length * max(1.0, run.sum() / length)]
+        if len(pieces) != 1:
+            return True
+        extent = stats[pieces[0], cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
+        return extent < OWN_COVER * length
+
+    return keep
 
 
 def _slender(
@@ -292,8 +370,9 @@ def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     height, width = mask.shape
     across = max(40, round(LONG_RULE * width))
     down = max(40, round(LONG_RULE * height))
-    horizontal = _slender(_runs(mask, across, True), across, True)
-    vertical = _slender(_runs(mask, down, False), down, False)
+    runs_h, runs_v = _runs(mask, across, True), _runs(mask, down, False)
+    horizontal = _slender(runs_h, across, True, _own_stroke(mask, runs_h, True))
+    vertical = _slender(runs_v, down, False, _own_stroke(mask, runs_v, False))
     cleaned, _ = _take(mask, [horizontal, vertical])
     return cleaned, horizontal.mask, vertical.mask
 
@@ -320,8 +399,9 @@ def _short_rules(
     """Second pass, knowing the text height: rules of a couple of text heights, then box and
     cell sides between rules (a box's side may be shorter than a digit, but joins two rules)."""
     length = max(16, round(RULE_HEIGHTS * text_height))
-    horizontal = _slender(_runs(mask, length, True), length, True)
-    vertical = _slender(_runs(mask, length, False), length, False)
+    runs_h, runs_v = _runs(mask, length, True), _runs(mask, length, False)
+    horizontal = _slender(runs_h, length, True, _own_stroke(mask, runs_h, True))
+    vertical = _slender(runs_v, length, False, _own_stroke(mask, runs_v, False))
     cleaned, taken = _take(mask, [horizontal, vertical])
     side = max(8, round(0.6 * text_height))  # a box barely taller than its digits, less its rules
     across = long_h | horizontal.mask
@@ -367,11 +447,23 @@ def _faint_floor(blobs: list[_Blob], shape: tuple[int, int]) -> float:
     return FAINT_SHARE * max(strengths) if strengths else 0.0
 
 
+def _page_stroke(labels: np.ndarray, blobs: list[_Blob]) -> float:
+    """The writing's stroke width (`stroke_width`) over the blobs that may be glyphs: not
+    dust, not on the border (the sheet's edge, the desk)."""
+    keep = np.zeros(int(labels.max()) + 1, np.uint8)
+    for b in blobs:
+        if max(b.w, b.h) >= MIN_GLYPH and not _on_edge(b, labels.shape):
+            keep[b.index] = 1
+    return stroke_width(keep[labels])
+
+
 def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> float:
     """The typical height of glyph-like blobs (not dust, not flat dashes, not filled dots,
-    not on the border, not faint); 0 when there are none."""
-    heights = [
-        b.h
+    not on the border, not faint), each counting as much as it has ink (up to the upper
+    quartile's); 0 when there are none. Thin slivers (a fold's or a blot's bits) count only when there is nothing else:
+    a line of 1s is all slivers."""
+    glyphs = [
+        b
         for b in blobs
         if b.h >= MIN_GLYPH
         and b.h >= 0.2 * b.w
@@ -379,24 +471,50 @@ def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> fl
         and b.strength >= floor
         and not _on_edge(b, shape)
     ]
-    return _median(heights) if heights else 0.0
+    chosen = [b for b in glyphs if b.w > SLIVER * b.h] or glyphs
+    if not chosen:
+        return 0.0
+    # Weighted by ink: a page's dust, a fold's or a grid's faint bits are many but small,
+    # and would otherwise halve the height (and with it every rule's least length). Capped:
+    # one large thing (a pen on the sheet) is not most of the writing.
+    chosen.sort(key=lambda b: b.h)
+    areas = np.array([b.area for b in chosen], np.float64)
+    weights = np.cumsum(np.minimum(areas, np.percentile(areas, 75, method="lower")))
+    return float(chosen[int(np.searchsorted(weights, weights[-1] / 2))].h)
 
 
-def _filled(blob: _Blob, labels: np.ndarray) -> bool:
+def _thickness(blob: _Blob, labels: np.ndarray) -> float:
+    """The diameter of the widest circle inside the blob, px."""
+    crop = (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).astype(np.uint8)
+    padded = cv2.copyMakeBorder(crop, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return 2 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max())
+
+
+def _bar(blob: _Blob, labels: np.ndarray) -> bool:
+    """A straight bar at any angle, solid ink, several times longer than thick: a pen or a
+    pencil lying on the sheet (a "1" is one too, but no longer than the writing is tall)."""
+    crop = (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).astype(np.uint8)
+    contours, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (w, h), _ = cv2.minAreaRect(max(contours, key=cv2.contourArea))
+    return max(w, h) >= 4 * min(w, h) and blob.area >= 0.7 * w * h
+
+
+def _filled(blob: _Blob, labels: np.ndarray, stroke: float) -> bool:
     """Compact, mostly ink, and as thick as it is wide: a blot or a dot, not strokes (a bold
-    digit fills its box as much as a round blot does, but its strokes are thin)."""
+    digit fills its box as much as a round blot does, but its strokes are thin: thinner
+    than the box, and no more than a couple of times the page's other strokes)."""
     least = min(blob.w, blob.h)
     if blob.area < 0.6 * blob.w * blob.h or max(blob.w, blob.h) > 2 * least:
         return False
-    crop = (labels[blob.y0 : blob.y1, blob.x0 : blob.x1] == blob.index).astype(np.uint8)
-    padded = cv2.copyMakeBorder(crop, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    return 2 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max()) >= 0.6 * least
+    thickness = _thickness(blob, labels)
+    return thickness >= 0.6 * least and thickness >= BLOT_STROKES * stroke
 
 
-def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float]) -> str:
+def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float, float]) -> str:
     """The blob's part: "glyph", "minor" (dust, a dot, a detached bit: joins a word it sits
-    in) or "furniture". `floors`: the ink threshold and the faint floor (`_faint_floor`)."""
-    threshold, faint = floors
+    in) or "furniture". `floors`: the ink threshold, the faint floor (`_faint_floor`) and
+    the page's stroke width."""
+    threshold, faint, stroke = floors
     size, least = max(blob.w, blob.h), min(blob.w, blob.h)
     if blob.strength < faint:
         return "furniture"  # a faint mark beside much darker writing: a grid, show-through
@@ -404,15 +522,25 @@ def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[flo
         size >= 0.2 * min(labels.shape) or size >= 1.2 * text_height > 0 or size >= 4 * least
     ):
         return "furniture"  # a page edge, the desk, a shadow's border, a pen lying across, a rule's end
-    if _filled(blob, labels):
-        # A blot or a pocket of shadow if large, else a dot (dust, a decimal point).
+    if _on_edge(blob, labels.shape) and size < 0.6 * text_height:
+        return "minor"  # a bit of something cut by the page's edge: a digit cut so short is unreadable anyway
+    if _filled(blob, labels, stroke):
+        # A blot if large, else a dot (dust, a decimal point).
         return "furniture" if least >= max(10, 0.4 * text_height) else "minor"
     if size < max(MIN_GLYPH, GLYPH_SHARE * text_height):
         return "minor"
     if text_height and blob.w >= 1.5 * text_height and blob.h <= 0.3 * text_height:
         return "furniture"  # a short underline or a dash under the text
+    if blob.w >= text_height > 0 and blob.h <= SLIVER * blob.w:
+        return "furniture"  # flat and as long as a digit is tall: a piece of a fold or of a broken rule
+    if least <= SLIVER * size and (size < 0.5 * text_height or blob.h < 0.3 * text_height):
+        # A sliver under half a digit tall, or a flat one: a fold's or a blot's bit, a
+        # detached bar (a 5's, a 7's: it joins the word it sits in). A 1 is a tall sliver.
+        return "minor"
     if text_height and size >= 3 * text_height and blob.strength < 1.3 * threshold:
         return "furniture"  # faint and large: what is left of a soft shadow's edge
+    if size >= PEN_HEIGHTS * text_height > 0 and _bar(blob, labels):
+        return "furniture"  # a pen lying on the sheet: a long straight bar, solid ink
     return "glyph"
 
 
@@ -558,12 +686,21 @@ def _height(line: list[_Blob]) -> float:
 
 
 def _stacked(a: _Blob, b: _Blob, reach: float, taken: np.ndarray) -> bool:
-    """Whether a and b (b.x0 >= a.x0) are two pieces of a glyph that a removed rule cut
-    apart: one above the other, overlapping horizontally, with a rule in the gap."""
-    if min(a.x1, b.x1) - b.x0 < 0.5 * min(a.w, b.w):
+    """Whether a and b (b.x0 >= a.x0) are two pieces of one glyph: one above the other,
+    overlapping horizontally, and either a removed rule in the gap, or a gap so narrow
+    (STACK_GAP of the taller piece) that no two lines of writing leave it: a 3 or a 5
+    written in two strokes that do not quite meet."""
+    overlap = min(a.x1, b.x1) - b.x0
+    if overlap < 0.5 * min(a.w, b.w):
         return False
     top, bottom = (a, b) if a.y0 <= b.y0 else (b, a)
-    if not 0 <= bottom.y0 - top.y1 <= reach:
+    gap = bottom.y0 - top.y1
+    # Pieces may also interleave a little (a 3's upper stroke ending below its lower one's
+    # start): glyphs side by side in a line overlap vertically by far more.
+    close = -STACK_OVERLAP * min(a.h, b.h) <= gap <= STACK_GAP * max(a.h, b.h) and top.y1 < bottom.y1
+    if close and overlap >= 0.6 * min(a.w, b.w):
+        return True
+    if not 0 <= gap <= reach:
         return False
     return bool(taken[top.y1 - 1 : bottom.y0 + 1, b.x0 : min(a.x1, b.x1)].any())
 
@@ -610,11 +747,24 @@ def _rejoin(
 
 
 def _text_lines(
-    glyphs: list[_Blob], minor: list[_Blob], members: dict[int, list[_Blob]], maps: tuple[np.ndarray, ...]
+    glyphs: list[_Blob],
+    minor: list[_Blob],
+    members: dict[int, list[_Blob]],
+    maps: tuple[np.ndarray, ...],
+    text_height: float,
 ) -> list[TextLine]:
     """Lines of words from the glyphs (`members`: the pieces a joined glyph stands for),
-    with the minor blobs that sit in a word."""
-    grouped = [(line, _height(line)) for line in _gather(glyphs)]
+    with the minor blobs that sit in a word. A line of one small glyph (LONE_SHARE) is
+    no line (a speck, a hair), nor is one much fainter than the page's darkest (FAINT_LINE:
+    what is left of a fold, a shadow's edge)."""
+    gathered = _gather(glyphs)
+    strengths = [sum(b.strength * b.area for b in line) / max(1, sum(b.area for b in line)) for line in gathered]
+    grouped = []
+    for line, strength in zip(gathered, strengths, strict=True):
+        if len(line) == 1 and max(line[0].w, line[0].h) < LONE_SHARE * text_height:
+            minor.extend(members.get(line[0].index, line))  # alone and small: it may still sit in a word
+        elif strength >= FAINT_LINE * max(strengths):
+            grouped.append((line, _height(line)))
     words = [(word, height) for line, height in grouped for word in _split_words(line, height)]
     parts = [[piece for b in word for piece in members.get(b.index, [b])] for word, _ in words]
     _attach(parts, [height for _, height in words], minor)
@@ -634,9 +784,7 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     gray = as_gray(gray)
     if not dark_ink(gray):
         gray = cv2.bitwise_not(gray)  # light strokes on a dark ground: the same steps, inverted
-    strength = ink_strength(gray)
-    threshold = ink_threshold(strength)
-    mask = ink_mask(strength, threshold)
+    strength, threshold, mask = _ink(gray)
     cleaned, long_h, long_v = _long_rules(mask)
     labels, blobs = _blobs(cleaned, strength)
     text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape))
@@ -645,12 +793,12 @@ def analyse_writing(gray: np.ndarray) -> Writing:
         labels, blobs = _blobs(cleaned, strength)
         text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape)) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
-    floors = (threshold, _faint_floor(blobs, gray.shape))
+    floors = (threshold, _faint_floor(blobs, gray.shape), _page_stroke(labels, blobs))
     for blob in blobs:
         kinds[_kind(blob, labels, text_height, floors)].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
-    lines = _text_lines(glyphs, minor, members, (labels, strength, mask))
+    lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height)
     return Writing(lines, strength, mask, labels, text_height)
 
 
