@@ -301,3 +301,19 @@ def test_specks_a_hair_and_a_fold_make_no_lines_of_their_own() -> None:
     cv2.circle(page.image, (150, 520), 3, 60.0, -1)  # dust
     lines = find_writing(_gray(page))
     assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_a_loop_inked_solid_is_not_left_hollow() -> None:
+    # A marker's 6 whose loop is filled in (36 x 24 px of solid ink) on ruled paper: the
+    # thin rules are most of the ink, so the strokes' commonest width asks for a closing
+    # narrower than the loop, and the loop's middle would pass for paper.
+    page = synth.blank_page(600, 500, seed=11)
+    synth.ruled(page, 40, 30)
+    image = _gray(page)
+    cv2.ellipse(image, (250, 170), (26, 70), 10, 120, 250, 30, 8, cv2.LINE_AA)
+    cv2.ellipse(image, (254, 222), (18, 12), 0, 0, 360, 30, -1, cv2.LINE_AA)
+    words = [w for line in find_writing(image) for w in line.words]
+    assert len(words) == 1
+    x0, y0 = words[0].box[:2]
+    middle = words[0].ink[222 - y0 - 3 : 222 - y0 + 4, 254 - x0 - 3 : 254 - x0 + 4]
+    assert middle.size and middle.min() > 0.7 * words[0].ink.max()

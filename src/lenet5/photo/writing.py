@@ -55,6 +55,7 @@ RIM = 0.6  # a stroke's rim down to this share of the threshold belongs to it
 BACKGROUND_SHARE = 1 / 6  # the page-wide closing's side, as a share of the picture's shorter side
 NARROW_SHARE = 1 / 25  # the closing that follows shadows: at least this share of the shorter side...
 STROKE_CLOSING = 3.0  # ...and this many times the strokes' width
+SOLID = 0.8  # ...and wider than ink this many times its width thick
 LONG_RULE = 0.25  # first pass: rules at least this share of the page long
 RULE_HEIGHTS = 2.2  # second pass: rules at least this many text heights long
 RULE_SLENDER = 12  # a rule is at least this many times longer than thick
@@ -218,16 +219,20 @@ def _ink(gray: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     a shadow wider than that stays paper, however dark, and a soft shadow's edge too (a
     closing leaves a slope as it is). A page-wide closing takes a hand's shadow, and the
     digits in it, for one large blot. The closing starts at NARROW_SHARE of the page and
-    widens while the strokes found are too wide for it (STROKE_CLOSING times their width):
-    a stroke wider than the closing comes out hollow, and a few widenings fill it."""
+    widens while the strokes found are too wide for it (STROKE_CLOSING times their width,
+    or solid ink over SOLID of it): a stroke wider than the closing comes out hollow, and a
+    few widenings fill it. (Solid ink far wider than the closing, a blot, passes for paper.)"""
     widest = _odd(min(gray.shape) * BACKGROUND_SHARE)
     size = min(widest, _odd(min(gray.shape) * NARROW_SHARE))
     while True:
         strength = ink_strength(gray, size)
         threshold = ink_threshold(strength)
         mask = ink_mask(strength, threshold)
-        wanted = _odd(STROKE_CLOSING * stroke_width(mask))
-        if wanted <= size or size >= widest:
+        # The thickest ink too: a loop filled solid (a marker's 6) is thicker than its
+        # strokes, and its middle, farther than the closing reaches, would pass for paper.
+        thickest = 2 * float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max()) if mask.any() else 0.0
+        wanted = max(_odd(STROKE_CLOSING * stroke_width(mask)), _odd(1.5 * thickest) if thickest > SOLID * size else 0)
+        if size >= widest or wanted <= size:
             return strength, threshold, mask
         size = min(widest, max(wanted, _odd(1.5 * size)))
 
@@ -480,7 +485,7 @@ def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> fl
     chosen.sort(key=lambda b: b.h)
     areas = np.array([b.area for b in chosen], np.float64)
     weights = np.cumsum(np.minimum(areas, np.percentile(areas, 75, method="lower")))
-    return float(chosen[int(np.searchsorted(weights, weights[-1] / 2))].h)
+    return float(chosen[int(np.searchsorted(weights, weights[-1] / 2, side="right"))].h)
 
 
 def _thickness(blob: _Blob, labels: np.ndarray) -> float:
