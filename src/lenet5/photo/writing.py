@@ -287,28 +287,32 @@ Keep = Callable[[int, int, int, int], bool]
 def _own_stroke(mask: np.ndarray, runs: np.ndarray, horizontal: bool) -> Keep:
     """A test that a run is no glyph's own stroke (a 7's or a 5's bar, a 2's base, a 4's
     stem, however long: a close-up's digit spans half the page): the ink it touches, the
-    run taken out, is one piece that lies along most of the run (OWN_COVER of it). A rule
+    runs taken out, is one piece that lies along most of the run (OWN_COVER of it). A rule
     runs on past what touches it, and an underline that joins several digits touches
-    several pieces: both stay rules."""
+    several pieces: both stay rules. The pieces are labelled once, on the first run that
+    gets this far."""
     height, width = mask.shape
+    found: list[tuple[np.ndarray, np.ndarray]] = []
 
     def keep(x: int, y: int, w: int, h: int) -> bool:
         length = w if horizontal else h
         if length > OWN_LONGEST * (width if horizontal else height):
             return True  # across most of the page: a ruled line
-        reach = 2 * length  # a glyph is about as tall as its bar is long, or less
-        x0, y0 = (x, max(0, y - reach)) if horizontal else (max(0, x - reach), y)
-        x1, y1 = (x + w, min(height, y + h + reach)) if horizontal else (min(width, x + w + reach), y + h)
+        if not found:
+            rest = mask & (1 - cv2.dilate(runs, np.ones((3, 3), np.uint8)))
+            found.append(cv2.connectedComponentsWithStats(rest, connectivity=8)[1:3])
+        labels, stats = found[0]
+        x0, y0, x1, y1 = max(0, x - 3), max(0, y - 3), min(width, x + w + 3), min(height, y + h + 3)
         run = runs[y0:y1, x0:x1]
-        rest = mask[y0:y1, x0:x1] & (1 - cv2.dilate(run, np.ones((3, 3), np.uint8)))
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
-        near = cv2.dilate(run, np.ones((5, 5), np.uint8)).astype(bool)
-        touching = {int(i) for i in np.unique(labels[near & (labels > 0)])}
-        pieces = [i for i in touching if stats[i, cv2.CC_STAT_AREA] >= 0.5 * length * max(1.0, run.sum() / length)]
+        window = labels[y0:y1, x0:x1]
+        touching = np.unique(window[cv2.dilate(run, np.ones((5, 5), np.uint8)).astype(bool) & (window > 0)])
+        least = 0.5 * max(length, int(run.sum()))
+        pieces = [int(i) for i in touching if stats[i, cv2.CC_STAT_AREA] >= least]
         if len(pieces) != 1:
             return True
-        extent = stats[pieces[0], cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
-        return extent < OWN_COVER * length
+        left, top, span_x, span_y = stats[pieces[0], :4]
+        start, span, own = (left, span_x, x) if horizontal else (top, span_y, y)
+        return min(start + span, own + length) - max(start, own) < OWN_COVER * length
 
     return keep
 
@@ -729,9 +733,11 @@ def _rejoin(
     reach = max(4.0, 0.3 * text_height)
     for i, a in enumerate(pieces):
         for j in range(i + 1, len(pieces)):
-            if pieces[j].x0 >= a.x1:
+            b = pieces[j]
+            if b.x0 >= a.x1:
                 break
-            if _stacked(a, pieces[j], reach, taken):
+            near = max(reach, STACK_GAP * max(a.h, b.h))
+            if b.y0 - a.y1 <= near and a.y0 - b.y1 <= near and _stacked(a, b, reach, taken):
                 parent[root(j)] = root(i)
     groups: dict[int, list[_Blob]] = {}
     for i, piece in enumerate(pieces):
