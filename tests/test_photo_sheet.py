@@ -262,3 +262,14 @@ def test_debug_overlays_draw_on_a_copy() -> None:
     boxed = draw_writing(rectified.image, analyse_writing(rectified.image))
     assert boxed.shape == (*rectified.image.shape, 3) and (boxed[..., 0] > boxed[..., 2] + 100).any()  # blue boxes
     assert draw_sheet(photo.frame, None).shape == (600, 800, 3)
+
+
+def test_a_close_up_digits_straight_stroke_is_no_side_of_a_sheet() -> None:
+    """Paper filling the frame, a "1" and a "4" on it: the 1's long straight stroke is a sharp
+    edge with paper inside, but paper again beyond it, so no sheet is cut out of the close-up."""
+    close_up = np.full((160, 345), 235, np.uint8)
+    cv2.line(close_up, (160, 30), (150, 130), 35, 12)  # the 1
+    cv2.line(close_up, (230, 30), (215, 95), 35, 11)  # the 4
+    cv2.line(close_up, (215, 95), (290, 95), 35, 11)
+    cv2.line(close_up, (270, 50), (262, 130), 35, 11)
+    assert find_sheet(close_up) is None

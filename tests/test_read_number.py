@@ -311,3 +311,17 @@ def test_cut_pieces_share_out_every_pixel_of_ink_exactly_once() -> None:
         assert piece.mask[0].any() and piece.mask[-1].any() and piece.mask[:, 0].any() and piece.mask[:, -1].any()
     assert covered.max() == 1
     assert np.array_equal(covered > 0, labels > 0)
+
+
+def test_a_thin_digit_that_fills_its_word_is_still_a_digit() -> None:
+    """A word cut from a page comes cleaned of page edges; a pen's thin "1" as tall as its
+    canvas, thickened to MNIST's proportion, reaches the canvas's border and must not be
+    taken for a page edge there (it was: "no number found" on single digits of desk photos)."""
+    import cv2
+
+    from lenet5.reader.segment import segment_ink
+
+    ink = np.zeros((120, 60), np.float32)
+    cv2.line(ink, (30, 4), (30, 115), 1.0, 2)
+    cv2.line(ink, (30, 4), (18, 20), 1.0, 2)
+    assert len(segment_ink(ink, 0.3, furniture=False).pieces) == 1

@@ -209,8 +209,9 @@ def test_a_blank_sheet_on_a_desk_has_no_digit(tmp_path: Path) -> None:
 def test_read_json_keeps_todays_keys_for_one_number(digits, tmp_path: Path) -> None:
     images, labels = digits
     picture = np.full((200, 400), 235, np.uint8)
-    for k, d in enumerate((4, 2)):
-        picture[50:150, 60 + 120 * k : 160 + 120 * k] = 255 - cv2.resize(images[_first(labels, d)], (100, 100))
+    for k, d in enumerate((4, 2)):  # ink on the paper (pasted white squares would be a sheet of their own)
+        region = picture[50:150, 60 + 120 * k : 160 + 120 * k]
+        np.minimum(region, 255 - cv2.resize(images[_first(labels, d)], (100, 100)), out=region)
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG")
     (tmp_path / "42.png").write_bytes(buffer.getvalue())

@@ -21,7 +21,8 @@ The approach, and why:
    with one to four sides of its own; a missing side is stood in for by a line parallel
    to its opposite side (or square to its own neighbour), through the farthest visible
    point. A sheet that fills the frame but for a strip of desk shows one side only: such a
-   candidate says least and is tried after all others.
+   candidate says least, is tried after all others, and must have desk, not paper, beyond
+   its side (the straight stroke of a close-up's digit is an edge too).
    A white sheet on a pale desk is a few grey levels brighter than the desk: its outline
    has gaps, so it encloses no region. Its sides are then found as straight lines through
    the crests of steps brighter on the paper's hand (a Hough transform per side: top,
@@ -786,6 +787,20 @@ def _completed(sheet: Sheet, smooth: np.ndarray, blurred: np.ndarray, scale: tup
     return best
 
 
+def _desk_beyond(sheet: Sheet, blurred: np.ndarray) -> bool:
+    """For a sheet with a single side of its own: everything in the frame beyond that side
+    is desk, darker than the paper (by MIN_CONTRAST, as at its edge). A straight stroke of a
+    close-up's digit is a sharp edge with paper on its inside too, but beyond it lies more
+    paper, not a strip of desk."""
+    inside = np.zeros(blurred.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round(sheet.corners).astype(np.int32)], 1)
+    beyond = blurred[inside == 0]
+    if beyond.size < 0.01 * blurred.size:
+        return False
+    paper = float(np.median(blurred[inside == 1]))
+    return float(np.median(beyond)) < (1 - MIN_CONTRAST) * paper
+
+
 def _shows_more(new: Sheet, old: Sheet) -> bool:
     """Whether `new` has more sides of its own in view than `old` and lies within it."""
     if len(new.cut) >= len(old.cut) or new.area > 1.05 * old.area:
@@ -828,7 +843,9 @@ def find_sheet(gray: np.ndarray) -> Sheet | None:
         sheet = _first_passing(candidates, blurred, (fx, fy), search, strict=tier == 2)
         if sheet is not None:
             break
-    sheet = sheet or _first_passing(sorted(lone, key=lambda c: -c[0]), blurred, (fx, fy), search)
+    if sheet is None:
+        sheet = _first_passing(sorted(lone, key=lambda c: -c[0]), blurred, (fx, fy), search)
+        sheet = sheet if sheet is not None and _desk_beyond(sheet, blurred) else None
     return _completed(sheet, smooth, blurred, (fx, fy), search) if sheet is not None and sheet.cut else sheet
 
 

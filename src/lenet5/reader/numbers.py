@@ -140,10 +140,10 @@ def _read_words(
     backend: Backend, words: list[Word], threshold: float, page: Page, label: str, budget: list[int]
 ) -> NumberReading | None:
     ink, (ox, oy, _, _) = words_ink(words)
-    pad = 4  # the segmentation looks for page furniture along the borders: keep the ink off them
+    pad = 4  # a margin of paper round the ink, as a close-up has
     ink = np.pad(ink, pad)
     try:
-        found = segment_ink(ink, threshold)
+        found = segment_ink(ink, threshold, furniture=False)
     except NoInkError:
         return None
     if len(found.arcs) > budget[0]:

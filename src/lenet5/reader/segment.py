@@ -217,12 +217,15 @@ def _render_arc(ink: np.ndarray, pieces: list[Piece]) -> tuple[np.ndarray, tuple
     return render_mnist(ink[y0:y1, x0:x1] * rim), (x0, y0, x1, y1)
 
 
-def _ink_blobs(strength: np.ndarray, threshold: float) -> tuple[np.ndarray, list[page.Blob]]:
-    """Labelled blobs of ink, without page furniture and dust."""
+def _ink_blobs(strength: np.ndarray, threshold: float, furniture: bool = True) -> tuple[np.ndarray, list[page.Blob]]:
+    """Labelled blobs of ink, without dust, and without page furniture unless an earlier
+    stage took it out already (`furniture=False`: a word cut from a page fills its own
+    canvas, which is no page edge)."""
     mask = (strength > threshold).astype(np.uint8)
     labels, blobs = page.find_blobs(mask, strength)
     h, w = mask.shape
-    blobs = [b for b in blobs if not page.is_page_furniture(b, h, w)]
+    if furniture:
+        blobs = [b for b in blobs if not page.is_page_furniture(b, h, w)]
     if not blobs:
         raise NoInkError("no ink found (blank or near-uniform image)")
     heaviest = max(b.mass for b in blobs)
@@ -278,10 +281,11 @@ def segment(gray: np.ndarray) -> Segmentation:
     return segment_ink(strength, page.ink_threshold(strength))
 
 
-def segment_ink(strength: np.ndarray, threshold: float) -> Segmentation:
-    """Steps 2-3 on ink already found (strength 0..1, ink above `threshold`): a line of
-    writing that an earlier stage cut out of a page and cleaned of rules and specks."""
-    labels, blobs = _ink_blobs(strength, threshold)
+def segment_ink(strength: np.ndarray, threshold: float, furniture: bool = True) -> Segmentation:
+    """Steps 2-3 on ink already found (strength 0..1, ink above `threshold`). For a word that
+    an earlier stage cut out of a page and cleaned of rules, edges and specks, `furniture`
+    is False: its digit may fill the canvas, and is still a digit."""
+    labels, blobs = _ink_blobs(strength, threshold, furniture)
     _bounded(len(blobs))
     height = _line_height(labels, blobs)
     # Segment at a fixed scale, digits about LINE_HEIGHT px high: the cut search and the
@@ -294,7 +298,7 @@ def segment_ink(strength: np.ndarray, threshold: float) -> Segmentation:
     evened = _even_strokes(strength, threshold, height * scale)
     if scale < 1.0 or evened is not strength:  # the blobs found above no longer match the ink
         strength = evened
-        labels, blobs = _ink_blobs(strength, threshold)
+        labels, blobs = _ink_blobs(strength, threshold, furniture)
         height = _line_height(labels, blobs)
     # Soft ink 0..1, as for one digit: the threshold's half is the floor, the strokes' 90th
     # percentile the peak.
