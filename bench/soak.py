@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--body-timeout", type=float, default=10.0, help="the server's (its default)")
     parser.add_argument("--header-timeout", type=float, default=10.0, help="the server's (its default)")
     parser.add_argument("--max-connections", type=int, default=2048, help="the server's (its default)")
-    parser.add_argument("--max-concurrent", type=int, default=2, help="the server's decode slots (its default)")
+    parser.add_argument("--max-concurrent", type=int, default=None, help="the server's decode slots (default: its own)")
     parser.add_argument("--name", default=None, help="result file bench/results/NAME.json (default soak_BACKEND)")
     parser.add_argument(
         "--server-log", type=Path, default=None, help="keep the server's log here (default: a temp file)"
@@ -286,7 +286,7 @@ def main() -> None:
         "--body-timeout", str(args.body_timeout),
         "--header-timeout", str(args.header_timeout),
         "--max-connections", str(args.max_connections),
-        "--max-concurrent", str(args.max_concurrent),
+        *(("--max-concurrent", str(args.max_concurrent)) if args.max_concurrent else ()),
     )  # fmt: skip
     load_before = _loadavg()
     uncommitted = _uncommitted_src()

@@ -31,7 +31,8 @@ LIMIT_FLAGS = [
         "max_concurrent",
         positive_int,
         "N",
-        "pictures decoded at once (default {}); up to --max-queue more wait, beyond that 503 with Retry-After",
+        "pictures decoded at once (default {}: one fewer than the cores); up to --max-queue more wait, "
+        "beyond that 503 with Retry-After",
     ),
     ("--max-queue", "max_queue", int, "N", "requests that may wait for a decoding slot (default {})"),
     (
