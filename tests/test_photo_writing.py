@@ -317,3 +317,20 @@ def test_a_loop_inked_solid_is_not_left_hollow() -> None:
     x0, y0 = words[0].box[:2]
     middle = words[0].ink[222 - y0 - 3 : 222 - y0 + 4, 254 - x0 - 3 : 254 - x0 + 4]
     assert middle.size and middle.min() > 0.7 * words[0].ink.max()
+
+
+def test_a_page_of_speckle_keeps_only_the_blobs_of_most_ink() -> None:
+    """16,384 dots: the neighbour comparisons after the blobs are quadratic in a column of
+    them (a 1024 px page of dots took 2.7 s); at most MAX_BLOBS go on, the heaviest first."""
+    from lenet5.photo import writing
+
+    page = np.full((1024, 1024), 235, np.uint8)
+    for y in range(2, 1021, 8):
+        for x in range(2, 1021, 8):
+            page[y : y + 3, x : x + 3] = 40
+    page[500:520, 500:560] = 0  # one heavy mark among them
+    mask = (page < 128).astype(np.uint8)
+    labels, blobs = writing._blobs(mask, (1 - page / 235).astype(np.float32))
+    assert len(blobs) == writing.MAX_BLOBS
+    heavy = int(labels[510, 530])
+    assert blobs[0].index == heavy

@@ -52,6 +52,9 @@ from lenet5.photo.sheet import Box, as_gray
 MIN_STRENGTH = 0.1  # ink is at least 10% darker than its paper...
 NOISE_SIGMAS = 6.0  # ...and well clear of the paper's own noise
 RIM = 0.6  # a stroke's rim down to this share of the threshold belongs to it
+# Blobs kept on a page, those of most ink first: a full page of handwriting has a few
+# hundred, a dense printed one up to a couple of thousand; more is speckle or noise.
+MAX_BLOBS = 2000
 BACKGROUND_SHARE = 1 / 6  # the page-wide closing's side, as a share of the picture's shorter side
 NARROW_SHARE = 1 / 25  # the closing that follows shadows: at least this share of the shorter side...
 STROKE_CLOSING = 3.0  # ...and this many times the strokes' width
@@ -428,7 +431,9 @@ def _short_rules(
 
 
 def _blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[_Blob]]:
-    """Connected blobs of the mask (8-connected), each with its box and mean strength."""
+    """Connected blobs of the mask (8-connected), each with its box and mean strength: the
+    MAX_BLOBS of most ink, if there are more (a page of speckle or noise; the steps after
+    this compare blobs with their neighbours, and a bound on their number bounds the time)."""
     count, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
         return labels, []
@@ -441,6 +446,8 @@ def _blobs(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, list[_Bl
         x, y, w, h = cv2.boundingRect(outline)
         i = int(labels[outline[0, 0, 1], outline[0, 0, 0]])
         blobs.append(_Blob(i, x, y, x + w, y + h, int(area[i]), float(mass[i]) / max(int(area[i]), 1)))
+    if len(blobs) > MAX_BLOBS:
+        blobs = sorted(blobs, key=lambda b: -b.strength * b.area)[:MAX_BLOBS]
     return labels, blobs
 
 
