@@ -39,6 +39,10 @@ class Prediction:
         """The model's junk class wins: what was found is not a digit (a mark, a letter, an edge)."""
         return self.junk is not None and self.junk > self.probability
 
+    def to_dict(self) -> dict[str, object]:
+        """What `lenet5 predict --json` prints for it."""
+        return self.to_json()
+
     def to_json(self) -> dict[str, object]:
         return {
             "file": self.file,

@@ -60,6 +60,10 @@ class PageReading:
     def digits(self) -> list[ReadDigit]:
         return [d for n in self.numbers for d in n.digits]
 
+    def to_dict(self) -> dict[str, object]:
+        """What `lenet5 read --json` prints for it."""
+        return self.to_json()
+
     def to_json(self) -> dict[str, object]:
         """Today's shape for one number (file, number, confidence, digits), plus each number
         on its own (`numbers`, top to bottom) and whether a sheet was straightened."""
