@@ -325,3 +325,30 @@ def test_a_thin_digit_that_fills_its_word_is_still_a_digit() -> None:
     cv2.line(ink, (30, 4), (30, 115), 1.0, 2)
     cv2.line(ink, (30, 4), (18, 20), 1.0, 2)
     assert len(segment_ink(ink, 0.3, furniture=False).pieces) == 1
+
+
+def test_best_path_of_a_given_length() -> None:
+    from lenet5.reader.graph import best_path
+
+    costs = {(0, 1): 1.0, (1, 2): 1.0, (2, 3): 1.0, (0, 2): 0.5, (1, 3): 3.0, (0, 3): 0.1}
+    assert best_path(costs, 4) == [(0, 3)]
+    assert best_path(costs, 4, length=1) == [(0, 3)]
+    assert best_path(costs, 4, length=2) == [(0, 2), (2, 3)]  # 1.5 against (0,1),(1,3): 4.0
+    assert best_path(costs, 4, length=3) == [(0, 1), (1, 2), (2, 3)]
+    with pytest.raises(ValueError, match="cannot be read as 4 digits"):
+        best_path(costs, 4, length=4)
+
+
+def test_read_digits_and_min_confidence(tmp_path: Path, test_images: np.ndarray) -> None:
+    image, _ = _compose([_ink(test_images, d) for d in (2, 0, 2, 6)], [6, 5, 7])
+    image.save(tmp_path / "year.png")
+    year = str(tmp_path / "year.png")
+    assert run_cli("read", year, "--digits", "4").stdout.split()[1] == "2026"
+    result = run_cli("read", year, "--digits", "3")  # four digits well apart: no grouping makes three
+    assert result.returncode == 1 and "year.png: no number found of 3 digits" in result.stderr
+    assert run_cli("read", year, "--min-confidence", "0.05").returncode == 0
+    result = run_cli("read", year, "--min-confidence", "1")
+    assert result.returncode == 1 and "no number read with confidence 1 or more (best: 0." in result.stderr
+    for flag, value, message in (("--digits", "0", "at least 1"), ("--min-confidence", "1.5", "from 0 to 1")):
+        bad = run_cli("read", year, flag, value)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr

@@ -77,17 +77,26 @@ class Model:
         return _each(pictures, one)
 
     @overload
-    def read(self, pictures: Picture) -> PageReading: ...
+    def read(self, pictures: Picture, digits: int | None = None, min_confidence: float = 0.0) -> PageReading: ...
     @overload
-    def read(self, pictures: Sequence[Picture]) -> list[PageReading]: ...
+    def read(
+        self, pictures: Sequence[Picture], digits: int | None = None, min_confidence: float = 0.0
+    ) -> list[PageReading]: ...
 
-    def read(self, pictures: Picture | Sequence[Picture]) -> PageReading | list[PageReading]:
-        """Every number written on each picture, top to bottom (`lenet5 read`). The shipped
-        `reader` model reads numbers best: `lenet5.load("reader").read(...)`."""
+    def read(
+        self, pictures: Picture | Sequence[Picture], digits: int | None = None, min_confidence: float = 0.0
+    ) -> PageReading | list[PageReading]:
+        """Every number written on each picture, top to bottom (`lenet5 read`), each of
+        exactly `digits` digits if given, none below `min_confidence`. The shipped `reader`
+        model reads numbers best: `lenet5.load("reader").read(...)`."""
+        if digits is not None and not 1 <= digits <= 64:
+            raise UserError(f"digits must be 1-64, got {digits}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise UserError(f"min_confidence must be from 0 to 1, got {min_confidence}")
 
         def one(image: Image.Image, label: str) -> PageReading:
             with self._turn:
-                return read_page(self._backend, image, label)
+                return read_page(self._backend, image, label, digits, min_confidence)
 
         return _each(pictures, one)
 

@@ -34,6 +34,25 @@ def positive_float(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A number from 0 to 1 (a probability, a confidence)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
+    return value
+
+
+def digit_count(text: str) -> int:
+    """How many digits a number has: 1 to 64 (a line longer than that is no number we read)."""
+    value = positive_int(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError(f"must be at most 64, got {value}")
+    return value
+
+
 def seed(text: str) -> int:
     """A random seed: 0 to 2**32 - 1 (what numpy and Paddle both take)."""
     from lenet5.settings import SEED_LIMIT

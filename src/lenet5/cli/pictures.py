@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lenet5.cli.common import add_model_options, image_files, json_line, report_failure, top_k
+from lenet5.cli.common import add_model_options, digit_count, image_files, json_line, report_failure, share, top_k
 from lenet5.errors import UserError, file_errors
 
 PREDICT_DESCRIPTION = (
@@ -95,6 +95,19 @@ def add_read(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write a copy of each picture with each digit's box and reading drawn on it, as DIR/NAME.read.png",
     )
+    parser.add_argument(
+        "--digits",
+        type=digit_count,
+        metavar="N",
+        help="each number has exactly N digits (an 11-digit phone number): the best reading of that length",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=share,
+        default=0.0,
+        metavar="C",
+        help="leave out numbers read with less confidence than C (0-1); a picture with none left fails",
+    )
 
 
 def run_read(args: argparse.Namespace) -> int:
@@ -119,7 +132,9 @@ def run_read(args: argparse.Namespace) -> int:
     failures = 0
     for path in files:
         try:
-            reading, picture = read_file(backend, path, str(path))
+            reading, picture = read_file(
+                backend, path, str(path), digits=args.digits, min_confidence=args.min_confidence
+            )
             if annotate is not None:
                 save_png(annotated(picture, reading), annotate / names[path], "--annotate")
         except UserError as exc:

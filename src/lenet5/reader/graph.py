@@ -20,8 +20,12 @@ JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an 
 DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
 
 
-def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int, int]]:
-    """The arcs of the least-cost path from node 0 to node `nodes - 1` (Viterbi)."""
+def best_path(costs: dict[tuple[int, int], float], nodes: int, length: int | None = None) -> list[tuple[int, int]]:
+    """The arcs of the least-cost path from node 0 to node `nodes - 1` (Viterbi); with
+    `length`, the least-cost path of exactly that many arcs (digits), which may not exist
+    (ValueError)."""
+    if length is not None:
+        return _best_path_of_length(costs, nodes, length)
     best = [math.inf] * nodes
     back: list[int | None] = [None] * nodes
     best[0] = 0.0
@@ -36,6 +40,26 @@ def best_path(costs: dict[tuple[int, int], float], nodes: int) -> list[tuple[int
             raise ValueError("the segmentation graph has no path")  # cannot happen: single pieces are arcs
         path.append((i, j))
         j = i
+    return path[::-1]
+
+
+def _best_path_of_length(costs: dict[tuple[int, int], float], nodes: int, length: int) -> list[tuple[int, int]]:
+    """Viterbi over (node, arcs taken so far): the cheapest way to each node in k arcs."""
+    best = np.full((nodes, length + 1), math.inf)
+    back = np.full((nodes, length + 1), -1, dtype=np.int64)
+    best[0, 0] = 0.0
+    for (i, j), cost in sorted(costs.items(), key=lambda item: item[0][1]):
+        through = best[i, :length] + cost
+        better = through < best[j, 1:]
+        best[j, 1:][better] = through[better]
+        back[j, 1:][better] = i
+    if not math.isfinite(best[nodes - 1, length]):
+        raise ValueError(f"the line cannot be read as {length} digits")
+    path, j, k = [], nodes - 1, length
+    while k > 0:
+        i = int(back[j, k])
+        path.append((i, j))
+        j, k = i, k - 1
     return path[::-1]
 
 
@@ -92,16 +116,17 @@ class ScoredGraph:
         return digits / np.maximum(digits.sum(axis=1, keepdims=True) + junk_weight * junk, 1e-12)
 
     def best_reading(
-        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY
+        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY, length: int | None = None
     ) -> list[tuple[int, float, tuple[int, int, int, int]]]:
         """(digit, probability, box) along the least-penalty path: each arc costs
-        -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits)."""
+        -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits).
+        With `length`, the best reading of exactly that many digits (ValueError if none)."""
         probs = self.digit_probabilities(junk_weight)
         best = probs.max(axis=1)
         costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
         index = {arc: k for k, arc in enumerate(self.arcs)}
         reading = []
-        for arc in best_path(costs, self.nodes):
+        for arc in best_path(costs, self.nodes, length):
             k = index[arc]
             digit = int(np.argmax(probs[k]))
             reading.append((digit, float(probs[k, digit]), self.boxes[k]))

@@ -77,21 +77,31 @@ class PageReading:
         }
 
 
-def read_page(backend: Backend, image: Image.Image, label: str = "image") -> PageReading:
-    """Every number in the picture (module docstring); NoInkError when there is none."""
+def read_page(
+    backend: Backend, image: Image.Image, label: str = "image", digits: int | None = None, min_confidence: float = 0.0
+) -> PageReading:
+    """Every number in the picture (module docstring); NoInkError when there is none.
+    `digits`: read each number as exactly that many digits (a word that cannot be is no
+    number); `min_confidence`: numbers read with less confidence are left out."""
     page = find_page(image)
     found = page_writing(page)
-    if _one_line_close_up(page, found):
-        return PageReading(label, [_read_whole(backend, page, label)], False)
     numbers: list[NumberReading] = []
-    budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
-    for words in number_words(found.writing.lines, found.kept)[:MAX_NUMBERS]:
-        reading = _read_words(backend, words, found.threshold, page, label, budget)
-        if reading is not None:
-            numbers.append(reading)
-    if not numbers:
-        raise NoInkError(f"{label}: no number found")
-    return PageReading(label, numbers, page.rectified is not None)
+    if _one_line_close_up(page, found):
+        numbers.append(_read_whole(backend, page, label, digits))
+    else:
+        budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
+        for words in number_words(found.writing.lines, found.kept)[:MAX_NUMBERS]:
+            reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
+            if reading is not None:
+                numbers.append(reading)
+    read = [n for n in numbers if n.digits]
+    if not read:
+        raise NoInkError(f"{label}: no number found" + (f" of {digits} digits" if digits and numbers else ""))
+    sure = [n for n in read if n.confidence >= min_confidence]
+    if not sure:
+        best = max(n.confidence for n in read)
+        raise NoInkError(f"{label}: no number read with confidence {min_confidence:g} or more (best: {best:.2f})")
+    return PageReading(label, sure, page.rectified is not None)
 
 
 def _one_line_close_up(page: Page, found: PageWriting) -> bool:
@@ -102,12 +112,12 @@ def _one_line_close_up(page: Page, found: PageWriting) -> bool:
     return page.rectified is None and len(lines) <= 1 and all(found.kept(w) for w in words)
 
 
-def _read_whole(backend: Backend, page: Page, label: str) -> NumberReading:
+def _read_whole(backend: Backend, page: Page, label: str, digits: int | None = None) -> NumberReading:
     try:
         graph = score_graph(backend, page.gray)
     except NoInkError:
         raise NoInkError(f"{label}: no number found") from None
-    return reading_of(graph, label, page.to_original, backend.meta.calibration)
+    return reading_of(graph, label, page.to_original, backend.meta.calibration, digits)
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
@@ -141,7 +151,13 @@ def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
 
 
 def _read_words(
-    backend: Backend, words: list[Word], threshold: float, page: Page, label: str, budget: list[int]
+    backend: Backend,
+    words: list[Word],
+    threshold: float,
+    page: Page,
+    label: str,
+    budget: list[int],
+    digits: int | None = None,
 ) -> NumberReading | None:
     ink, (ox, oy, _, _) = words_ink(words)
     pad = 4  # a margin of paper round the ink, as a close-up has
@@ -159,12 +175,16 @@ def _read_words(
         x0, y0, x1, y1 = box
         return page.to_original((x0 + ox - pad, y0 + oy - pad, x1 + ox - pad, y1 + oy - pad))
 
-    reading = reading_of(graph, label, to_original, backend.meta.calibration)
-    return reading if reading.digits else None
+    return reading_of(graph, label, to_original, backend.meta.calibration, digits)
 
 
 def read_file(
-    backend: Backend, source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS
+    backend: Backend,
+    source: str | Path | bytes,
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+    digits: int | None = None,
+    min_confidence: float = 0.0,
 ) -> tuple[PageReading, Image.Image]:
     """A file path or bytes -> every number in it (read_page), and the picture (upright) it
     was read from. Every failure is a UserError naming the file."""
@@ -172,7 +192,7 @@ def read_file(
 
     def work(image: Image.Image, label: str) -> PageReading:
         picture.append(image)
-        return read_page(backend, image, label)
+        return read_page(backend, image, label, digits, min_confidence)
 
     reading = with_picture(source, work, name, max_pixels)
     return reading, picture[0]

@@ -108,15 +108,23 @@ def number_confidence(probabilities: Sequence[float], calibration: Calibration |
 
 
 def reading_of(
-    graph: ScoredGraph, label: str, to_original: Callable[[Box], Box], calibration: Calibration | None = None
+    graph: ScoredGraph,
+    label: str,
+    to_original: Callable[[Box], Box],
+    calibration: Calibration | None = None,
+    digits: int | None = None,
 ) -> NumberReading:
-    """The graph's best reading as a NumberReading, its boxes mapped by `to_original`."""
-    best = graph.best_reading()
+    """The graph's best reading (of exactly `digits` digits, if given: none if it cannot be
+    read so) as a NumberReading, its boxes mapped by `to_original`."""
+    try:
+        best = graph.best_reading(length=digits)
+    except ValueError:
+        return NumberReading(label, [], 0.0)
     digits = [ReadDigit(d, p, to_original(box)) for d, p, box in best]
     return NumberReading(label, digits, number_confidence([p for _d, p, _box in best], calibration))
 
 
-def read_number(backend: Backend, image: Image.Image, label: str = "image") -> NumberReading:
+def read_number(backend: Backend, image: Image.Image, label: str = "image", digits: int | None = None) -> NumberReading:
     """The whole picture read as one line of digits (a close-up of a number)."""
     original = upright(image)
     gray = to_grayscale(image)
@@ -124,4 +132,4 @@ def read_number(backend: Backend, image: Image.Image, label: str = "image") -> N
         graph = score_graph(backend, gray)
     except NoInkError:
         raise NoInkError(f"{label}: no number found (blank or near-uniform image)") from None
-    return reading_of(graph, label, lambda box: scaled_box(box, original, gray.shape), backend.meta.calibration)
+    return reading_of(graph, label, lambda box: scaled_box(box, original, gray.shape), backend.meta.calibration, digits)
