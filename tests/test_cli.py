@@ -185,3 +185,13 @@ def test_serve_on_a_taken_port_says_so_and_nothing_else() -> None:
     assert "Serving" not in result.stdout
     line = one_error_line(result.stderr)
     assert f"port {port}" in line and "already in use" in line and "--port" in line
+
+
+def test_summary_shows_the_network_predict_uses_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["the network of seed (the model predict uses by default)", "seed: input 1@28x28"]
+    assert main(["summary", "--model", "lenet5"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "lenet5: input 1@32x32"  # a network: no preamble
+    assert main(["summary", "--model", "reader"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["the network of reader", "seed: input 1@28x28"]

@@ -139,16 +139,31 @@ def add_summary(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "summary", help="print a model's layer table (maps, parameters, connections)", description=SUMMARY_DESCRIPTION
     )
-    parser.add_argument("--model", default="lenet5", help="network name (default lenet5)")
+    parser.add_argument(
+        "--model",
+        help="a network (seed, lenet5, ...: `lenet5 models`), or a shipped model, model folder or run whose "
+        "network to show (default: the network of the model `predict` uses)",
+    )
     add_json(parser)
 
 
 def run_summary(args: argparse.Namespace) -> int:
+    from lenet5.data.normalize import NETWORK_INPUTS
     from lenet5.models import create_model
     from lenet5.models.summary import format_table, layer_table
+    from lenet5.store.model_folder import DEFAULT_MODEL, load_meta, resolve_model_folder
 
-    table = layer_table(create_model(args.model), args.model)
-    print(json.dumps(table) if args.json else format_table(table))
+    if args.model in NETWORK_INPUTS:
+        network, which = args.model, None
+    else:
+        folder = resolve_model_folder(args.model)
+        network = load_meta(folder).model
+        which = f"the network of {args.model or DEFAULT_MODEL + ' (the model predict uses by default)'}"
+    table = layer_table(create_model(network), network)
+    if args.json:
+        print(json.dumps(table))
+    else:
+        print((f"{which}\n" if which else "") + format_table(table))
     return 0
 
 
