@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conftest import DATA_DIR
 from lenet5.cli import main
 from lenet5.metrics import precision_recall_f1
 
@@ -77,3 +78,33 @@ def test_per_class_legend_covers_no_bar() -> None:
     assert len(bars) == 30
     assert not any(legend.overlaps(bar) for bar in bars)
     plt.close(fig)
+
+
+def test_a_shipped_model_has_a_report_of_its_own(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`lenet5 report seed` works as `lenet5 evaluate seed` does: no run, so no curves, but
+    the card, the confusion matrix, per-class scores and the worst mistakes."""
+    import json
+
+    from lenet5.store.model_folder import shipped_models
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "seed", "--data-dir", str(DATA_DIR)]) == 0
+    out = tmp_path / "report-seed"
+    page = (out / "index.html").read_text()
+    assert {p.name for p in out.iterdir()} == {"index.html", "confusion.png", "per_class.png", "mistakes.png",
+                                               "lenet5-report.json"}  # fmt: skip
+    meta = json.loads((shipped_models()["seed"] / "lenet5.json").read_text())
+    measured = float(re.findall(r">([\d.]+)%<", page)[0])  # the facts table's test accuracy
+    # The accuracy its lenet5.json states, measured again (ONNX here, Paddle at export): equal
+    # but for a near tie or two that another CPU's rounding may flip (0.01% each).
+    assert abs(measured - 100 * meta["test_accuracy"]) <= 0.02
+    assert "Model card" in page and "curves" not in page.lower()
+    for src in re.findall(r"src='([^']+)'", page):
+        assert (out / src).is_file()
+    assert main(["report", "seed", "--data-dir", str(DATA_DIR)]) == 0  # its own earlier report: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    capsys.readouterr()
+    assert main(["report", "seed", "--out", str(mine)]) == 2
+    assert "not written by lenet5" in capsys.readouterr().err and (mine / "notes.txt").read_text() == "keep"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from lenet5.cli.common import add_data_dir, add_json, json_line, positive_int
-from lenet5.errors import file_errors
+from lenet5.errors import UserError, file_errors
 
 EVALUATE_DESCRIPTION = (
     "Load a run's exported inference model (or a model folder, or a shipped model by name) and report test "
@@ -23,7 +23,9 @@ EXPORT_DESCRIPTION = (
 )
 REPORT_DESCRIPTION = (
     "Write RUN/report/index.html with learning curves, confusion matrix, per-class scores, the most confident "
-    "mistakes, first-layer filters and feature maps. Opens from disk, no server."
+    "mistakes, first-layer filters and feature maps. For a model folder or a shipped model (no run behind it): "
+    "its card, confusion matrix, per-class scores and most confident mistakes, in --out (default report-NAME). "
+    "Opens from disk, no server."
 )
 SUMMARY_DESCRIPTION = (
     "The layer table computed from the model itself: feature-map shapes from a forward pass, trainable "
@@ -120,17 +122,26 @@ def run_export(args: argparse.Namespace) -> int:
 
 def add_report(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "report", help="write an HTML report with plots for a run", description=REPORT_DESCRIPTION
+        "report", help="write an HTML report with plots for a run or a model", description=REPORT_DESCRIPTION
     )
-    parser.add_argument("run", metavar="RUN", help="run directory")
+    parser.add_argument("run", metavar="RUN_OR_MODEL", help="run directory, model folder or shipped model name")
     parser.add_argument("--digit", type=int, default=0, metavar="I", help="test digit whose feature maps to show")
+    parser.add_argument(
+        "--out", metavar="DIR", help="for a model (not a run): the report's folder (default report-NAME here)"
+    )
     add_data_dir(parser)
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from lenet5.report.html_report import build_report
+    from lenet5.report.html_report import build_model_report, build_report
+    from lenet5.store.run_dir import is_run_dir
 
-    out = build_report(args.run, args.data_dir, args.digit)
+    if is_run_dir(Path(args.run)):
+        if args.out:
+            raise UserError(f"--out: a run's report is always {Path(args.run) / 'report'}")
+        out = build_report(args.run, args.data_dir, args.digit)
+    else:
+        out = build_model_report(args.run, args.out, args.data_dir)
     print(f"Report: {out / 'index.html'}")
     return 0
 

@@ -21,7 +21,10 @@ from lenet5.plots.confusion import plot_confusion
 from lenet5.plots.curves import plot_curves
 from lenet5.settings import TrainSettings
 from lenet5.store import checkpoint, outputs
+from lenet5.store.files import read_bytes
 from lenet5.store.run_dir import RunDir
+
+MAX_CARD_BYTES = 1024 * 1024  # a model card is a few KB
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -122,6 +125,42 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
         (tmp / "index.html").write_text(_page(f"lenet5 report: {html.escape(run.root.name)}", facts, sections))
         (tmp / outputs.REPORT_MARKER).write_text(outputs.report_marker(p.name for p in tmp.iterdir()))
     return out
+
+
+def build_model_report(model: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
+    """`lenet5 report MODEL`: the report of a model folder or a shipped model, which has no
+    run behind it here (no curves, no checkpoint): its card, the confusion matrix, per-class
+    scores and the most confident mistakes on the MNIST test digits. Written to `out`
+    (default `report-NAME` in the working directory), replacing only an earlier report."""
+    from lenet5.store.model_folder import CARD_FILE, load_meta, resolve_model_folder, shipped_name
+
+    folder = resolve_model_folder(model)
+    name = shipped_name(folder) or folder.resolve().name
+    target = outputs.claim_folder(out or f"report-{name}", "report", force=True, flag="--out")
+    meta = load_meta(folder)
+    data = mnist.load(data_dir)
+    backend = "onnx" if (folder / "model.onnx").is_file() else "paddle"
+    result = evaluate_model(folder, data_dir, backend)
+    card = ""
+    if (folder / CARD_FILE).exists():
+        card = read_bytes(folder / CARD_FILE, MAX_CARD_BYTES, "model card").decode("utf-8", errors="replace")
+    ours = outputs.folder_replaceable("report")
+    with file_errors(target, "write"), atomic.atomic_dir(target, replace_existing=ours) as tmp:
+        sections = [
+            _confusion_section(result, tmp),
+            _class_section(result, tmp),
+            _mistakes_section(data, result, tmp),
+        ]
+        if card:
+            sections.append(f"<h2>Model card</h2><pre style='white-space:pre-wrap'>{html.escape(card)}</pre>")
+        accuracy = f"{100 * result.accuracy:.2f}%"
+        facts = figures.table_html(
+            ["model", "network", "recipe", "test digits", "test accuracy"],
+            [[html.escape(name), meta.model, html.escape(meta.recipe or "-"), f"{result.n:,}", accuracy]],
+        )
+        (tmp / "index.html").write_text(_page(f"lenet5 report: model {html.escape(name)}", facts, sections))
+        (tmp / outputs.REPORT_MARKER).write_text(outputs.report_marker(p.name for p in tmp.iterdir()))
+    return target
 
 
 def _page(title: str, facts: str, sections: list[str]) -> str:
