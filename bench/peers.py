@@ -5,7 +5,7 @@
 
 Systems (`--systems`, default all that are installed):
 - `lenet5`: ours in this process, models loaded once: `read_file` with the shipped reader
-  model for numbers, `read_picture` + `predict_picture` with the seed model for single
+  model for numbers, `read_photo_digit` + `predict_picture` with the seed model for single
   digits (what `lenet5 read` and `lenet5 predict` do per file);
 - `lenet5-cli`: `lenet5 read FILES --json` (`predict` for digits), one process per set;
   its time per picture is the whole process's wall time / count (start-up and model load
@@ -192,14 +192,14 @@ class Lenet5:
 
     def reader(self, pictures: PictureSet) -> Reader:
         from lenet5.errors import UserError
+        from lenet5.infer.photo import read_photo_digit
         from lenet5.infer.predict import predict_picture
         from lenet5.reader.numbers import read_file
-        from lenet5.vision.preprocess import read_picture
 
         def read(path: Path) -> str:
             try:
                 if pictures.digits:
-                    return str(predict_picture(self.digit_model, read_picture(path), str(path), 1).digit)
+                    return str(predict_picture(self.digit_model, read_photo_digit(path), str(path), 1).digit)
                 return read_file(self.number_model, path)[0].number
             except UserError:  # no ink found and the like: nothing read
                 return ""
