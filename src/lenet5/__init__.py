@@ -10,14 +10,11 @@ command's start) stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from lenet5.api import Model, load
-    from lenet5.errors import UserError
-
+# Typed imports for type checkers: `from lenet5.api import load, Model`.
 _LAZY = {"load": "lenet5.api", "Model": "lenet5.api", "UserError": "lenet5.errors"}
 
 
