@@ -79,30 +79,39 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(model: str, *flags: str) -> Iterator[tuple[int, subprocess.Popen]]:
+def running_server(model: str, *flags: str, log_path: Path | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
     """`lenet5 serve --model MODEL FLAGS` as its own process on a free loopback port, as a
-    user would run it; yields (port, process) once /healthz answers, stops it afterwards."""
+    user would run it; yields (port, process) once /healthz answers, stops it afterwards.
+    Its output goes to `log_path` (where its warnings and any tracebacks go), or nowhere."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lenet5", "serve", "--model", model, "--port", str(port), *flags],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        yield port, server
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(log_path.open("wb")) if log_path else subprocess.DEVNULL
+        server = subprocess.Popen(
+            [sys.executable, "-m", "lenet5", "serve", "--model", model, "--port", str(port), *flags],
+            stdout=log,
+            stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        try:
+            _wait_for_health(server, port, log_path)
+            yield port, server
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _wait_for_health(server: subprocess.Popen, port: int, log_path: Path | None) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}; see {log_path or 'its output'}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
 
 
 def digit_pngs(count: int) -> list[bytes]:

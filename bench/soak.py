@@ -27,7 +27,6 @@ import contextlib
 import http.client
 import io
 import json
-import os
 import resource
 import selectors
 import socket
@@ -37,13 +36,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import digit_pngs, free_port, percentiles, write_result
+from common import digit_pngs, percentiles, running_server, write_result
 
 # Interleaved, so that every kind comes up within a client's first few requests (a stalled
 # body holds its client for --body-timeout seconds).
@@ -127,36 +125,6 @@ def _stats(samples_ms: list[float]) -> dict[str, float]:
     if not samples_ms:
         return {"n": 0}
     return {**percentiles(samples_ms), "max_ms": max(samples_ms)}
-
-
-@contextlib.contextmanager
-def _running_server(model: str, log_path: Path, *flags: str) -> Iterator[tuple[int, subprocess.Popen]]:
-    """common.running_server, but with the server's stdout and stderr written to `log_path`
-    (where its warnings and any tracebacks go) instead of thrown away."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "lenet5", "serve", "--model", model, "--port", str(port), *flags],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                if server.poll() is not None:
-                    raise SystemExit(f"the server exited with {server.returncode}; see {log_path}")
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                    conn.request("GET", "/healthz")
-                    if conn.getresponse().status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            yield port, server
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 class Slowloris:
@@ -291,7 +259,7 @@ def main() -> None:
     load_before = _loadavg()
     uncommitted = _uncommitted_src()
     began_all = time.time()
-    with _running_server(args.model, log_path, *flags) as (port, server):
+    with running_server(args.model, *flags, log_path=Path(log_path)) as (port, server):
         statuses: dict[str, Counter[int]] = {kind: Counter() for kind in set(KINDS)}
         kind_ms: dict[str, list[float]] = {kind: [] for kind in set(KINDS)}
         speckle_ms: dict[int, list[float]] = {side: [] for side in SPECKLE_SIDES}
