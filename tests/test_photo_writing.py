@@ -334,3 +334,16 @@ def test_a_page_of_speckle_keeps_only_the_blobs_of_most_ink() -> None:
     assert len(blobs) == writing.MAX_BLOBS
     heavy = int(labels[510, 530])
     assert blobs[0].index == heavy
+
+
+def test_a_ballpoint_number_beside_bold_print_is_still_writing() -> None:
+    # A form's bold black heading and labels, and a light ballpoint's number on an
+    # underline: its strokes are under a third as dark as the heading's, but a line of
+    # several glyphs that clear is writing (a fold's or a rule's remains are one piece).
+    page = synth.blank_page(600, 500, seed=12)
+    synth.print_text(page, "REGISTRATION", 60, 80, 34, ink=5.0)
+    synth.print_text(page, "Total:", 60, 300, 22, ink=40.0)
+    truth = synth.write(page, "566", 220, 300, 40, 3, ink=170.0)
+    synth.line(page, (200, 302), (520, 302), "underline", 2, 60.0)
+    words = _words(find_writing(_gray(page)))
+    assert any(_close(box, truth, 4) for box in words)

@@ -74,7 +74,8 @@ BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes 
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
-FAINT_LINE = 0.4  # a line of glyphs under this share of the darkest line's ink strength is no writing
+FAINT_LINE = 0.4  # a line of one glyph under this share of the darkest line's ink strength is no writing...
+FAINT_WORDS = 0.25  # ...a line of several under this share (a ballpoint's digits beside bold print)
 LONE_SHARE = 0.5  # a line of one glyph under this share of the page's text height is a speck or a hair
 LINE_GAP = 4.0  # a glyph this many line heights right of a line starts another
 
@@ -774,14 +775,15 @@ def _text_lines(
     """Lines of words from the glyphs (`members`: the pieces a joined glyph stands for),
     with the minor blobs that sit in a word. A line of one small glyph (LONE_SHARE) is
     no line (a speck, a hair), nor is one much fainter than the page's darkest (FAINT_LINE:
-    what is left of a fold, a shadow's edge)."""
+    what is left of a fold, a shadow's edge, a rule's end). A line of several glyphs may be
+    fainter (FAINT_WORDS): a light ballpoint's number beside a form's bold black print."""
     gathered = _gather(glyphs)
     strengths = [sum(b.strength * b.area for b in line) / max(1, sum(b.area for b in line)) for line in gathered]
     grouped = []
     for line, strength in zip(gathered, strengths, strict=True):
         if len(line) == 1 and max(line[0].w, line[0].h) < LONE_SHARE * text_height:
             minor.extend(members.get(line[0].index, line))  # alone and small: it may still sit in a word
-        elif strength >= FAINT_LINE * max(strengths):
+        elif strength >= (FAINT_LINE if len(line) == 1 else FAINT_WORDS) * max(strengths):
             grouped.append((line, _height(line)))
     words = [(word, height) for line, height in grouped for word in _split_words(line, height)]
     parts = [[piece for b in word for piece in members.get(b.index, [b])] for word, _ in words]
