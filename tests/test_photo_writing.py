@@ -347,3 +347,19 @@ def test_a_ballpoint_number_beside_bold_print_is_still_writing() -> None:
     synth.line(page, (200, 302), (520, 302), "underline", 2, 60.0)
     words = _words(find_writing(_gray(page)))
     assert any(_close(box, truth, 4) for box in words)
+
+
+def test_a_tilted_border_s_stepped_end_is_no_glyph() -> None:
+    # A table's vertical border whose last 30 px stepped two pixels aside (a tilted line's
+    # pixels): the rest is a rule, and that end, a thin "1" standing on the bottom rule,
+    # joins the border at its top and the crossing rule at its bottom: a cell's side too.
+    page = synth.blank_page(600, 500, seed=13)
+    synth.line(page, (40, 100), (560, 100), "rule", 2, 60.0)
+    synth.line(page, (40, 300), (560, 300), "rule", 2, 60.0)
+    synth.line(page, (40, 100), (40, 300), "rule", 2, 60.0)
+    synth.line(page, (560, 100), (560, 300), "rule", 2, 60.0)
+    synth.line(page, (200, 100), (200, 268), "rule", 2, 60.0)
+    synth.line(page, (203, 268), (203, 300), "rule", 2, 60.0)  # the stepped end
+    truth = synth.write(page, "6970", 260, 230, 40, 3)
+    words = _words(find_writing(_gray(page)))
+    assert len(words) == 1 and _close(words[0], truth, 4)

@@ -390,18 +390,27 @@ def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cleaned, horizontal.mask, vertical.mask
 
 
-def _touching(rules: np.ndarray, horizontal: bool) -> Keep:
-    """A test that a run's two ends (along the axis) both come within a few pixels of one
-    of the other axis's rules (half-resolution runs may stop a pixel or two short)."""
+def _touching(crossing: np.ndarray, along: np.ndarray, horizontal: bool) -> Keep:
+    """A test that a run's two ends (along the axis) both come within a few pixels of a
+    rule (half-resolution runs may stop a pixel or two short), one of them of the other
+    axis's (`crossing`); the other may be one of its own axis's (`along`): the end of a
+    tilted border, its pixels stepped aside from the part taken, joins the border at one
+    end and a crossing rule at the other. A stroke beside a rule touches it all along, but
+    at no crossing rule."""
     reach = 4
 
-    def near(x0: int, y0: int, x1: int, y1: int) -> bool:
+    def near(rules: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> bool:
         return bool(rules[max(0, y0 - reach) : y1 + reach, max(0, x0 - reach) : x1 + reach].any())
 
     def keep(x: int, y: int, w: int, h: int) -> bool:
-        if horizontal:
-            return near(x, y, x + 1, y + h) and near(x + w - 1, y, x + w, y + h)
-        return near(x, y, x + w, y + 1) and near(x, y + h - 1, x + w, y + h)
+        first, last = (
+            ((x, y, x + 1, y + h), (x + w - 1, y, x + w, y + h))
+            if horizontal
+            else ((x, y, x + w, y + 1), (x, y + h - 1, x + w, y + h))
+        )
+        if near(crossing, *first):
+            return near(crossing, *last) or near(along, *last)
+        return near(crossing, *last) and near(along, *first)
 
     return keep
 
@@ -422,8 +431,8 @@ def _short_rules(
     if not (horizontal.boxes or vertical.boxes or across.any() or down.any()):
         return cleaned, taken  # no rules: no box or cell sides either
     # Joining two rules says more than slenderness: a side may be short and bold.
-    sides_v = _slender(_runs(cleaned, side, False), side, False, _touching(across, False), SIDE_SLENDER)
-    sides_h = _slender(_runs(cleaned, side, True), side, True, _touching(down, True), SIDE_SLENDER)
+    sides_v = _slender(_runs(cleaned, side, False), side, False, _touching(across, down, False), SIDE_SLENDER)
+    sides_h = _slender(_runs(cleaned, side, True), side, True, _touching(down, across, True), SIDE_SLENDER)
     cleaned, taken_sides = _take(cleaned, [sides_h, sides_v])
     return cleaned, taken | taken_sides
 
