@@ -239,6 +239,16 @@ def test_a_pen_lying_on_the_sheet_is_not_writing() -> None:
     assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
 
 
+def test_a_lone_small_digit_beside_a_pen_is_the_writing() -> None:
+    # With one small digit on the page, the pen is half the ink: its height must not be
+    # taken for the text height (the digit would then be too small to be a glyph).
+    page = synth.blank_page(800, 1000, seed=9)
+    truth = synth.write(page, "3", 300, 420, 36, 3)
+    cv2.line(page.image, (420, 500), (700, 700), 40.0, 30, cv2.LINE_AA)
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.

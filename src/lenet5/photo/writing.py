@@ -483,7 +483,7 @@ def _page_stroke(labels: np.ndarray, blobs: list[_Blob]) -> float:
     return stroke_width(keep[labels])
 
 
-def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> float:
+def _text_height(blobs: list[_Blob], labels: np.ndarray, floor: float) -> float:
     """The typical height of glyph-like blobs (not dust, not flat dashes, not filled dots,
     not on the border, not faint), each counting as much as it has ink (up to the upper
     quartile's); 0 when there are none. Thin slivers (a fold's or a blot's bits) count only when there is nothing else:
@@ -495,11 +495,16 @@ def _text_height(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> fl
         and b.h >= 0.2 * b.w
         and b.area < 0.7 * b.w * b.h
         and b.strength >= floor
-        and not _on_edge(b, shape)
+        and not _on_edge(b, labels.shape)
     ]
     chosen = [b for b in glyphs if b.w > SLIVER * b.h] or glyphs
     if not chosen:
         return 0.0
+    # A pen lying on the sheet is one large blob: beside a single small digit it would be
+    # half the ink, and its height the text height (the digit then too small to be a glyph).
+    # Long solid bars are left out while anything else remains.
+    typical = _median([b.h for b in chosen])
+    chosen = [b for b in chosen if max(b.w, b.h) < PEN_HEIGHTS * typical or not _bar(b, labels)] or chosen
     # Weighted by ink: a page's dust, a fold's or a grid's faint bits are many but small,
     # and would otherwise halve the height (and with it every rule's least length). Capped:
     # one large thing (a pen on the sheet) is not most of the writing.
@@ -816,11 +821,11 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     strength, threshold, mask = _ink(gray)
     cleaned, long_h, long_v = _long_rules(mask)
     labels, blobs = _blobs(cleaned, strength)
-    text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape))
+    text_height = _text_height(blobs, labels, _faint_floor(blobs, gray.shape))
     if text_height:
         cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v)
         labels, blobs = _blobs(cleaned, strength)
-        text_height = _text_height(blobs, gray.shape, _faint_floor(blobs, gray.shape)) or text_height
+        text_height = _text_height(blobs, labels, _faint_floor(blobs, gray.shape)) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, _faint_floor(blobs, gray.shape), _page_stroke(labels, blobs))
     for blob in blobs:
