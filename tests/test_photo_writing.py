@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lenet5.photo import synth
+from lenet5.photo import synth, writing
 from lenet5.photo.sheet import find_sheet
 from lenet5.photo.writing import analyse_writing, find_writing
 
@@ -245,6 +245,30 @@ def test_a_lone_small_digit_beside_a_pen_is_the_writing() -> None:
     page = synth.blank_page(800, 1000, seed=9)
     truth = synth.write(page, "3", 300, 420, 36, 3)
     cv2.line(page.image, (420, 500), (700, 700), 40.0, 30, cv2.LINE_AA)
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_a_pen_lying_nearly_upright_is_not_cut_into_pieces_as_a_rule() -> None:
+    # A solid bar slanted a little from the vertical holds runs a quarter of the page long
+    # along its middle; taken out as a rule, they cut a pen into two slivers that were read
+    # as writing. A ruled line on the same page is still taken whole.
+    mask = np.zeros((1024, 750), np.uint8)
+    cv2.line(mask, (300, 30), (250, 420), 1, 40)  # the pen
+    cv2.line(mask, (20, 700), (730, 702), 1, 2)  # a ruled line
+    cleaned, _, _ = writing._long_rules(mask)
+    assert np.array_equal(cleaned[:450], mask[:450])
+    assert cleaned[690:710].sum() <= 0.01 * mask[690:710].sum()  # (a rounded end pixel may stay)
+
+
+def test_a_short_thick_pen_beside_one_large_digit_is_not_writing() -> None:
+    # Under two digit heights long, but many times thicker than the digit's strokes.
+    page = synth.blank_page(700, 800, seed=11)
+    blank = page.image.copy()
+    cv2.polylines(page.image, [np.array([(150, 380), (255, 385), (195, 505)])], False, 40.0, 6, cv2.LINE_AA)  # a 7
+    rows, cols = np.nonzero(blank - page.image > 20)
+    truth = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    cv2.line(page.image, (420, 200), (520, 410), 35.0, 28, cv2.LINE_AA)
     lines = find_writing(_gray(page))
     assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
 

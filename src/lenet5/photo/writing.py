@@ -23,7 +23,9 @@ Input is a rectified sheet (`sheet.rectify`), or any picture of paper without de
    and ink: large pieces on the picture's border (a page edge, desk, a pen), filled regions
    (a blot, by its inscribed circle, several times the page's strokes: a bold digit fills
    its box as much as a blot does, but its strokes are no thicker than its neighbours'),
-   a pen lying on the sheet (a straight solid bar longer than the writing is tall), marks
+   a pen lying on the sheet (a straight solid bar longer than the writing is tall, or,
+   beside a few digits, shorter but far thicker than their strokes; it never sets the
+   text height, and its middle is never taken for a rule), marks
    much fainter than the page's writing (squared paper's grid, show-through, a shadow's
    remains), flat dashes under the text and flat pieces of a fold or a broken rule are
    furniture; blobs below glyph size, short slivers and compact dots are minor: they never
@@ -71,7 +73,9 @@ WORD_GAP = 0.9  # a gap over this share of the line's height separates words (di
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
 SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
-PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet
+PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
+PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
+FEW_GLYPHS = 6  # a page with this few glyph-like blobs may have a pen for half its ink
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
 FAINT_LINE = 0.4  # a line of one glyph under this share of the darkest line's ink strength is no writing...
@@ -321,6 +325,34 @@ def _own_stroke(mask: np.ndarray, runs: np.ndarray, horizontal: bool) -> Keep:
     return keep
 
 
+def _thin_in_ink(mask: np.ndarray, runs: np.ndarray, horizontal: bool, also: Keep) -> Keep:
+    """`also`, and a test that a run is not the middle of a solid bar much thicker than it:
+    a pen lying on the sheet, slanted a little, holds straight runs a quarter of the page
+    long along its middle, and taking them out would cut it into pieces that no longer look
+    like a pen (the blob step sets aside a whole one). A rule's own ink is the rule, with
+    strokes crossing it: never a solid bar thicker than the run. The ink is labelled once,
+    on the first run that gets this far."""
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def keep(x: int, y: int, w: int, h: int) -> bool:
+        if not found:
+            found.append(cv2.connectedComponentsWithStats(mask, connectivity=8)[1:3])
+        labels, stats = found[0]
+        inside = labels[y : y + h, x : x + w][runs[y : y + h, x : x + w] > 0]
+        if inside.size:
+            piece = int(np.bincount(inside).argmax())
+            px, py, pw, ph, area = stats[piece]
+            crop = (labels[py : py + ph, px : px + pw] == piece).astype(np.uint8)
+            contours, _ = cv2.findContours(crop, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            (_, _), (a, b), _ = cv2.minAreaRect(max(contours, key=cv2.contourArea))
+            thickness = cv2.countNonZero(runs[y : y + h, x : x + w]) / (w if horizontal else h)
+            if area >= 0.7 * a * b and min(a, b) >= 1.3 * thickness + 2:
+                return False
+        return also(x, y, w, h)
+
+    return keep
+
+
 def _slender(
     runs: np.ndarray, length: int, horizontal: bool, keep: Keep | None = None, slender: float = RULE_SLENDER
 ) -> _Rules:
@@ -384,8 +416,8 @@ def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     across = max(40, round(LONG_RULE * width))
     down = max(40, round(LONG_RULE * height))
     runs_h, runs_v = _runs(mask, across, True), _runs(mask, down, False)
-    horizontal = _slender(runs_h, across, True, _own_stroke(mask, runs_h, True))
-    vertical = _slender(runs_v, down, False, _own_stroke(mask, runs_v, False))
+    horizontal = _slender(runs_h, across, True, _thin_in_ink(mask, runs_h, True, _own_stroke(mask, runs_h, True)))
+    vertical = _slender(runs_v, down, False, _thin_in_ink(mask, runs_v, False, _own_stroke(mask, runs_v, False)))
     cleaned, _ = _take(mask, [horizontal, vertical])
     return cleaned, horizontal.mask, vertical.mask
 
@@ -422,8 +454,8 @@ def _short_rules(
     cell sides between rules (a box's side may be shorter than a digit, but joins two rules)."""
     length = max(16, round(RULE_HEIGHTS * text_height))
     runs_h, runs_v = _runs(mask, length, True), _runs(mask, length, False)
-    horizontal = _slender(runs_h, length, True, _own_stroke(mask, runs_h, True))
-    vertical = _slender(runs_v, length, False, _own_stroke(mask, runs_v, False))
+    horizontal = _slender(runs_h, length, True, _thin_in_ink(mask, runs_h, True, _own_stroke(mask, runs_h, True)))
+    vertical = _slender(runs_v, length, False, _thin_in_ink(mask, runs_v, False, _own_stroke(mask, runs_v, False)))
     cleaned, taken = _take(mask, [horizontal, vertical])
     side = max(8, round(0.6 * text_height))  # a box barely taller than its digits, less its rules
     across = long_h | horizontal.mask
@@ -483,11 +515,10 @@ def _page_stroke(labels: np.ndarray, blobs: list[_Blob]) -> float:
     return stroke_width(keep[labels])
 
 
-def _text_height(blobs: list[_Blob], labels: np.ndarray, floor: float) -> float:
-    """The typical height of glyph-like blobs (not dust, not flat dashes, not filled dots,
-    not on the border, not faint), each counting as much as it has ink (up to the upper
-    quartile's); 0 when there are none. Thin slivers (a fold's or a blot's bits) count only when there is nothing else:
-    a line of 1s is all slivers."""
+def _glyph_like(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> list[_Blob]:
+    """Blobs that may be glyphs (not dust, not flat dashes, not filled dots, not on the
+    border, not faint). Thin slivers (a fold's or a blot's bits) only when there is nothing
+    else: a line of 1s is all slivers."""
     glyphs = [
         b
         for b in blobs
@@ -495,19 +526,43 @@ def _text_height(blobs: list[_Blob], labels: np.ndarray, floor: float) -> float:
         and b.h >= 0.2 * b.w
         and b.area < 0.7 * b.w * b.h
         and b.strength >= floor
-        and not _on_edge(b, labels.shape)
+        and not _on_edge(b, shape)
     ]
-    chosen = [b for b in glyphs if b.w > SLIVER * b.h] or glyphs
+    return [b for b in glyphs if b.w > SLIVER * b.h] or glyphs
+
+
+def _pens(glyphs: list[_Blob], labels: np.ndarray) -> set[int]:
+    """The glyph-like blobs that are pens lying on the sheet: solid bars PEN_HEIGHTS times as
+    long as the others are tall; or, beside a few digits (where a pen is half the ink and
+    could set the text height), PEN_SHORT times as long and BLOT_STROKES times as thick as
+    their strokes. Not all of them: a page of nothing but 1s is writing."""
+    if len(glyphs) < 2:
+        return set()
+    typical = _median([b.h for b in glyphs])
+    pens = {b.index for b in glyphs if max(b.w, b.h) >= PEN_HEIGHTS * typical and _bar(b, labels)}
+    if len(glyphs) <= FEW_GLYPHS:
+        thickness = [_thickness(b, labels) for b in glyphs]
+        for k, b in enumerate(glyphs):
+            others = [o for o in glyphs if o is not b]
+            rest = [t for i, t in enumerate(thickness) if i != k]
+            if (
+                max(b.w, b.h) >= PEN_SHORT * _median([o.h for o in others])
+                and thickness[k] >= BLOT_STROKES * _median(rest)
+                and _bar(b, labels)
+            ):
+                pens.add(b.index)
+    return pens if len(pens) < len(glyphs) else set()
+
+
+def _text_height(glyphs: list[_Blob], pens: set[int]) -> float:
+    """The typical height of the glyph-like blobs (`_glyph_like`) that are not pens, each
+    counting as much as it has ink (up to the upper quartile's); 0 when there are none."""
+    chosen = [b for b in glyphs if b.index not in pens]
     if not chosen:
         return 0.0
-    # A pen lying on the sheet is one large blob: beside a single small digit it would be
-    # half the ink, and its height the text height (the digit then too small to be a glyph).
-    # Long solid bars are left out while anything else remains.
-    typical = _median([b.h for b in chosen])
-    chosen = [b for b in chosen if max(b.w, b.h) < PEN_HEIGHTS * typical or not _bar(b, labels)] or chosen
     # Weighted by ink: a page's dust, a fold's or a grid's faint bits are many but small,
     # and would otherwise halve the height (and with it every rule's least length). Capped:
-    # one large thing (a pen on the sheet) is not most of the writing.
+    # one large thing is not most of the writing.
     chosen.sort(key=lambda b: b.h)
     areas = np.array([b.area for b in chosen], np.float64)
     weights = np.cumsum(np.minimum(areas, np.percentile(areas, 75, method="lower")))
@@ -821,15 +876,18 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     strength, threshold, mask = _ink(gray)
     cleaned, long_h, long_v = _long_rules(mask)
     labels, blobs = _blobs(cleaned, strength)
-    text_height = _text_height(blobs, labels, _faint_floor(blobs, gray.shape))
+    glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
+    text_height = _text_height(glyphs, _pens(glyphs, labels))
     if text_height:
         cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v)
         labels, blobs = _blobs(cleaned, strength)
-        text_height = _text_height(blobs, labels, _faint_floor(blobs, gray.shape)) or text_height
+        glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
+    pens = _pens(glyphs, labels)
+    text_height = _text_height(glyphs, pens) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, _faint_floor(blobs, gray.shape), _page_stroke(labels, blobs))
     for blob in blobs:
-        kinds[_kind(blob, labels, text_height, floors)].append(blob)
+        kinds["furniture" if blob.index in pens else _kind(blob, labels, text_height, floors)].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
     lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height)
