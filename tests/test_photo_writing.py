@@ -273,6 +273,23 @@ def test_a_short_thick_pen_beside_one_large_digit_is_not_writing() -> None:
     assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
 
 
+def test_a_one_written_along_a_line_of_squared_paper_is_still_writing() -> None:
+    # The 1 lies on a vertical grid line and joins the lines above and below it, as a
+    # cell's side does; it is much darker than the printed grid, so it is a stroke.
+    page = synth.blank_page(600, 800, seed=12)
+    for x in range(20, 600, 40):
+        synth.line(page, (x, 0), (x, 799), "rule", 2, 175.0)
+    for y in range(20, 800, 40):
+        synth.line(page, (0, y), (599, y), "rule", 2, 175.0)
+    five = synth.write(page, "5", 196, 345, 40, 3)
+    cv2.line(page.image, (183, 303), (177, 347), 40.0, 5, cv2.LINE_AA)
+    words = _words(find_writing(_gray(page)))
+    assert len(words) == 1
+    x0, y0, x1, y1 = words[0]
+    assert x0 <= 177 and x1 >= five[2] - 3  # the 1 and the 5, one number
+    assert y0 >= 290 and y1 <= 360  # and no grid line with them
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.

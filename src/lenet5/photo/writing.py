@@ -18,7 +18,9 @@ Input is a rectified sheet (`sheet.rectify`), or any picture of paper without de
    second pass takes rules down to a couple of text heights, then box and cell sides that
    join two rules. A rule must also be slender (a bold "1" is not). Removing a rule cuts
    the strokes that cross it, so its pixels are given back where ink goes on across it on
-   both sides; pieces of a glyph that still fell apart across a rule are joined again.
+   both sides, and where a stroke runs along a rule in an ink much darker than the rule's
+   (a 1 on a line of squared paper); a box side must be printed as the rules it joins.
+   Pieces of a glyph that still fell apart across a rule are joined again.
 3. Blobs. What is left is split into connected blobs and each is judged on its own box
    and ink: large pieces on the picture's border (a page edge, desk, a pen), filled regions
    (a blot, by its inscribed circle, several times the page's strokes: a bold digit fills
@@ -65,6 +67,8 @@ LONG_RULE = 0.25  # first pass: rules at least this share of the page long
 RULE_HEIGHTS = 2.2  # second pass: rules at least this many text heights long
 RULE_SLENDER = 12  # a rule is at least this many times longer than thick
 SIDE_SLENDER = 5  # ...a box's side between two rules this many times
+DARKER = 1.6  # a rule's pixels this many times as dark as the rule are a stroke drawn along it...
+ALONG_HEIGHTS = 1.5  # ...if no longer than this many text heights
 OWN_COVER = 0.4  # a glyph's own stroke: the glyph it belongs to spans this share of it at least...
 OWN_LONGEST = 0.8  # ...and it spans no more than this share of the page
 MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet could not read them)
@@ -396,6 +400,35 @@ def _restore(cleaned: np.ndarray, rules: _Rules) -> None:
         window |= bridged & rules.mask[y0:y1, x0:x1]
 
 
+def _darker_back(cleaned: np.ndarray, rules: _Rules, strength: np.ndarray, longest: float) -> None:
+    """Give back (in place) a rule's pixels that are much darker than the rule itself
+    (DARKER times its median strength) and join the ink beside it: a stroke drawn along a
+    ruled line, a 1 on squared paper's vertical or a 7's bar on a rule, is darker than the
+    printed ruling under it (a pen's ink over a light rule darkens it again). Only pieces
+    shorter than `longest` (a glyph's height or so): a box's border printed darker than
+    the ruled line it merged with stays a rule."""
+    height, width = cleaned.shape
+    near = np.ones((3, 3), np.uint8)
+    for x, y, w, h in rules.boxes:
+        x0, y0, x1, y1 = max(0, x - 1), max(0, y - 1), min(width, x + w + 1), min(height, y + h + 1)
+        window = cleaned[y0:y1, x0:x1]
+        on_rule = rules.mask[y0:y1, x0:x1].astype(bool) & (window == 0)
+        values = strength[y0:y1, x0:x1][on_rule]
+        if values.size < 16:
+            continue
+        dark = (on_rule & (strength[y0:y1, x0:x1] > DARKER * float(np.median(values)))).astype(np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+        if count <= 1:
+            continue
+        beside = cv2.dilate(window, near).astype(bool)
+        touching = np.unique(labels[beside & (labels > 0)])
+        shortest = 6  # px: dust on a rule is a speck, a stroke along it is longer
+        along = cv2.CC_STAT_WIDTH if rules.horizontal else cv2.CC_STAT_HEIGHT
+        back = [i for i in touching if shortest <= stats[i, along] < longest]
+        if back:
+            window[np.isin(labels, back)] = 1
+
+
 def _take(mask: np.ndarray, found: list[_Rules]) -> tuple[np.ndarray, np.ndarray]:
     """The mask without the rules (crossing strokes given back), and what was taken."""
     taken = found[0].mask
@@ -409,7 +442,7 @@ def _take(mask: np.ndarray, found: list[_Rules]) -> tuple[np.ndarray, np.ndarray
     return cleaned, cv2.bitwise_and(taken, cv2.bitwise_xor(cleaned, 1))
 
 
-def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, _Rules, _Rules]:
     """First pass, nothing known of the writing: rules a quarter of the page long. The mask
     without them, and the horizontal and the vertical rules taken."""
     height, width = mask.shape
@@ -419,7 +452,7 @@ def _long_rules(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     horizontal = _slender(runs_h, across, True, _thin_in_ink(mask, runs_h, True, _own_stroke(mask, runs_h, True)))
     vertical = _slender(runs_v, down, False, _thin_in_ink(mask, runs_v, False, _own_stroke(mask, runs_v, False)))
     cleaned, _ = _take(mask, [horizontal, vertical])
-    return cleaned, horizontal.mask, vertical.mask
+    return cleaned, horizontal, vertical
 
 
 def _touching(crossing: np.ndarray, along: np.ndarray, horizontal: bool) -> Keep:
@@ -447,24 +480,52 @@ def _touching(crossing: np.ndarray, along: np.ndarray, horizontal: bool) -> Keep
     return keep
 
 
+def _as_dark_as(runs: np.ndarray, strength: np.ndarray, ruling: np.ndarray, also: Keep) -> Keep:
+    """`also`, and a test that a run is no darker than the rules at its ends (DARKER times
+    their median strength at most): a box's or a cell's side is printed as the rules it
+    joins are, while a 1 written in a square of squared paper, joining the grid lines above
+    and below it, is darker than they are."""
+    reach = 4
+
+    def keep(x: int, y: int, w: int, h: int) -> bool:
+        values = strength[y : y + h, x : x + w][runs[y : y + h, x : x + w] > 0]
+        y0, x0 = max(0, y - reach), max(0, x - reach)
+        around = ruling[y0 : y + h + reach, x0 : x + w + reach]
+        ends = strength[y0 : y + h + reach, x0 : x + w + reach][around]
+        if values.size and ends.size and float(np.median(values)) > DARKER * float(np.median(ends)):
+            return False
+        return also(x, y, w, h)
+
+    return keep
+
+
 def _short_rules(
-    mask: np.ndarray, text_height: float, long_h: np.ndarray, long_v: np.ndarray
+    mask: np.ndarray, text_height: float, long_h: _Rules, long_v: _Rules, strength: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Second pass, knowing the text height: rules of a couple of text heights, then box and
-    cell sides between rules (a box's side may be shorter than a digit, but joins two rules)."""
+    """Second pass, knowing the text height: rules of a couple of text heights; strokes
+    drawn along any rule in a darker ink given back; then box and cell sides between rules
+    (a box's side may be shorter than a digit, but joins two rules)."""
     length = max(16, round(RULE_HEIGHTS * text_height))
     runs_h, runs_v = _runs(mask, length, True), _runs(mask, length, False)
     horizontal = _slender(runs_h, length, True, _thin_in_ink(mask, runs_h, True, _own_stroke(mask, runs_h, True)))
     vertical = _slender(runs_v, length, False, _thin_in_ink(mask, runs_v, False, _own_stroke(mask, runs_v, False)))
     cleaned, taken = _take(mask, [horizontal, vertical])
+    for rules in (long_h, long_v, horizontal, vertical):
+        _darker_back(cleaned, rules, strength, ALONG_HEIGHTS * text_height)
+    taken &= 1 - cleaned
     side = max(8, round(0.6 * text_height))  # a box barely taller than its digits, less its rules
-    across = long_h | horizontal.mask
-    down = long_v | vertical.mask
+    across = long_h.mask | horizontal.mask
+    down = long_v.mask | vertical.mask
     if not (horizontal.boxes or vertical.boxes or across.any() or down.any()):
         return cleaned, taken  # no rules: no box or cell sides either
-    # Joining two rules says more than slenderness: a side may be short and bold.
-    sides_v = _slender(_runs(cleaned, side, False), side, False, _touching(across, down, False), SIDE_SLENDER)
-    sides_h = _slender(_runs(cleaned, side, True), side, True, _touching(down, across, True), SIDE_SLENDER)
+    # Joining two rules says more than slenderness: a side may be short and bold; but it is
+    # printed as they are.
+    runs_v, runs_h = _runs(cleaned, side, False), _runs(cleaned, side, True)
+    ruling = (across | down).astype(bool) & (cleaned == 0)  # the printed rules, not the ink given back
+    joins_v = _as_dark_as(runs_v, strength, ruling, _touching(across, down, False))
+    joins_h = _as_dark_as(runs_h, strength, ruling, _touching(down, across, True))
+    sides_v = _slender(runs_v, side, False, joins_v, SIDE_SLENDER)
+    sides_h = _slender(runs_h, side, True, joins_h, SIDE_SLENDER)
     cleaned, taken_sides = _take(cleaned, [sides_h, sides_v])
     return cleaned, taken | taken_sides
 
@@ -879,7 +940,7 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
     text_height = _text_height(glyphs, _pens(glyphs, labels))
     if text_height:
-        cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v)
+        cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v, strength)
         labels, blobs = _blobs(cleaned, strength)
         glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
     pens = _pens(glyphs, labels)
