@@ -290,6 +290,21 @@ def test_a_one_written_along_a_line_of_squared_paper_is_still_writing() -> None:
     assert y0 >= 290 and y1 <= 360  # and no grid line with them
 
 
+def test_digits_written_one_per_box_of_a_comb_are_one_word_beside_the_label() -> None:
+    # The boxes hold the digits further apart than a word's gap; the walls between them say
+    # that they are one number. The printed label before the first wall stays its own word.
+    page = synth.blank_page(700, 400, seed=13)
+    label = synth.print_text(page, "No.", 40, 210, 24)
+    for k in range(4):
+        synth.rectangle(page, (150 + 80 * k, 150, 231 + 80 * k, 230), 2)
+    digits = [synth.write(page, d, 175 + 80 * k, 212, 45, 3) for k, d in enumerate("3852")]
+    number = (digits[0][0], min(d[1] for d in digits), digits[-1][2], max(d[3] for d in digits))
+    words = _words(find_writing(_gray(page)))
+    assert len(words) == 2
+    assert words[0][:3] == pytest.approx(label[:3], abs=7)  # (its full stop may be left as dust)
+    assert words[1] == pytest.approx(number, abs=3)
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.

@@ -74,6 +74,7 @@ OWN_LONGEST = 0.8  # ...and it spans no more than this share of the page
 MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet could not read them)
 GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
+COMB_GAP = 1.8  # ...unless a box's wall stands in a gap up to this many heights: a comb's boxes
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
 SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
@@ -738,18 +739,39 @@ def _gather(glyphs: list[_Blob]) -> list[list[_Blob]]:
     return [line.blobs for line in lines]
 
 
-def _split_words(blobs: list[_Blob], height: float) -> list[list[_Blob]]:
-    """A line's glyphs (left to right) into words at gaps wider than WORD_GAP of its height."""
+def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = None) -> list[list[_Blob]]:
+    """A line's glyphs (left to right) into words at gaps wider than WORD_GAP of its height;
+    but not at a gap of up to COMB_GAP heights with a printed side standing in it (`taken`:
+    the rules' pixels) between glyphs written one per box: the digits of a number in a comb.
+    A word of several glyphs before the first wall (a printed label) takes nothing across it."""
     words: list[list[_Blob]] = []
     right = None
+    combed = False  # the last word is one glyph, or glyphs one per box: it may take the next box's
+    top, bottom = min(b.y0 for b in blobs), max(b.y1 for b in blobs)
     for blob in sorted(blobs, key=lambda b: b.x0):
-        if right is None or blob.x0 - right > WORD_GAP * height:
+        if right is not None and blob.x0 - right > WORD_GAP * height:
+            # The glyphs' own height: a comb's digits may stand beside a label's smaller print.
+            tall = max(blob.h, words[-1][-1].h)
+            combed = (combed or len(words[-1]) == 1) and _comb(taken, (right, top, blob.x0, bottom), tall)
+            if not combed:
+                right = None
+        if right is None:
             words.append([blob])
             right = blob.x1
         else:
             words[-1].append(blob)
             right = max(right, blob.x1)
     return words
+
+
+def _comb(taken: np.ndarray | None, gap: Box, height: float) -> bool:
+    """A gap between two glyphs no wider than COMB_GAP heights, with a printed side in it
+    as tall as half the line: the wall between two boxes of a comb."""
+    x0, y0, x1, y1 = gap
+    if taken is None or x1 - x0 > COMB_GAP * height or x1 <= x0:
+        return False
+    columns = taken[y0:y1, x0:x1].sum(axis=0)
+    return bool(columns.size) and int(columns.max()) >= 0.5 * (y1 - y0)
 
 
 def _box(blobs: list[_Blob]) -> Box:
@@ -901,6 +923,7 @@ def _text_lines(
     members: dict[int, list[_Blob]],
     maps: tuple[np.ndarray, ...],
     text_height: float,
+    taken: np.ndarray | None = None,
 ) -> list[TextLine]:
     """Lines of words from the glyphs (`members`: the pieces a joined glyph stands for),
     with the minor blobs that sit in a word. A line of one small glyph (LONE_SHARE) is
@@ -915,12 +938,12 @@ def _text_lines(
             minor.extend(members.get(line[0].index, line))  # alone and small: it may still sit in a word
         elif strength >= (FAINT_LINE if len(line) == 1 else FAINT_WORDS) * max(strengths):
             grouped.append((line, _height(line)))
-    words = [(word, height) for line, height in grouped for word in _split_words(line, height)]
+    words = [(word, height) for line, height in grouped for word in _split_words(line, height, taken)]
     parts = [[piece for b in word for piece in members.get(b.index, [b])] for word, _ in words]
     _attach(parts, [height for _, height in words], minor)
     lines, start = [], 0
     for line, height in grouped:
-        count = len(_split_words(line, height))
+        count = len(_split_words(line, height, taken))
         built = tuple(_word(parts[start + k], words[start + k][0], height, maps) for k in range(count))
         start += count
         box = (min(w.box[0] for w in built), min(w.box[1] for w in built))
@@ -951,7 +974,7 @@ def analyse_writing(gray: np.ndarray) -> Writing:
         kinds["furniture" if blob.index in pens else _kind(blob, labels, text_height, floors)].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
-    lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height)
+    lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height, taken)
     return Writing(lines, strength, mask, labels, text_height)
 
 
