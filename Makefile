@@ -11,22 +11,23 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps depend on pyproject.toml, so a changed dependency list reinstalls; otherwise reused.
-# The fast CPU kernels (src/lenet5/kernels) compile here once, ~10 s, into .venv/lenet5-cache.
+# The fast CPU kernels (src/lenet5/kernels: the operators and the fused SDLM step) compile here
+# once, ~15 s, into .venv/lenet5-cache.
 # Without a compiler everything still works, on Paddle's own (slower) convolution.
 KERNELS = $(BIN)/python -m lenet5.kernels || echo "lenet5: fast CPU kernels not built; training uses Paddle's conv2d"
 
-$(VENV)/.stamp-run: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
+$(VENV)/.stamp-run: pyproject.toml src/lenet5/kernels/conv_kernels.cc src/lenet5/kernels/sdlm_step.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(KERNELS)
 	touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
+$(VENV)/.stamp-dev: pyproject.toml src/lenet5/kernels/conv_kernels.cc src/lenet5/kernels/sdlm_step.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(KERNELS)
 	touch $@ $(VENV)/.stamp-run
 
 # rapidocr-onnxruntime (bench/peers.py) without its opencv-python requirement: see pyproject.toml.
-$(VENV)/.stamp-bench: pyproject.toml src/lenet5/kernels/conv_kernels.cc | $(BIN)/python
+$(VENV)/.stamp-bench: pyproject.toml src/lenet5/kernels/conv_kernels.cc src/lenet5/kernels/sdlm_step.cc | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	$(KERNELS)

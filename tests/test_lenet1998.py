@@ -245,7 +245,7 @@ def test_distort_fraction_keeps_the_rest_original_and_strength_scales_ranges() -
 
     from lenet5.data.normalize import NORMALIZATIONS
     from lenet5.data.splits import Split
-    from lenet5.train.epochs import prepare_pass
+    from lenet5.train.epochs import pass_inputs
 
     assert DistortionRanges(2, 0.1, 0.2, 0.3).scaled(0.5) == DistortionRanges(1, 0.05, 0.1, 0.15)
     raw = np.zeros((400, 28, 28), dtype=np.uint8)
@@ -256,7 +256,7 @@ def test_distort_fraction_keeps_the_rest_original_and_strength_scales_ranges() -
     def distorted(**overrides) -> np.ndarray:
         cfg = tiny_config(model="lenet5", loss="map", distort=True, **overrides)
         data = SimpleNamespace(x_train=x, train=Split(raw, np.zeros(len(raw), np.int64)), normalize=norm)
-        return prepare_pass(SimpleNamespace(settings=cfg, data=data, optimizer=None, model=None), epoch=0)
+        return pass_inputs(SimpleNamespace(settings=cfg, data=data), epoch=0)
 
     assert np.any(distorted() != x, axis=(1, 2, 3)).mean() > 0.95
     quarter = np.any(distorted(distort_fraction=0.25) != x, axis=(1, 2, 3)).mean()

@@ -16,12 +16,17 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
 
 
+def shuffled_order(n: int, rng: np.random.Generator) -> np.ndarray:
+    """The order an epoch visits its n samples in (also the fused SDLM pass's order)."""
+    return rng.permutation(n)
+
+
 def batches(
     inputs: np.ndarray, labels: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (inputs, labels) batches, shuffled by `rng` if given; the last batch may be short."""
     n = len(labels)
-    order = rng.permutation(n) if rng is not None else None
+    order = shuffled_order(n, rng) if rng is not None else None
     for start in range(0, n, batch_size):
         if order is None:
             yield inputs[start : start + batch_size], labels[start : start + batch_size]

@@ -96,17 +96,22 @@ def _cache_dir() -> Path:
 
 
 def build(force: bool = False) -> Path:
-    """Compile the library if it is not cached; written to a temporary name, then renamed,
-    so concurrent or interrupted builds never leave a half-written library behind."""
-    target = library_path()
+    """Compile the library if it is not cached (see compile_library)."""
+    return compile_library(library_path(), _compile_command, "the fast CPU kernels", force)
+
+
+def compile_library(target: Path, command: Any, what: str, force: bool = False) -> Path:
+    """Compile `target` with `command(output)` unless it is cached; written to a temporary
+    name, then renamed, so concurrent or interrupted builds never leave a half-written
+    library behind. Older builds of the same library (`NAME-KEY.so`) are removed."""
     if target.is_file() and not force:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    print("lenet5: compiling the fast CPU kernels (once, about 10 s)", file=sys.stderr, flush=True)
+    print(f"lenet5: compiling {what} (once, about 10 s)", file=sys.stderr, flush=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        done = subprocess.run(_compile_command(Path(tmp_name)), capture_output=True, text=True)
+        done = subprocess.run(command(Path(tmp_name)), capture_output=True, text=True)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no compiler output"])[-1]
             raise RuntimeError(f"g++ failed: {last}")
@@ -114,7 +119,8 @@ def build(force: bool = False) -> Path:
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    for stale in target.parent.glob("lenet5_kernels-*.so"):  # builds of older sources; a process
+    stem = target.name.rsplit("-", 1)[0]
+    for stale in target.parent.glob(f"{stem}-*.so"):  # builds of older sources; a process
         if stale != target:  # still using one keeps its mapping after the unlink
             stale.unlink(missing_ok=True)
     return target

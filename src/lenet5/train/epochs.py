@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from lenet5.data.batches import batches, epoch_rng, num_batches
+from lenet5.data.batches import batches, epoch_rng, num_batches, shuffled_order
 from lenet5.runtime import import_paddle
 from lenet5.train import distributed
+from lenet5.train.sdlm_fused import FusedSDLM, fused_sdlm_for
 from lenet5.train.session import Session
 from lenet5.train.step import train_step
 
@@ -47,26 +51,22 @@ def run_pass(session: Session, epoch: int) -> PassResult:
     if settings.lr_schedule == "cosine":
         session.optimizer.set_lr(settings.lr * (1 + math.cos(math.pi * epoch / settings.epochs)) / 2)
     x_epoch = prepare_pass(session, epoch)
+    fused = fused_sdlm_for(session)
+    if fused is not None:
+        # The fused pass trains on one core: the next pass's distortions are made on the other
+        # meanwhile (they depend on (seed, epoch) alone, so they are the same either way).
+        if settings.distort and epoch + 1 < settings.epochs:
+            session.next_inputs = (epoch + 1, _in_background(lambda: pass_inputs(session, epoch + 1)))
+        return fused_piece_epoch(session, epoch, x_epoch, fused)
     return piece_epoch(session, epoch, x_epoch)
 
 
 def prepare_pass(session: Session, epoch: int) -> np.ndarray:
     """Per-pass work before the updates: fresh distortions, SDLM's curvature estimate."""
-    settings, data = session.settings, session.data
-    x_epoch = data.x_train
-    if settings.distort:
-        from lenet5.data.distort import DEFAULT_RANGES, distort_batch
-
-        ranges = DEFAULT_RANGES.scaled(settings.distort_strength)
-        rng = np.random.default_rng([settings.seed, epoch, 3])
-        raw = data.train.images
-        if settings.distort_fraction < 1.0:
-            picks = np.random.default_rng([settings.seed, epoch, 4]).random(len(raw)) < settings.distort_fraction
-            chosen = np.flatnonzero(picks)
-            x_epoch = data.x_train.copy()
-            x_epoch[chosen] = data.normalize(distort_batch(raw[chosen], rng, ranges, engine=settings.distort_engine))
-        else:
-            x_epoch = data.normalize(distort_batch(raw, rng, ranges, engine=settings.distort_engine))
+    settings = session.settings
+    ready = session.next_inputs
+    session.next_inputs = None
+    x_epoch = ready[1]() if ready is not None and ready[0] == epoch else pass_inputs(session, epoch)
     if hasattr(session.optimizer, "begin_pass"):
         from lenet5.train.sdlm import HESSIAN_SAMPLES
 
@@ -74,6 +74,49 @@ def prepare_pass(session: Session, epoch: int) -> np.ndarray:
         sample = x_epoch[rng.choice(len(x_epoch), min(HESSIAN_SAMPLES, len(x_epoch)), replace=False)]
         session.optimizer.begin_pass(epoch, session.model, sample)
     return x_epoch
+
+
+def pass_inputs(session: Session, epoch: int) -> np.ndarray:
+    """The training inputs of pass `epoch`: the normalised digits, or with --distort freshly
+    distorted ones (all, or a share), drawn from generators of (seed, epoch)."""
+    settings, data = session.settings, session.data
+    if not settings.distort:
+        return data.x_train
+    from lenet5.data.distort import DEFAULT_RANGES, distort_batch
+
+    ranges = DEFAULT_RANGES.scaled(settings.distort_strength)
+    rng = np.random.default_rng([settings.seed, epoch, 3])
+    raw = data.train.images
+    if settings.distort_fraction < 1.0:
+        picks = np.random.default_rng([settings.seed, epoch, 4]).random(len(raw)) < settings.distort_fraction
+        chosen = np.flatnonzero(picks)
+        x_epoch = data.x_train.copy()
+        x_epoch[chosen] = data.normalize(distort_batch(raw[chosen], rng, ranges, engine=settings.distort_engine))
+        return x_epoch
+    return data.normalize(distort_batch(raw, rng, ranges, engine=settings.distort_engine))
+
+
+def _in_background(work: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    """Start `work` on a thread; the returned function waits for its result (or its error).
+    A daemon thread: an interrupted run does not wait for it to finish."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as exc:  # handed to the caller, raised there
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="lenet5-next-pass", daemon=True)
+    thread.start()
+
+    def wait() -> np.ndarray:
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    return wait
 
 
 def piece_epoch(session: Session, epoch: int, x_train: np.ndarray) -> PassResult:
@@ -106,6 +149,36 @@ def piece_epoch(session: Session, epoch: int, x_train: np.ndarray) -> PassResult
     seconds = time.perf_counter() - started
     bar.close()
     return PassResult(loss_sum.item() / n, correct.item() / n, seconds, steps, n)
+
+
+def fused_piece_epoch(session: Session, epoch: int, x_train: np.ndarray, fused: FusedSDLM) -> PassResult:
+    """piece_epoch for a paper-style SDLM run, the updates made by the fused C++ step: the
+    same shuffled order, the same log lines, the same running cost and accuracy."""
+    settings = session.settings
+    y_train = session.data.y_train
+    session.model.train()
+    n = len(y_train)
+    order = shuffled_order(n, epoch_rng(settings.seed, epoch))
+    totals = {"loss": 0.0, "correct": 0}
+    bar = _bar(n, f"epoch {epoch + 1}/{settings.epochs}", session.progress)
+    first_step, every = session.steps, settings.log_every
+    started = time.perf_counter()
+
+    def after_chunk(start: int, losses: np.ndarray, answers: np.ndarray) -> None:
+        totals["loss"] += float(losses.sum(dtype=np.float64))
+        totals["correct"] += int((answers == y_train[order[start : start + len(losses)]]).sum())
+        if every:
+            for i in range(-(first_step + start) % every, len(losses), every):
+                _log_step(session, bar, first_step + start + i, epoch, losses[i : i + 1])
+        bar.update(len(losses))
+        if not bar.disable:
+            seen = start + len(losses)
+            bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}", acc=f"{totals['correct'] / seen:.4f}")
+
+    fused.train_pass(x_train, y_train, order, after_chunk)
+    seconds = time.perf_counter() - started
+    bar.close()
+    return PassResult(totals["loss"] / n, totals["correct"] / n, seconds, n, n)
 
 
 def _bar(total: int, desc: str, progress: bool | None) -> tqdm:

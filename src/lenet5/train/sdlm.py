@@ -146,6 +146,11 @@ class SDLM:
     def _refresh_steps(self) -> None:
         self._steps = {name: (self.eta * self.batch_size) / (self.mu + h) for name, h in self.hessian.items()}
 
+    def step_size(self, param: Any) -> np.ndarray:
+        """eta / (mu + h_kk) for each element of `param` this pass: what `step()` multiplies
+        its gradient by (the fused pass, lenet5.train.sdlm_fused, applies the same values)."""
+        return self._steps[param.name].numpy()
+
     @paddle.no_grad()
     def step(self) -> None:
         for p in self._params:

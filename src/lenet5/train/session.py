@@ -32,6 +32,7 @@ class Session:
     started: float = 0.0  # perf_counter when this process started its epochs
     plotted: float = float("-inf")  # perf_counter of the last curves.png
     saved: int = 0  # epochs whose state is in last.npz: what --resume would continue after
+    next_inputs: Any = None  # (epoch, wait for its inputs): a pass's distortions made ahead (train.epochs)
 
     @property
     def steps(self) -> int:
