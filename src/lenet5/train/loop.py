@@ -34,7 +34,7 @@ from lenet5.settings import TrainSettings
 from lenet5.store import checkpoint, outputs
 from lenet5.store.model_folder import CARD_FILE, load_meta
 from lenet5.store.run_dir import RunDir
-from lenet5.train import distributed
+from lenet5.train import distributed, sdlm_fused
 from lenet5.train.data import load_training_data
 from lenet5.train.epochs import PassResult, line_scores, run_pass
 from lenet5.train.evaluation import evaluate
@@ -181,7 +181,7 @@ def _write_config(session: Session, command: list[str]) -> None:
         normalization=data.normalize.to_dict(),
         splits={"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
         versions=_versions(),
-        kernels=kernels.describe(),
+        kernels={**kernels.describe(), **sdlm_fused.describe(session)},
         distributed=session.world.describe(),
         command=list(command),
         commit=_git_commit(),

@@ -89,20 +89,33 @@ class FusedSDLM:
             at += size
 
 
-def fused_sdlm_for(session: Any) -> FusedSDLM | None:
-    """The fused pass for this run, or None: not a paper-style SDLM run, or no library."""
-    settings, model, optimizer = session.settings, session.model, session.optimizer
-    suitable = (
-        isinstance(optimizer, SDLM)
-        and type(model) is LeNet5
+def _suitable(session: Any) -> bool:
+    """A paper-style SDLM run: one pattern per update of the lenet5 network, in one CPU process."""
+    settings = session.settings
+    return (
+        isinstance(session.optimizer, SDLM)
+        and type(session.model) is LeNet5
         and settings.batch_size == 1
         and settings.loss in sdlm_step.CRITERIA
         and session.world.size == 1
         and settings.device == "cpu"
     )
-    if not suitable:
+
+
+def fused_sdlm_for(session: Any) -> FusedSDLM | None:
+    """The fused pass for this run, or None: not a paper-style SDLM run, or no library."""
+    if not _suitable(session):
         return None
     lib = sdlm_step.library()
     if lib is None:
         return None
-    return FusedSDLM(model, optimizer, settings.loss, session.data.x_train.shape[-1], lib)
+    return FusedSDLM(session.model, session.optimizer, session.settings.loss, session.data.x_train.shape[-1], lib)
+
+
+def describe(session: Any) -> dict[str, str]:
+    """What config.json records about the SDLM updates (nothing for other runs)."""
+    if not _suitable(session):
+        return {}
+    if sdlm_step.library() is None:
+        return {"sdlm_step": "paddle", "sdlm_step_reason": sdlm_step.unavailable_reason()}
+    return {"sdlm_step": "fused (lenet5.kernels.sdlm_step)"}
