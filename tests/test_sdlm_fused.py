@@ -36,6 +36,7 @@ from lenet5.data.batches import epoch_rng, shuffled_order
 from lenet5.data.normalize import NORMALIZATIONS
 from lenet5.kernels import sdlm_step
 from lenet5.models import create_model
+from lenet5.models.lenet1998 import SQUASH_A, SQUASH_S
 from lenet5.runtime import import_paddle
 from lenet5.store import checkpoint
 from lenet5.store.run_dir import RunDir
@@ -49,6 +50,7 @@ from lenet5.train.step import train_step
 paddle = import_paddle()
 
 PATTERNS = 1000
+SQUASH = (SQUASH_A, SQUASH_S)
 PER_UPDATE_ULPS = 4  # measured: 1 (see the module's docstring)
 FREE_RUN_FACTOR = 4.0  # measured: 1.4 (0.143 against 0.105); chaotic, so with room
 
@@ -280,9 +282,9 @@ def test_without_a_compiler_one_line_says_so(tmp_path: Path) -> None:
 def test_the_library_refuses_what_is_not_a_lenet5() -> None:
     lib = sdlm_step.library()
     table, rbf = np.ones((16, 6)), np.ones((10, 84))
-    with pytest.raises(ValueError, match="not a LeNet-5"):
-        sdlm_step.PatternTrainer(lib, (30, 5, 2, 6, 16, 120, 84, 10), table, rbf, "map", 10.0)  # C1 28 -> 26: odd
-    trainer = sdlm_step.PatternTrainer(lib, (32, 5, 2, 6, 16, 120, 84, 10), table, rbf, "map", 10.0)
+    with pytest.raises(ValueError, match="not a LeNet-5"):  # a 30x30 input: C1 26x26, S2 13x13, C3 9x9 (odd)
+        sdlm_step.PatternTrainer(lib, (30, 5, 2, 6, 16, 120, 84, 10), SQUASH, table, rbf, "map", 10.0)
+    trainer = sdlm_step.PatternTrainer(lib, (32, 5, 2, 6, 16, 120, 84, 10), SQUASH, table, rbf, "map", 10.0)
     params = np.zeros(trainer.size, np.float32)
     x, y = np.zeros((2, 1, 32, 32), np.float32), np.array([0, 1])
     with pytest.raises(ValueError, match="order"):

@@ -12,9 +12,9 @@
 // pattern's update is complete before the next pattern's forward pass: the same sequence of
 // updates as the Paddle path (lenet5.train.step), without a framework call per pattern.
 //
-// Nothing here names a layer size or the C3 table: the caller passes the dimensions and the
-// connection table read from the Python model (lenet5.models.lenet1998), and the parameters
-// as one float32 buffer in the model's own order and shapes:
+// Nothing here names a layer size, the C3 table or the squash's A and S: the caller passes
+// them as the Python model (lenet5.models.lenet1998) has them, and the parameters as one
+// float32 buffer in the model's own order and shapes:
 //
 //   c1.weight [m1,1,k,k]  c1.bias [m1]   s2.coefficient [m1]  s2.bias [m1]
 //   c3.weight [m3,m1,k,k] c3.bias [m3]   s4.coefficient [m3]  s4.bias [m3]
@@ -41,9 +41,6 @@ extern "C" float tanhf(float) noexcept __attribute__((simd("notinbranch")));
 
 namespace {
 
-constexpr float kA = 1.7159f;        // squash amplitude A
-constexpr float kS = 2.0f / 3.0f;    // squash slope S
-
 // ---- sizes and where each parameter lives in the flat buffers ------------------------------
 
 struct Layout {
@@ -51,6 +48,7 @@ struct Layout {
   int m1, n1, n2;      // C1/S2 maps; C1 side; S2 side
   int m3, n3, n4;      // C3/S4 maps; C3 side; S4 side (= k: C5 sees the whole map, 1x1 output)
   int u5, u6, classes; // C5 units, F6 units, RBF outputs
+  float A, S;          // the squash f(a) = A tanh(S a)
   size_t c1w, c1b, s2c, s2b, c3w, c3b, s4c, s4b, c5w, c5b, f6w, f6b, total;
 };
 
@@ -175,16 +173,17 @@ inline float total(const float* a, int n) {
 }
 
 // v <- f(v) = A tanh(S v)
-inline void squash(float* v, int n) {
+inline void squash(float* v, int n, float A, float S) {
 #pragma omp simd
-  for (int i = 0; i < n; ++i) v[i] = kA * tanhf(kS * v[i]);
+  for (int i = 0; i < n; ++i) v[i] = A * tanhf(S * v[i]);
 }
 
 // d <- d * f'(a), with f'(a) = A S (1 - tanh^2(S a)) = (S / A) (A^2 - f(a)^2) taken from the
 // unit's output x = f(a), so the pre-activations need not be kept.
-inline void times_slope(float* d, const float* x, int n) {
+inline void times_slope(float* d, const float* x, int n, float A, float S) {
+  const float ratio = S / A, square = A * A;
 #pragma omp simd
-  for (int i = 0; i < n; ++i) d[i] *= (kS / kA) * (kA * kA - x[i] * x[i]);
+  for (int i = 0; i < n; ++i) d[i] *= ratio * (square - x[i] * x[i]);
 }
 
 // cols[(c*k + ky)*k + kx][y*out + x] = in[c][(y + ky)*side + x + kx]: each kernel tap's view
@@ -213,7 +212,7 @@ void col2im_add_row(const float* row, int side, int k, int ky, int kx, float* in
 
 // S2/S4 forward: sums[m][Y*half + X] = the w x w block's sum; out = f(coef[m] * sum + bias[m]).
 void subsample_forward(const float* in, int maps, int side, int w, const float* coef, const float* bias,
-                       float* sums, float* out) {
+                       float A, float S, float* sums, float* out) {
   const int half = side / w;
   for (int m = 0; m < maps; ++m)
     for (int Y = 0; Y < half; ++Y) {
@@ -227,7 +226,7 @@ void subsample_forward(const float* in, int maps, int side, int w, const float* 
       }
       for (int X = 0; X < half; ++X) a[X] = coef[m] * s[X] + bias[m];
     }
-  squash(out, maps * half * half);
+  squash(out, maps * half * half, A, S);
 }
 
 // S2/S4 backward, given d = dE/da of the layer's units: dE/dx of its inputs (each input
@@ -311,9 +310,10 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
     fill(a, p1, b1[m]);
     add_weighted_rows(a, p1, w1 + m * kk, W.c1_taps.data(), kk);
   }
-  squash(W.x1.data(), L.m1 * p1);
+  squash(W.x1.data(), L.m1 * p1, L.A, L.S);
   // S2
-  subsample_forward(W.x1.data(), L.m1, L.n1, L.w, P + L.s2c, P + L.s2b, W.sum2.data(), W.x2.data());
+  subsample_forward(W.x1.data(), L.m1, L.n1, L.w, P + L.s2c, P + L.s2b, L.A, L.S, W.sum2.data(),
+                    W.x2.data());
   // C3: map o sums the taps of the S2 maps it reads (Table I)
   im2col(W.x2.data(), L.m1, L.n2, k, W.cols3.data());
   for (int o = 0; o < L.m3; ++o) {
@@ -327,17 +327,18 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
     fill(a, p3, b3[o]);
     add_weighted_rows(a, p3, weights, rows, count);
   }
-  squash(W.x3.data(), L.m3 * p3);
+  squash(W.x3.data(), L.m3 * p3, L.A, L.S);
   // S4
-  subsample_forward(W.x3.data(), L.m3, L.n3, L.w, P + L.s4c, P + L.s4b, W.sum4.data(), W.x4.data());
+  subsample_forward(W.x3.data(), L.m3, L.n3, L.w, P + L.s4c, P + L.s4b, L.A, L.S, W.sum4.data(),
+                    W.x4.data());
   // C5: its kernels cover the whole S4 maps, so each unit is a dot product with all of S4
   dots(W.x4.data(), q5, W.c5_rows.data(), L.u5, W.x5.data());
   for (int u = 0; u < L.u5; ++u) W.x5[u] += b5[u];
-  squash(W.x5.data(), L.u5);
+  squash(W.x5.data(), L.u5, L.A, L.S);
   // F6: x6 = f(b6 + sum_i x5_i W6[i]), W6 stored [in, out]
   std::memcpy(W.x6.data(), b6, L.u6 * sizeof(float));
   add_weighted_rows(W.x6.data(), L.u6, W.x5.data(), W.f6_rows.data(), L.u5);
-  squash(W.x6.data(), L.u6);
+  squash(W.x6.data(), L.u6, L.A, L.S);
   // RBF penalties (Eq. 7): the squared distance of F6's output to each class's bitmap
   double y[64];  // classes <= 64 (checked by the caller)
   int best = 0;
@@ -375,7 +376,7 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
 #pragma omp simd
     for (int j = 0; j < L.u6; ++j) W.d6[j] += gc * (W.x6[j] - r[j]);
   }
-  times_slope(W.d6.data(), W.x6.data(), L.u6);
+  times_slope(W.d6.data(), W.x6.data(), L.u6, L.A, L.S);
   // F6: dE/dx5_i = W6[i] . dE/da6; dE/dW6[i][o] = x5_i dE/da6_o
   dots(W.d6.data(), L.u6, W.f6_rows.data(), L.u5, W.dx5.data());
   for (int i = 0; i < L.u5; ++i) {
@@ -385,7 +386,7 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
     for (int o = 0; o < L.u6; ++o) wi[o] -= ei[o] * (xi * d6[o]);
   }
   for (int o = 0; o < L.u6; ++o) b6[o] -= eps[L.f6b + o] * W.d6[o];
-  times_slope(W.dx5.data(), W.x5.data(), L.u5);  // now dE/da5
+  times_slope(W.dx5.data(), W.x5.data(), L.u5, L.A, L.S);  // now dE/da5
   // C5: dE/dx4 = sum_u dE/da5_u W5[u]; dE/dW5[u] = dE/da5_u x4
   fill(W.dx4.data(), q5, 0.0f);
   add_weighted_rows(W.dx4.data(), q5, W.dx5.data(), W.c5_rows.data(), L.u5);
@@ -396,11 +397,11 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
     for (int q = 0; q < q5; ++q) wu[q] -= eu[q] * (du * x4[q]);
     b5[u] -= eps[L.c5b + u] * du;
   }
-  times_slope(W.dx4.data(), W.x4.data(), q5);  // dE/da4
+  times_slope(W.dx4.data(), W.x4.data(), q5, L.A, L.S);  // dE/da4
   // S4
   subsample_backward(W.dx4.data(), W.sum4.data(), L.m3, L.n3, L.w, P + L.s4c, P + L.s4b, eps + L.s4c,
                      eps + L.s4b, W.dx3.data());
-  times_slope(W.dx3.data(), W.x3.data(), L.m3 * p3);  // dE/da3
+  times_slope(W.dx3.data(), W.x3.data(), L.m3 * p3, L.A, L.S);  // dE/da3
   // C3, dE/dx2: for each tap of each S2 map, the sum over the C3 maps reading it of
   // w * dE/da3 (a row of the transposed convolution), folded back onto the S2 map
   fill(W.dx2.data(), L.m1 * p2, 0.0f);
@@ -431,11 +432,11 @@ float train_pattern(const Layout& L, const float* rbf, float* P, const float* ep
       }
     b3[o] -= eps[L.c3b + o] * total(d, p3);
   }
-  times_slope(W.dx2.data(), W.x2.data(), L.m1 * p2);  // dE/da2
+  times_slope(W.dx2.data(), W.x2.data(), L.m1 * p2, L.A, L.S);  // dE/da2
   // S2
   subsample_backward(W.dx2.data(), W.sum2.data(), L.m1, L.n1, L.w, P + L.s2c, P + L.s2b, eps + L.s2c,
                      eps + L.s2b, W.dx1.data());
-  times_slope(W.dx1.data(), W.x1.data(), L.m1 * p1);  // dE/da1
+  times_slope(W.dx1.data(), W.x1.data(), L.m1 * p1, L.A, L.S);  // dE/da1
   // C1: dE/dw1[m][t] = dE/da1[m] . (the input under tap t)
   for (int m = 0; m < L.m1; ++m) {
     const float* d = W.dx1.data() + size_t(m) * p1;
@@ -458,15 +459,17 @@ int64_t lenet5_sdlm_param_count(const int32_t* dims) {
 }
 
 // Train on patterns inputs[order[0]], ..., inputs[order[count-1]] in that order, one SDLM
-// update each. inputs: [N, n0*n0]; labels: [N]; table: [m3, m1] of 0/1; rbf: [classes, u6];
+// update each. squash: {A, S} of f(a) = A tanh(S a); inputs: [N, n0*n0]; labels: [N];
+// table: [m3, m1] of 0/1; rbf: [classes, u6];
 // params, steps: the flat buffers described at the top; criterion: 0 = MSE, 1 = MAP.
 // Writes each pattern's criterion and answer (before its update) to losses[i], answers[i].
 // Returns 0, or -1 for dimensions that are not a LeNet-5.
-int lenet5_sdlm_train(const int32_t* dims, const uint8_t* table, const float* rbf, float* params,
+int lenet5_sdlm_train(const int32_t* dims, const float* squash, const uint8_t* table, const float* rbf, float* params,
                       const float* steps, const float* inputs, const int64_t* labels, const int64_t* order,
                       int64_t count, int32_t criterion, float map_j, float* losses, int32_t* answers) {
   Layout L;
   if (!make_layout(dims, &L) || L.classes > 64) return -1;
+  L.A = squash[0], L.S = squash[1];
   Work W(L, table, params);
   const size_t pixels = size_t(L.n0) * L.n0;
   for (int64_t i = 0; i < count; ++i) {

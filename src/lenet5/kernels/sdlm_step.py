@@ -88,7 +88,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     pointer = ctypes.c_void_p
     lib.lenet5_sdlm_param_count.argtypes = [pointer]
     lib.lenet5_sdlm_param_count.restype = ctypes.c_int64
-    lib.lenet5_sdlm_train.argtypes = [pointer] * 8 + [ctypes.c_int64, ctypes.c_int32, ctypes.c_float, pointer, pointer]
+    lib.lenet5_sdlm_train.argtypes = [pointer] * 9 + [ctypes.c_int64, ctypes.c_int32, ctypes.c_float, pointer, pointer]
     lib.lenet5_sdlm_train.restype = ctypes.c_int
     return lib
 
@@ -101,14 +101,23 @@ class PatternTrainer:
     """Owns the network's parameters as one float32 buffer while a pass trains on it.
 
     dims: (input side, kernel side, window side, C1 maps, C3 maps, C5 units, F6 units,
-    classes); table: [C3 maps, C1 maps] of 0/1; rbf: [classes, F6 units]; params and steps:
-    flat float32 in the layout of sdlm_step.cc (the model's parameters in order)."""
+    classes); squash: (A, S) of f(a) = A tanh(S a); table: [C3 maps, C1 maps] of 0/1; rbf:
+    [classes, F6 units]; params and steps: flat float32 in the layout of sdlm_step.cc (the
+    model's parameters in order)."""
 
     def __init__(
-        self, lib: ctypes.CDLL, dims: tuple[int, ...], table: np.ndarray, rbf: np.ndarray, criterion: str, map_j: float
+        self,
+        lib: ctypes.CDLL,
+        dims: tuple[int, ...],
+        squash: tuple[float, float],
+        table: np.ndarray,
+        rbf: np.ndarray,
+        criterion: str,
+        map_j: float,
     ) -> None:
         self._lib = lib
         self.dims = np.ascontiguousarray(dims, dtype=np.int32)
+        self.squash = np.array(squash, dtype=np.float32)
         self.table = np.ascontiguousarray(table, dtype=np.uint8)
         self.rbf = np.ascontiguousarray(rbf, dtype=np.float32)
         self.size = int(lib.lenet5_sdlm_param_count(_address(self.dims)))
@@ -144,7 +153,7 @@ class PatternTrainer:
         losses = np.empty(len(order), dtype=np.float32)
         answers = np.empty(len(order), dtype=np.int32)
         done = self._lib.lenet5_sdlm_train(
-            *map(_address, (self.dims, self.table, self.rbf, params, steps, inputs, labels, order)),
+            *map(_address, (self.dims, self.squash, self.table, self.rbf, params, steps, inputs, labels, order)),
             len(order), self.criterion, self.map_j, _address(losses), _address(answers),
         )  # fmt: skip
         if done != 0:

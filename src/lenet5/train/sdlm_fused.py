@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from lenet5.kernels import sdlm_step
-from lenet5.models.lenet1998 import LeNet5
+from lenet5.models.lenet1998 import SQUASH_A, SQUASH_S, LeNet5
 from lenet5.runtime import import_paddle
 from lenet5.train.losses import MAP_J
 from lenet5.train.sdlm import SDLM
@@ -53,7 +53,8 @@ class FusedSDLM:
         self.model, self.optimizer = model, optimizer
         table = model.c3.mask.numpy()[:, :, 0, 0]  # Table I, as the model masks C3
         rbf = model.output.prototypes.numpy()
-        self.trainer = sdlm_step.PatternTrainer(lib, network_dims(model, input_side), table, rbf, criterion, MAP_J)
+        dims = network_dims(model, input_side)
+        self.trainer = sdlm_step.PatternTrainer(lib, dims, (SQUASH_A, SQUASH_S), table, rbf, criterion, MAP_J)
         self.params = trained_parameters(model)
         if sum(int(np.prod(p.shape)) for p in self.params) != self.trainer.size:
             raise ValueError("the model's parameters do not fill the fused step's layout")
