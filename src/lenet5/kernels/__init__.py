@@ -12,8 +12,11 @@ Paddle wheel and cached inside the Python environment (`.venv/lenet5-cache/`; ov
 with LENET5_CACHE), keyed by the source, the Paddle version and the flags. `make` builds it ahead of time
 (`python -m lenet5.kernels`); otherwise the first training run does, in about 10 s.
 
+The 1998 network's SDLM training pass has its own library, built the same way but without
+Paddle inside: lenet5.kernels.sdlm_step.
+
 Environment:
-    LENET5_KERNELS=0   use Paddle's own ops (the reference path)
+    LENET5_KERNELS=0   use Paddle's own ops (the reference path), and no fused SDLM pass
     LENET5_THREADS=N   threads for the kernel (default: the CPUs this process may use)
 """
 

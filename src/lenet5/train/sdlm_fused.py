@@ -41,6 +41,16 @@ def network_dims(model: LeNet5, input_side: int) -> tuple[int, ...]:
     return (input_side, c1[2], model.s2.window, c1[0], c3[0], c5[0], f6[1], classes)
 
 
+def layout_shapes(dims: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The parameter buffer of sdlm_step.cc, array by array (its header lists the same)."""
+    _, k, _, m1, m3, u5, u6, _ = dims
+    return [
+        (m1, 1, k, k), (m1,), (m1,), (m1,),  # C1 weight, bias; S2 coefficient, bias
+        (m3, m1, k, k), (m3,), (m3,), (m3,),  # C3 weight, bias; S4 coefficient, bias
+        (u5, m3, k, k), (u5,), (u5, u6), (u6,),  # C5 weight, bias; F6 weight [in, out], bias
+    ]  # fmt: skip
+
+
 def trained_parameters(model: LeNet5) -> list[Any]:
     """C1, S2, C3, S4, C5, F6's parameters in the layout of sdlm_step.cc (each layer's own order)."""
     return [p for layer in model.squashed_layers() for p in layer.parameters()]
@@ -56,8 +66,8 @@ class FusedSDLM:
         dims = network_dims(model, input_side)
         self.trainer = sdlm_step.PatternTrainer(lib, dims, (SQUASH_A, SQUASH_S), table, rbf, criterion, MAP_J)
         self.params = trained_parameters(model)
-        if sum(int(np.prod(p.shape)) for p in self.params) != self.trainer.size:
-            raise ValueError("the model's parameters do not fill the fused step's layout")
+        if [tuple(p.shape) for p in self.params] != layout_shapes(dims):
+            raise ValueError("the model's parameters are not in the fused step's layout")
 
     def _flat(self, arrays: list[np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(a, dtype=np.float32).ravel() for a in arrays])
