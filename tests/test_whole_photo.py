@@ -219,3 +219,21 @@ def test_read_json_keeps_todays_keys_for_one_number(digits, tmp_path: Path) -> N
     assert {"file", "number", "confidence", "digits"} <= set(answer) and answer["number"] == "42"
     assert len(answer["numbers"]) == 1 and answer["numbers"][0]["number"] == "42"
     assert answer["confidence"] == answer["numbers"][0]["confidence"]
+
+
+def test_the_closer_look_at_a_small_digit_keeps_only_its_own_ink() -> None:
+    # The finer patch is cut from the picture: a ruled line that the page's writing finder
+    # took out crosses the digit there again, and must not reach the network.
+    from types import SimpleNamespace
+
+    from lenet5.infer.photo import _only_the_word
+
+    patch = np.full((60, 60), 220, np.uint8)
+    patch[20:22, :] = 150  # the ruled line
+    patch[10:50, 29:32] = 40  # the digit's stroke
+    word_mask = np.zeros((40, 3), np.uint8)
+    word_mask[:] = 1  # the stroke, the rule's pixels beside it not included
+    word = SimpleNamespace(box=(29, 10, 32, 50), mask=word_mask)
+    cleaned = _only_the_word(patch, lambda box: box, word)
+    assert (cleaned[10:50, 29:32] == 40).all()  # the digit untouched
+    assert (cleaned[20:22, :27] == 220).all() and (cleaned[20:22, 34:] == 220).all()  # the line gone

@@ -168,12 +168,31 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
         # A small digit: a closer look at the finer picture renders it from more pixels.
         patch, back = page.fine_patch(word.box)
         try:
-            close = digit_on(patch, label)
+            close = digit_on(_only_the_word(patch, back, word), label)
             return PictureDigit(close.digit, page.to_original(back(close.box)), others)
         except NoInkError:
             pass  # what the page finder saw is still there to render
     ink = soft_ink(word.ink, word.mask, found.threshold)
     return PictureDigit(render_mnist(ink), page.to_original(word.box), others)
+
+
+def _only_the_word(patch: np.ndarray, back: Callable[[Box], Box], word: Word) -> np.ndarray:
+    """The fine patch with everything but the word's own ink (grown by a page pixel) painted
+    as the paper around it: the patch is cut from the picture, so a ruled line or a box's
+    side that the page's writing finder took out would cross the digit again."""
+    height, width = patch.shape
+    x0, y0, x1, y1 = back((0, 0, width, height))  # the patch's area on the page
+    canvas = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), np.uint8)
+    wx0, wy0, wx1, wy1 = word.box
+    cx0, cy0 = wx0 - x0, wy0 - y0
+    inside = canvas[max(0, cy0) : cy0 + (wy1 - wy0), max(0, cx0) : cx0 + (wx1 - wx0)]
+    inside[:] = word.mask[max(0, -cy0) : max(0, -cy0) + inside.shape[0], max(0, -cx0) : max(0, -cx0) + inside.shape[1]]
+    canvas = cv2.dilate(canvas, np.ones((3, 3), np.uint8))
+    keep = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not keep.any() or keep.all():
+        return patch
+    paper = np.median(patch[~keep])
+    return np.where(keep, patch, paper).astype(patch.dtype)
 
 
 def _digit_sized(other: Word, word: Word) -> bool:
