@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 
-.PHONY: install run test lint format clean bench peers browser pretrained tutorial notebook mutation
+.PHONY: install run test lint format clean bench peers browser pretrained tutorial notebook mutation fashion-mnist
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,21 @@ pretrained: $(VENV)/.stamp-run
 	  done; \
 	  $(BIN)/lenet5 export $$runs --format both --out src/lenet5/pretrained/$$name --force || exit 1; \
 	done
+
+# Fashion-MNIST (`lenet5 train --dataset fashion-mnist`) from Debian's dataset-fashion-mnist
+# package, without root: `apt-get download` fetches the .deb (31 MB, verified by apt against
+# the archive's signed index) and `dpkg-deb -x` unpacks it here; only the four .gz files are
+# kept, in data/fashion-mnist/ (git-ignored). lenet5 itself never downloads them.
+FASHION_DIR := data/fashion-mnist
+fashion-mnist: $(FASHION_DIR)/t10k-labels-idx1-ubyte.gz
+$(FASHION_DIR)/t10k-labels-idx1-ubyte.gz:
+	rm -rf $(FASHION_DIR).tmp && mkdir -p $(FASHION_DIR).tmp/deb
+	cd $(FASHION_DIR).tmp && apt-get download dataset-fashion-mnist
+	dpkg-deb -x $(FASHION_DIR).tmp/dataset-fashion-mnist_*.deb $(FASHION_DIR).tmp/deb
+	mkdir -p $(FASHION_DIR)
+	for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz \
+	  t10k-labels-idx1-ubyte.gz; do mv $(FASHION_DIR).tmp/deb/usr/share/datasets/fashion-mnist/$$f $(FASHION_DIR)/ || exit 1; done
+	rm -rf $(FASHION_DIR).tmp
 
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here);
 # the tutorial's figures need a Chinese font (WenQuanYi Micro Hei).

@@ -74,9 +74,13 @@ class Setting:
     # A name chosen from a list that may grow (networks, criteria): the flag takes any text
     # and an unknown name gets one line listing the known ones, not argparse's usage text.
     free_text: bool = False
+    # The flag's own name when it is not the field's (`--from` for `start_from`: `from` is a
+    # Python keyword, so it cannot name the field).
+    option: str | None = None
 
 
 Network = Literal[tuple(sorted(NETWORK_INPUTS))]  # type: ignore[valid-type]
+DATASETS = ("mnist", "fashion-mnist")  # the IDX datasets `--dataset` names (lenet5.data.mnist, lenet5.data.fashion)
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
@@ -193,10 +197,37 @@ class TrainSettings(BaseModel):
     train_limit: Annotated[PositiveInt | None, Setting("use only the first N training digits", metavar="N")] = None
     test_limit: Annotated[PositiveInt | None, Setting("report on only the first N test digits", metavar="N")] = None
     device: Annotated[Literal["cpu", "gpu"], Setting("where to train", published=False)] = "cpu"
+    dataset: Annotated[
+        Literal["mnist", "fashion-mnist"],
+        Setting(
+            "what to train on: mnist, or fashion-mnist (Zalando's clothes, the same format; get it with "
+            "`make fashion-mnist`)"
+        ),
+    ] = "mnist"
+    data: Annotated[
+        str | None,
+        Setting(
+            "train on your own pictures instead: an image folder DIR/train/<digit>/*.png|jpg, optional DIR/val/ "
+            "and DIR/test/ alike, each picture read as `lenet5 predict` reads it (no DIR/val: a seeded tenth of "
+            "DIR/train; no DIR/test: the test scores are the validation pictures')",
+            metavar="DIR",
+            published=False,
+        ),
+    ] = None
+    start_from: Annotated[
+        str | None,
+        Setting(
+            "fine-tune: start from the weights of a shipped model (seed, lenet5), a model folder or a run "
+            "directory (its kept epoch), of the same network",
+            metavar="MODEL",
+            option="from",
+        ),
+    ] = None
     data_dir: Annotated[
         str | None,
         Setting(
-            "folder with the four MNIST .gz files (default: $LENET5_DATA, else the copy in data/mnist/)",
+            "folder with the dataset's four .gz files (default: $LENET5_DATA, else the copy in data/mnist/; "
+            "fashion-mnist: data/fashion-mnist/)",
             metavar="DIR",
             published=False,
         ),
@@ -261,6 +292,17 @@ def _conflicts(s: TrainSettings) -> list[str]:
             s.junk > 0 and s.model != "seed",
             "--junk: only the seed network (lenet5's RBF output has one bitmap per digit)",
         ),
+        (s.data is not None and s.dataset != "mnist", f"--data and --dataset {s.dataset}: choose one"),
+        (
+            s.data is not None and (s.data_dir is not None or s.download),
+            "--data-dir and --download are for the MNIST files; --data names a folder of pictures",
+        ),
+        (s.download and s.dataset != "mnist", f"--download: {s.dataset} comes from `make {s.dataset}`"),
+        (
+            s.data is not None and s.val_size != TrainSettings.model_fields["val_size"].default,
+            "--val-size: with --data the validation pictures are DIR/val, else a seeded tenth of DIR/train",
+        ),
+        (s.junk > 0 and s.dataset != "mnist", f"--junk: junk pieces are cut from digits, not from {s.dataset}"),
     ]
     return [message for broken, message in rules if broken]
 
@@ -277,7 +319,8 @@ def settings_fields() -> dict[str, Setting]:
 
 
 def flag_of(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    setting = settings_fields().get(name)
+    return "--" + (setting.option if setting is not None and setting.option else name.replace("_", "-"))
 
 
 def default_recipe(model: str | None) -> str:

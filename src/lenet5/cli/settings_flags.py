@@ -35,24 +35,24 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_flag(parser: argparse.ArgumentParser, name: str, setting: Setting) -> None:
     info = settings.TrainSettings.model_fields[name]
-    flag = "--" + name.replace("_", "-")
+    flag = settings.flag_of(name)
     help_text = setting.help + _defaults_note(name, setting, info.default)
     base = _without_none(info.annotation)
     if base is bool:
         # A flag a recipe turns on can be turned off too (--no-distort).
         action = argparse.BooleanOptionalAction if any(setting.recipes.values()) else "store_true"
-        parser.add_argument(flag, action=action, default=None, help=help_text)
+        parser.add_argument(flag, dest=name, action=action, default=None, help=help_text)
         return
     if typing.get_origin(base) is Literal:
         choices = typing.get_args(base)
         if setting.free_text:  # checked with the settings: one line naming the known values
             help_text = f"{setting.help}: {' or '.join(choices)}{_defaults_note(name, setting, info.default)}"
-            parser.add_argument(flag, default=None, metavar=name.upper(), help=help_text)
+            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=help_text)
         else:
-            parser.add_argument(flag, choices=choices, default=None, help=help_text)
+            parser.add_argument(flag, dest=name, choices=choices, default=None, help=help_text)
         return
     parser.add_argument(
-        flag, type=_parser_for(name), default=None, metavar=setting.metavar or name.upper(), help=help_text
+        flag, dest=name, type=_parser_for(name), default=None, metavar=setting.metavar or name.upper(), help=help_text
     )
 
 

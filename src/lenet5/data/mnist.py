@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +73,8 @@ class Mnist:
     test_labels: np.ndarray
 
 
-def missing_files(data_dir: Path) -> list[str]:
-    return [f.name for f in FILES.values() if not (data_dir / f.name).is_file()]
+def missing_files(data_dir: Path, files: Mapping[str, MnistFile] | None = None) -> list[str]:
+    return [f.name for f in (files or FILES).values() if not (data_dir / f.name).is_file()]
 
 
 def load(data_dir: str | Path | None = None, allow_download: bool = False) -> Mnist:
@@ -85,7 +86,13 @@ def load(data_dir: str | Path | None = None, allow_download: bool = False) -> Mn
             where = "data directory" if data_dir.is_dir() else "data directory (does not exist)"
             raise UserError(f"{data_dir}: {where} lacks {', '.join(missing)}; pass --download to fetch MNIST")
         download_missing(data_dir)
-    arrays = {key: _load_checked(data_dir / f.name, f) for key, f in FILES.items()}
+    return load_files(data_dir, FILES)
+
+
+def load_files(data_dir: Path, files: Mapping[str, MnistFile]) -> Mnist:
+    """The four IDX files of an MNIST-format dataset (`files`: their names, sizes and
+    checksums), each verified: MNIST's own, or another in the same format (lenet5.data.fashion)."""
+    arrays = {key: _load_checked(data_dir / f.name, f) for key, f in files.items()}
     return Mnist(**arrays)
 
 

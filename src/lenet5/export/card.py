@@ -90,7 +90,8 @@ def _training(run: RunFacts) -> list[str]:
     lines += [
         f"- Recipe `{run.recipe or 'custom'}`: optimizer {s.optimizer}, learning rate {s.lr:g}, batch {s.batch_size},"
         f" {s.epochs} epochs, loss {s.loss}, seed {s.seed}{schedule}{_distortions(s)}{_junk(s)}.",
-        f"- Data: MNIST training digits minus the last {s.val_size} held out for validation"
+        *_started_from(s),
+        f"- Data: {_data(s)}"
         + (f" (first {s.train_limit} used)" if s.train_limit else "")
         + f"; the epoch kept is the best in validation {s.select_by}"
         + (then if s.line_epochs else "")
@@ -100,6 +101,35 @@ def _training(run: RunFacts) -> list[str]:
         *_settings_table(s),
     ]
     return lines
+
+
+def _started_from(s: TrainSettings) -> list[str]:
+    if s.start_from is None:
+        return []
+    return [f"- Fine-tuned: training started from the weights of `{s.start_from}` (`--from`), not at random."]
+
+
+def _data(s: TrainSettings) -> str:
+    """Where the training pictures came from, and which were held out."""
+    if s.data is not None:
+        return (
+            f"the pictures of an image folder (`{Path(s.data).name}`), each read as `lenet5 predict` reads a"
+            " picture; its val/ pictures (or, without one, a seeded tenth of train/) held out for validation"
+        )
+    if s.dataset == "fashion-mnist":
+        return f"Fashion-MNIST training pictures minus the last {s.val_size} held out for validation"
+    return f"MNIST training digits minus the last {s.val_size} held out for validation"
+
+
+def _test_set(s: TrainSettings, summary: dict[str, Any]) -> str:
+    if s.data is not None:
+        return (
+            "the folder's validation pictures (it has no test/)"
+            if summary.get("test_is_val")
+            else ("the folder's test/ pictures")
+        )
+    name = "Fashion-MNIST test pictures" if s.dataset == "fashion-mnist" else "MNIST test digits"
+    return f"the {name} ({_test_digits(s.test_limit)})"
 
 
 def _scores(run: RunFacts) -> list[str]:
@@ -114,7 +144,7 @@ def _scores(run: RunFacts) -> list[str]:
     if summary:
         return [
             f"- Selected epoch {summary['best_epoch']} (validation accuracy {100 * summary['val_accuracy']:.2f}%);"
-            f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on the MNIST test digits ({digits})."
+            f" **test accuracy {100 * summary['test_accuracy']:.2f}%** on {_test_set(run.settings, summary)}."
         ]
     return []
 

@@ -1,15 +1,18 @@
-"""What a run trains and is judged on: the MNIST splits, with the reader's junk pieces and
-lines when the settings ask for them, normalised for the network."""
+"""What a run trains and is judged on: the splits of MNIST, Fashion-MNIST or an image
+folder of the user's own pictures, with the reader's junk pieces and lines when the
+settings ask for them, normalised for the network."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lenet5.data import mnist
+from lenet5.data import fashion, mnist
+from lenet5.data.image_folder import load_folder
 from lenet5.data.normalize import NETWORK_INPUTS, NORMALIZATIONS, Normalization
 from lenet5.data.splits import Split, Splits, make_splits
 from lenet5.settings import TrainSettings
@@ -29,13 +32,15 @@ class TrainingData:
     digits_test: Split  # the test digits without junk pieces: what a model folder is scored on
     train_lines: list[Any] | None = None  # lines of digits for the line passes (lenet5.reader.line_training)
     val_lines: list[Any] | None = None
+    source: str = "mnist"  # mnist, fashion-mnist, or the image folder's path
+    test_is_val: bool = False  # an image folder without DIR/test: the test scores are the validation pictures'
 
 
 def load_training_data(settings: TrainSettings, echo: Callable[[str], None]) -> TrainingData:
     """The splits the settings describe; every random choice derives from the seed, so a
     resumed run rebuilds exactly the same data."""
-    data = mnist.load(settings.data_dir, allow_download=settings.download)
-    splits = make_splits(data, settings.val_size, settings.train_limit, settings.test_limit)
+    data, val_size, test_is_val = _dataset(settings, echo)
+    splits = make_splits(data, val_size, settings.train_limit, settings.test_limit)
     digits_test = splits.test
     train_lines, val_lines = _lines(splits, settings, echo) if settings.line_epochs else (None, None)
     if settings.junk > 0:
@@ -54,7 +59,35 @@ def load_training_data(settings: TrainSettings, echo: Callable[[str], None]) -> 
         digits_test=digits_test,
         train_lines=train_lines,
         val_lines=val_lines,
+        source=settings.data if settings.data is not None else settings.dataset,
+        test_is_val=test_is_val,
     )
+
+
+def _dataset(settings: TrainSettings, echo: Callable[[str], None]) -> tuple[mnist.Mnist, int, bool]:
+    """The training and test pictures, how many of the training ones (the last) validate,
+    and whether the test pictures are the validation ones: MNIST, Fashion-MNIST, or an image
+    folder read as `lenet5 predict` reads pictures."""
+    if settings.data is not None:
+        from lenet5.infer.predict import IMAGE_SUFFIXES  # what `predict` takes for a picture in a folder
+
+        folder = load_folder(settings.data, _predict_digit, IMAGE_SUFFIXES, settings.seed)
+        echo(f"Read {settings.data}: " + ", ".join(f"{n} {part}" for part, n in folder.counts.items()) + " pictures")
+        for note in folder.notes:
+            echo(note)
+        return folder.data, folder.val_size, folder.test_is_val
+    if settings.dataset == fashion.NAME:
+        return fashion.load(settings.data_dir), settings.val_size, False
+    return mnist.load(settings.data_dir, allow_download=settings.download), settings.val_size, False
+
+
+def _predict_digit(path: Path) -> np.ndarray:
+    """A picture -> its 28x28 digit, by `lenet5 predict`'s own path (the page, its writing,
+    the most prominent handwritten digit), so a model trained on a folder sees pictures as
+    it will later be asked about them."""
+    from lenet5.infer.photo import read_photo_digit
+
+    return read_photo_digit(path, str(path)).digit
 
 
 def _with_junk(splits: Splits, share: float, segmented: float, seed: int) -> Splits:

@@ -42,6 +42,7 @@ from lenet5.train.losses import get_loss
 from lenet5.train.optimizers import build_optimizer
 from lenet5.train.selection import is_better
 from lenet5.train.session import Session
+from lenet5.train.warm_start import describe, start_from
 
 paddle = import_paddle()
 
@@ -152,7 +153,13 @@ def start(
     model = network_for(settings)
     optimizer = build_optimizer(settings.optimizer, settings.lr, model, settings.batch_size)
     session = Session(settings, run, world, data, model, optimizer, get_loss(settings.loss), model, echo, progress)
-    if resume and run.last_checkpoint.exists():
+    resuming = resume and run.last_checkpoint.exists()
+    source = None
+    if settings.start_from is not None and not resuming:
+        # Before the optimizer takes its first step: Adam's moments start from zero either way.
+        source = start_from(model, settings)
+        echo(f"Starting from {describe(source)}")
+    if resuming:
         meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta)
         session.history, session.best, session.wall_before = meta["history"], meta["best"], meta["wall_seconds"]
         session.saved = len(session.history)
@@ -160,7 +167,7 @@ def start(
     elif resume:
         echo(f"Resuming {run.root}: no epoch was completed, starting from the first")
     elif world.is_writer:
-        _write_config(session, command)
+        _write_config(session, command, source)
     # Gradients are averaged over the workers by Paddle's DataParallel, which starts every
     # worker from rank 0's parameters (restored above when resuming); `model` itself (the
     # same parameters) is what is evaluated, checkpointed and exported.
@@ -174,10 +181,16 @@ def start(
     return session
 
 
-def _write_config(session: Session, command: list[str]) -> None:
+def _write_config(session: Session, command: list[str], source: dict[str, Any] | None) -> None:
     data = session.data
+    # Where the pictures came from, and (an image folder without DIR/test) that the test
+    # scores are the validation pictures'; where the starting weights came from.
+    origin = {"data": {"source": data.source, "test_is_val": data.test_is_val}}
+    if source is not None:
+        origin["start_from"] = source
     session.run.write_config(
         session.settings,
+        **origin,
         normalization=data.normalize.to_dict(),
         splits={"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
         versions=_versions(),
@@ -302,9 +315,10 @@ def finish(session: Session) -> dict[str, Any]:
     run.write_summary(summary)
     facts = RunFacts.of(run)
     atomic.write_text(run.model / CARD_FILE, model_card(load_meta(run.model), [facts], "paddle"))
+    scored = " (of the validation pictures: the folder has no test/)" if session.data.test_is_val else ""
     session.echo(
         f"Best epoch {best['epoch']} (validation cost {best['val_cost']:.6f}), "
-        f"test accuracy {100 * best['test_accuracy']:.2f}%"
+        f"test accuracy {100 * best['test_accuracy']:.2f}%{scored}"
     )
     session.echo(f"Run directory: {run.root}")
     if run.visualdl.is_dir():
@@ -333,6 +347,8 @@ def _summary(session: Session, best: dict[str, Any]) -> dict[str, Any]:
         "images_per_second": images / train_seconds,
         "run_dir": str(session.run.root),
     }
+    if session.data.test_is_val:  # an image folder without DIR/test
+        summary["test_is_val"] = True
     if "val_line_accuracy" in best:  # trained with line passes: how the kept epoch reads validation lines
         summary.update(val_line_cost=best["val_line_cost"], val_line_accuracy=best["val_line_accuracy"])
     return summary
