@@ -93,7 +93,10 @@ def read_part(part: FolderPart, read_digit: Callable[[Path], np.ndarray]) -> tup
     naming the picture when it cannot read one."""
     digits = np.zeros((len(part.files), 28, 28), dtype=np.uint8)
     for k, path in enumerate(part.files):
-        digit = read_digit(path)
+        try:
+            digit = read_digit(path)
+        except UserError as exc:
+            raise UserError(f"{exc}; every picture of the folder must show one digit: fix or remove it") from None
         if digit.shape != (28, 28) or digit.dtype != np.uint8:  # the reader's contract, not the user's fault
             raise ValueError(f"{path}: read as {digit.shape} {digit.dtype}, expected (28, 28) uint8")
         digits[k] = digit
