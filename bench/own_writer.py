@@ -13,8 +13,8 @@ writes every time (fixed below, a little unsteady from sample to sample):
 - a 1 with a long flag and a foot, a 7 crossed in the middle, a 4 open at the top and made
   of two strokes, a 0 with a slash through it, a 2 with a loop at its foot, a flat-topped
   3, a 9 whose tail curls back to the left;
-- on squared notebook paper: a paper tone, fibres, faint grey grid, light falling off
-  across the crop, and JPEG.
+- on paper: a paper tone, fibres, light falling off across the crop, and JPEG; with
+  `--paper squared`, a faint grey grid too.
 
 `score` prints each model's accuracy on OUT/test, reading each crop as `lenet5 predict`
 does (lenet5.load(MODEL).predict).
@@ -91,8 +91,8 @@ def _strokes(digit: int, rng: np.random.Generator, size: int) -> np.ndarray:
     return np.asarray(mask, dtype=np.float32) / 255
 
 
-def _paper(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Squared notebook paper under uneven light, RGB float."""
+def _paper(rng: np.random.Generator, size: int, squared: bool) -> np.ndarray:
+    """Paper (plain, or squared notebook paper) under uneven light, RGB float."""
     tone = np.array([236.0, 233.0, 222.0]) + rng.normal(0, 4, 3)
     fibres = np.asarray(
         Image.fromarray(rng.normal(128, 40, (size, size)).clip(0, 255).astype(np.uint8)).filter(
@@ -108,17 +108,17 @@ def _paper(rng: np.random.Generator, size: int) -> np.ndarray:
         np.abs(((xs - offset[0]) % pitch) - pitch / 2) > pitch / 2 - 1.0,
         np.abs(((ys - offset[1]) % pitch) - pitch / 2) > pitch / 2 - 1.0,
     )
-    page = page - grid[..., None] * np.array([40.0, 34.0, 22.0])
+    page = page - squared * grid[..., None] * np.array([40.0, 34.0, 22.0])
     direction = rng.uniform(0, 2 * np.pi)
     light = 1 - rng.uniform(0.05, 0.2) * (0.5 + 0.5 * (np.cos(direction) * xs + np.sin(direction) * ys) / size)
     return page * light[..., None]
 
 
-def crop(digit: int, rng: np.random.Generator) -> Image.Image:
+def crop(digit: int, rng: np.random.Generator, squared: bool = False) -> Image.Image:
     """One photo-like crop of `digit` in the writer's hand (RGB, JPEG-decoded)."""
     size = int(rng.integers(96, 160))
     alpha = _strokes(digit, rng, size)[..., None]
-    page = _paper(rng, size)
+    page = _paper(rng, size, squared)
     ink = INK + rng.normal(0, 6, 3)
     pixels = page * (1 - 0.92 * alpha) + ink * 0.92 * alpha + rng.normal(0, 2.5, (size, size, 1))
     buffer = io.BytesIO()
@@ -128,7 +128,7 @@ def crop(digit: int, rng: np.random.Generator) -> Image.Image:
     return image
 
 
-def make(out: Path, train: int, test: int, seed: int) -> None:
+def make(out: Path, train: int, test: int, seed: int, squared: bool = False) -> None:
     """OUT/train and OUT/test, digits cycling 0-9, each part from its own generator."""
     for part, count in (("train", train), ("test", test)):
         rng = np.random.default_rng([seed, 29, 0 if part == "train" else 1])
@@ -136,7 +136,7 @@ def make(out: Path, train: int, test: int, seed: int) -> None:
             digit = k % 10
             folder = out / part / str(digit)
             folder.mkdir(parents=True, exist_ok=True)
-            crop(digit, rng).save(folder / f"{k:04d}.jpg", quality=95)
+            crop(digit, rng, squared).save(folder / f"{k:04d}.jpg", quality=95)
     print(f"wrote {train} training and {test} test crops to {out}")
 
 
@@ -172,12 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     made.add_argument("--train", type=int, default=200)
     made.add_argument("--test", type=int, default=300)
     made.add_argument("--seed", type=int, default=0)
+    made.add_argument(
+        "--paper",
+        choices=("plain", "squared"),
+        default="plain",
+        help="squared: a faint grid under the digits (lenet5 predict's page finder cuts some digits at its lines)",
+    )
     scored = commands.add_parser("score", help="accuracy of models on OUT/test")
     scored.add_argument("out", type=Path)
     scored.add_argument("models", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "make":
-        make(args.out, args.train, args.test, args.seed)
+        make(args.out, args.train, args.test, args.seed, args.paper == "squared")
     else:
         score(args.out, args.models)
     return 0

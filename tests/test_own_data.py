@@ -73,7 +73,8 @@ def test_an_image_folder_trains_one_tiny_epoch_and_writes_a_run(tmp_path: Path, 
     summary = json.loads((run / "summary.json").read_text())
     assert summary["test_is_val"] is True and summary["test_accuracy"] == summary["val_accuracy"]
     assert (run / "model" / "model.onnx").is_file() or (run / "model" / "inference.pdiparams").is_file()
-    assert "the folder's validation pictures (it has no test/)" in (run / "model" / "README.md").read_text()
+    card = (run / "model" / "README.md").read_text()
+    assert "the folder's validation pictures (it has no test/)" in card and "| `dataset` |" not in card
 
 
 def test_the_folder_is_read_as_predict_reads_pictures(tmp_path: Path) -> None:
@@ -316,6 +317,8 @@ def test_training_on_fashion_mnist(tiny_fashion, capsys) -> None:
     assert main(["train", *args, "--batch-size", "8", "--out", str(run), "--no-progress"]) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["splits"] == {"train": 30, "val": 10, "test": 10} and config["data"]["source"] == "fashion-mnist"
-    assert "Fashion-MNIST test pictures" in (run / "model" / "README.md").read_text()
+    card = (run / "model" / "README.md").read_text()
+    assert "Fashion-MNIST test pictures" in card and "0 T-shirt/top, 1 Trouser, 2 Pullover" in card
+    assert json.loads((run / "model" / "lenet5.json").read_text())["class_names"][9] == "Ankle boot"
     assert main(["train", "--dataset", "fashion-mnist", "--download", "--out", str(folder / "x")]) == 2
     assert "make fashion-mnist" in one_error_line(capsys.readouterr().err)

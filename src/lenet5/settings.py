@@ -252,11 +252,14 @@ class TrainSettings(BaseModel):
     def published(self) -> dict[str, Any]:
         """The settings the model card and /api/model show: no paths, nothing of the machine,
         nothing that does not apply to this network (lenet5's weight range for the seed net)."""
-        return {
+        shown = {
             name: getattr(self, name)
             for name, setting in settings_fields().items()
             if setting.published and setting.only_for_model in (None, self.model)
         }
+        if self.data is not None:  # trained on an image folder: no IDX dataset was used
+            shown.pop("dataset")
+        return shown
 
 
 def _conflicts(s: TrainSettings) -> list[str]:

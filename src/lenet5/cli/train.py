@@ -13,7 +13,8 @@ from lenet5.cli.settings_flags import add_settings_flags, given_settings
 from lenet5.errors import UserError
 
 DESCRIPTION = (
-    "Train a model on MNIST. Defaults are the article's seed recipe: --model seed, Adam 1e-3, batch 128, "
+    "Train a model on MNIST (or Fashion-MNIST: --dataset; or your own pictures: --data DIR, fine-tuning a "
+    "model with --from). Defaults are the article's seed recipe: --model seed, Adam 1e-3, batch 128, "
     "10 epochs. `--model lenet5` (or --recipe paper) trains the 1998 LeNet-5 with SDLM, one pattern per update, "
     "the MAP criterion, 20 passes. Flags override the recipe. The epoch kept is chosen on a validation split held "
     "out from the training digits; the test set is only reported."

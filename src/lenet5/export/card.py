@@ -150,11 +150,13 @@ def _scores(run: RunFacts) -> list[str]:
 
 
 def _settings_table(s: TrainSettings) -> list[str]:
-    """Every published setting of the run with its value and meaning (lenet5.settings)."""
+    """Every published setting of the run with its value and meaning (lenet5.settings), as
+    /api/model shows them: none that does not apply to the run (TrainSettings.published)."""
+    shown = s.published()
     rows = [
         f"| `{name}` | {_value(getattr(s, name))} | {setting.help} |"
         for name, setting in settings_fields().items()
-        if setting.published
+        if name in shown
     ]
     return ["All settings of the run:", "", "| setting | value | meaning |", "| --- | --- | --- |", *rows]
 
@@ -207,7 +209,7 @@ def model_card(meta: ModelMeta, runs: list[RunFacts], backend: str) -> str:
             " `lenet5 read` uses the junk class to segment written numbers; `lenet5 predict` renormalises the ten"
             " digits."
             if meta.classes == 11
-            else "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
+            else _ten_classes(meta)
         ),
         "- Real photos need MNIST-style preprocessing first (grayscale, ink made bright, cropped, longer side"
         " 20 px, centred by centre of mass in 28x28): `lenet5 predict` and `lenet5.vision.preprocess` do this.",
@@ -221,6 +223,14 @@ def model_card(meta: ModelMeta, runs: list[RunFacts], backend: str) -> str:
     elif meta.test_accuracy is not None:
         lines.append(f"- Test accuracy at export: {100 * meta.test_accuracy:.2f}%.")
     return "\n".join(lines + _loading(backend)) + "\n"
+
+
+def _ten_classes(meta: ModelMeta) -> str:
+    names = (meta.model_extra or {}).get("class_names")
+    if isinstance(names, list) and len(names) == 10:  # trained on Fashion-MNIST: label k is a kind of clothes
+        listed = ", ".join(f"{k} {name}" for k, name in enumerate(names))
+        return f"- Output: float32 `[N, 10]`, the probability of each class (rows sum to 1): {listed}."
+    return "- Output: float32 `[N, 10]`, the probability of each digit 0-9 (rows sum to 1)."
 
 
 def _loading(backend: str) -> list[str]:

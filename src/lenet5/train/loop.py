@@ -25,6 +25,7 @@ import numpy as np
 
 import lenet5
 from lenet5 import atomic, kernels, metrics
+from lenet5.data import fashion
 from lenet5.errors import TrainingInterrupted, UserError
 from lenet5.export.card import RunFacts, model_card
 from lenet5.export.graph import save_model_folder
@@ -311,6 +312,8 @@ def finish(session: Session) -> dict[str, Any]:
     # The folder says how it was trained, so /api/model never reads files beside it.
     recorded = {k: v for k, v in summary.items() if k != "run_dir"}
     training = {"recipe": settings.recipe, "training": _jsonable(settings.published()), "summary": recorded}
+    if settings.dataset == fashion.NAME:  # its labels are clothes: the card and lenet5.json name them
+        training["class_names"] = list(fashion.CLASS_NAMES)
     save_model_folder(best_model, settings.model, run.model, {**card, **training})
     run.write_summary(summary)
     facts = RunFacts.of(run)
