@@ -320,5 +320,8 @@ def test_training_on_fashion_mnist(tiny_fashion, capsys) -> None:
     card = (run / "model" / "README.md").read_text()
     assert "Fashion-MNIST test pictures" in card and "0 T-shirt/top, 1 Trouser, 2 Pullover" in card
     assert json.loads((run / "model" / "lenet5.json").read_text())["class_names"][9] == "Ankle boot"
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data-dir", str(folder), "--json"]) == 0  # scored on its own test set
+    assert json.loads(capsys.readouterr().out)["n"] == 10
     assert main(["train", "--dataset", "fashion-mnist", "--download", "--out", str(folder / "x")]) == 2
     assert "make fashion-mnist" in one_error_line(capsys.readouterr().err)

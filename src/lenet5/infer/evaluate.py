@@ -1,5 +1,6 @@
-"""Scoring a model folder on the MNIST test set: accuracy, per class, confusion (the counting
-is lenet5.metrics.evaluate, the same as in training)."""
+"""Scoring a model folder on the MNIST test set (Fashion-MNIST's, for a model trained on
+it): accuracy, per class, confusion (the counting is lenet5.metrics.evaluate, the same as in
+training)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from lenet5 import metrics
-from lenet5.data import mnist
+from lenet5.data import fashion, mnist
 from lenet5.infer.backends import Backend, load_backend
+from lenet5.store.model_folder import ModelMeta
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,20 @@ def backend_scorer(runner: Backend) -> metrics.Scorer:
     return score
 
 
+def test_data(meta: ModelMeta, data_dir: str | Path | None = None) -> mnist.Mnist:
+    """The dataset a model is scored on: Fashion-MNIST's for a model trained on it (its
+    `lenet5.json` says so), else MNIST's (a model trained on your own digits is still a
+    digit model)."""
+    if (meta.training or {}).get("dataset") == fashion.NAME:
+        return fashion.load(data_dir)
+    return mnist.load(data_dir)
+
+
 def evaluate_model(
     model_path: str | Path, data_dir: str | Path | None = None, backend: str = "paddle", limit: int | None = None
 ) -> TestReport:
     runner = load_backend(model_path, backend)
-    data = mnist.load(data_dir)
+    data = test_data(runner.meta, data_dir)
     images, labels = data.test_images[:limit], data.test_labels[:limit]
     result = metrics.evaluate(
         backend_scorer(runner), runner.meta.normalize(images), labels, keep_predictions=True, keep_scores=True

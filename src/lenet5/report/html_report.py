@@ -12,7 +12,7 @@ from lenet5 import atomic
 from lenet5.data import mnist
 from lenet5.data.normalize import NETWORK_INPUTS, NORMALIZATIONS
 from lenet5.errors import UserError, file_errors
-from lenet5.infer.evaluate import TestReport, evaluate_model
+from lenet5.infer.evaluate import TestReport, evaluate_model, test_data
 from lenet5.metrics import precision_recall_f1
 from lenet5.models import network_for
 from lenet5.models.registry import reference_path
@@ -22,6 +22,7 @@ from lenet5.plots.curves import plot_curves
 from lenet5.settings import TrainSettings
 from lenet5.store import checkpoint, outputs
 from lenet5.store.files import read_bytes
+from lenet5.store.model_folder import load_meta
 from lenet5.store.run_dir import RunDir
 
 MAX_CARD_BYTES = 1024 * 1024  # a model card is a few KB
@@ -99,7 +100,7 @@ def build_report(run_path: str | Path, data_dir: str | Path | None = None, digit
     out = outputs.claim_folder(run.report, "report", force=True, flag="report")
     settings = config.settings
     history = run.read_metrics()
-    data = mnist.load(data_dir or settings.data_dir)
+    data = test_data(load_meta(run.model), data_dir or settings.data_dir)
     if not 0 <= digit_index < len(data.test_labels):
         raise UserError(f"--digit {digit_index}: must be between 0 and {len(data.test_labels) - 1}")
     result = evaluate_model(run.root, data_dir or settings.data_dir)
@@ -132,13 +133,13 @@ def build_model_report(model: str | Path, out: str | Path | None = None, data_di
     run behind it here (no curves, no checkpoint): its card, the confusion matrix, per-class
     scores and the most confident mistakes on the MNIST test digits. Written to `out`
     (default `report-NAME` in the working directory), replacing only an earlier report."""
-    from lenet5.store.model_folder import CARD_FILE, load_meta, resolve_model_folder, shipped_name
+    from lenet5.store.model_folder import CARD_FILE, resolve_model_folder, shipped_name
 
     folder = resolve_model_folder(model)
     name = shipped_name(folder) or folder.resolve().name
     target = outputs.claim_folder(out or f"report-{name}", "report", force=True, flag="--out")
     meta = load_meta(folder)
-    data = mnist.load(data_dir)
+    data = test_data(meta, data_dir)
     backend = "onnx" if (folder / "model.onnx").is_file() else "paddle"
     result = evaluate_model(folder, data_dir, backend)
     card = ""
