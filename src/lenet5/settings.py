@@ -80,7 +80,6 @@ class Setting:
 
 
 Network = Literal[tuple(sorted(NETWORK_INPUTS))]  # type: ignore[valid-type]
-DATASETS = ("mnist", "fashion-mnist")  # the IDX datasets `--dataset` names (lenet5.data.mnist, lenet5.data.fashion)
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 

@@ -122,12 +122,10 @@ def _data(s: TrainSettings) -> str:
 
 
 def _test_set(s: TrainSettings, summary: dict[str, Any]) -> str:
+    if s.data is not None and summary.get("test_is_val"):
+        return "the folder's validation pictures (it has no test/)"
     if s.data is not None:
-        return (
-            "the folder's validation pictures (it has no test/)"
-            if summary.get("test_is_val")
-            else ("the folder's test/ pictures")
-        )
+        return "the folder's test/ pictures"
     name = "Fashion-MNIST test pictures" if s.dataset == "fashion-mnist" else "MNIST test digits"
     return f"the {name} ({_test_digits(s.test_limit)})"
 
