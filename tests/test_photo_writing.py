@@ -305,6 +305,18 @@ def test_digits_written_one_per_box_of_a_comb_are_one_word_beside_the_label() ->
     assert words[1] == pytest.approx(number, abs=3)
 
 
+def test_a_marker_stroke_wider_than_the_closing_is_ink_not_two_rims() -> None:
+    # A close-up of a 0 written with a marker: strokes 60 px wide, far wider than the
+    # paper-level closing starts; their middles were taken for (dark) paper.
+    page = synth.blank_page(600, 800, seed=14)
+    ring = np.zeros(page.image.shape, np.uint8)
+    cv2.ellipse(ring, (300, 400), (120, 170), 0, 0, 360, 255, 60, cv2.LINE_AA)
+    page.image[:] = page.image * (1 - ring / 255.0) + 30.0 * ring / 255.0
+    found = analyse_writing(_gray(page))
+    assert (found.mask[ring > 128] > 0).mean() > 0.95
+    assert _words(found.lines) == [pytest.approx((149, 199, 452, 602), abs=4)]
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.
