@@ -317,6 +317,20 @@ def test_a_marker_stroke_wider_than_the_closing_is_ink_not_two_rims() -> None:
     assert _words(found.lines) == [pytest.approx((149, 199, 452, 602), abs=4)]
 
 
+def test_a_handwritten_one_beside_small_print_is_not_a_pen() -> None:
+    # Three times as tall as a table's print and a straight solid bar, like a pen lying on
+    # the sheet; but drawn with a pen's line, no thicker than the page's strokes.
+    page = synth.blank_page(700, 500, seed=16)
+    for k, word in enumerate(["Apples", "Labels", "Coffee", "Postage", "Total", "Price", "Item"]):
+        synth.print_text(page, word, 40, 40 + 50 * k, 16)
+    synth.rectangle(page, (250, 230, 500, 320), 2)
+    zero = synth.write(page, "0", 300, 300, 50, 3)
+    cv2.line(page.image, (372, 252), (352, 300), 40.0, 4, cv2.LINE_AA)  # the 1
+    two = synth.write(page, "2", 395, 300, 50, 3)
+    number = [w for w in _words(find_writing(_gray(page))) if w[0] > 200]
+    assert number == [pytest.approx((zero[0], 250, two[2], 303), abs=4)]
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.

@@ -81,6 +81,7 @@ SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
 PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
+PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
 FEW_GLYPHS = 6  # a page with this few glyph-like blobs may have a pen for half its ink
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
@@ -626,15 +627,20 @@ def _glyph_like(blobs: list[_Blob], shape: tuple[int, int], floor: float) -> lis
     return [b for b in glyphs if b.w > SLIVER * b.h] or glyphs
 
 
-def _pens(glyphs: list[_Blob], labels: np.ndarray) -> set[int]:
+def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = None) -> set[int]:
     """The glyph-like blobs that are pens lying on the sheet: solid bars PEN_HEIGHTS times as
-    long as the others are tall; or, beside a few digits (where a pen is half the ink and
-    could set the text height), PEN_SHORT times as long and BLOT_STROKES times as thick as
-    their strokes. Not all of them: a page of nothing but 1s is writing."""
+    long as the others are tall (and, when the page's `blobs` are given, PEN_STROKES times
+    as thick as the strokes of the rest: a handwritten 1 beside a table's small print is as
+    long, but drawn with a pen's line); or, beside a few digits (where a pen is half the ink
+    and could set the text height), PEN_SHORT times as long and BLOT_STROKES times as thick
+    as their strokes. Not all of them: a page of nothing but 1s is writing."""
     if len(glyphs) < 2:
         return set()
     typical = _median([b.h for b in glyphs])
     pens = {b.index for b in glyphs if max(b.w, b.h) >= PEN_HEIGHTS * typical and _bar(b, labels)}
+    if pens and blobs is not None:
+        stroke = _page_stroke(labels, [b for b in blobs if b.index not in pens])
+        pens = {b.index for b in glyphs if b.index in pens and _thickness(b, labels) >= PEN_STROKES * stroke}
     if len(glyphs) <= FEW_GLYPHS:
         thickness = [_thickness(b, labels) for b in glyphs]
         for k, b in enumerate(glyphs):
@@ -720,8 +726,12 @@ def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[flo
         return "minor"
     if text_height and size >= 3 * text_height and blob.strength < 1.3 * threshold:
         return "furniture"  # faint and large: what is left of a soft shadow's edge
-    if size >= PEN_HEIGHTS * text_height > 0 and _bar(blob, labels):
-        return "furniture"  # a pen lying on the sheet: a long straight bar, solid ink
+    if (
+        size >= PEN_HEIGHTS * text_height > 0
+        and _bar(blob, labels)
+        and _thickness(blob, labels) >= PEN_STROKES * stroke
+    ):
+        return "furniture"  # a pen lying on the sheet: a long straight bar, solid ink, thick
     return "glyph"
 
 
@@ -999,7 +1009,7 @@ def analyse_writing(gray: np.ndarray) -> Writing:
         cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v, strength)
         labels, blobs = _blobs(cleaned, strength)
         glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
-    pens = _pens(glyphs, labels)
+    pens = _pens(glyphs, labels, blobs)
     text_height = _text_height(glyphs, pens) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, _faint_floor(blobs, gray.shape), _page_stroke(labels, blobs))
