@@ -1,0 +1,373 @@
+"""`lenet5.reader.read` and `lenet5.reader.numbers` with a stand-in network: bars drawn on
+white are the digits, and the stand-in scores each candidate by its ink, so what is read
+is known in advance (no model: `make mutation` runs these against those modules)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lenet5.errors import UserError
+from lenet5.reader import numbers, read
+from lenet5.reader.graph import ScoredGraph
+from lenet5.reader.numbers import PageReading, number_words, read_file, read_page, words_ink
+from lenet5.reader.read import (
+    NumberReading,
+    ReadDigit,
+    number_confidence,
+    read_gray,
+    read_number,
+    reading_of,
+    score_graph,
+    scored,
+)
+from lenet5.reader.segment import segment
+from lenet5.store.model_folder import META_FILE, PRETRAINED, Calibration, validate_meta
+from lenet5.vision.preprocess import NoInkError
+
+SEED_META = json.loads((PRETRAINED / "seed" / META_FILE).read_text())
+
+
+class InkBackend:
+    """Scores a candidate as the digit 1 when its 28x28 rendering is a thin upright bar,
+    junk otherwise (two bars side by side, a piece of one): so a row of bars reads "111"."""
+
+    name = "ink"
+    classes = 11
+
+    def __init__(self, platt: tuple[float, float] | None = None) -> None:
+        raw = copy.deepcopy(SEED_META)
+        raw["output"]["shape"] = [None, 11]
+        if platt is not None:
+            raw["calibration"] = {"number_platt": list(platt)}
+        self.meta = validate_meta(raw, "ink")
+        self.calls: list[int] = []
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        self.calls.append(len(inputs))
+        out = np.zeros((len(inputs), 11), np.float32)
+        for k, x in enumerate(inputs[:, 0] > 0):
+            columns = np.flatnonzero(x.any(axis=0))
+            rows = np.flatnonzero(x.any(axis=1))
+            one = len(columns) and columns[-1] - columns[0] < 8 and len(rows) and rows[-1] - rows[0] > 15
+            out[k, 1 if one else 10] = 0.9
+            out[k, 7 if one else 1] = 0.1
+        return out
+
+
+def _bars(count: int, width: int = 60, height: int = 40, gap: int = 24) -> np.ndarray:
+    gray = np.full((height, width * 0 + 20 + count * gap), 255, np.uint8)
+    for k in range(count):
+        x = 12 + k * gap
+        gray[8:32, x : x + 3] = 0
+    return gray
+
+
+def _png(gray: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# read.py
+
+
+def test_number_confidence_is_the_weakest_digit_calibrated() -> None:
+    assert number_confidence([], None) == 0.0
+    assert number_confidence([0.9, 0.6, 0.8], None) == 0.6
+    assert number_confidence([1.0], None) == 1 - 1e-9
+    assert number_confidence([0.0], None) == 1e-9
+    assert number_confidence([0.6], Calibration()) == 0.6
+    a, b = 2.0, 0.5
+    expected = 1 / (1 + math.exp(-(a * math.log(0.6 / 0.4) + b)))
+    assert number_confidence([0.9, 0.6], Calibration(number_platt=(a, b))) == pytest.approx(expected, rel=1e-12)
+    assert number_confidence([1.0], Calibration(number_platt=(1.0, 0.0))) == pytest.approx(1 - 1e-9)
+
+
+def test_read_digit_and_number_json() -> None:
+    digits = [ReadDigit(4, 0.5, (10, 2, 20, 30)), ReadDigit(2, 0.25, (22, 0, 30, 28))]
+    reading = NumberReading("f.png", digits, 0.25)
+    assert reading.number == "42" and reading.box == (10, 0, 30, 30)
+    assert reading.to_json() == {
+        "file": "f.png",
+        "number": "42",
+        "confidence": 0.25,
+        "box": [10, 0, 30, 30],
+        "digits": [
+            {"digit": 4, "probability": 0.5, "box": [10, 2, 20, 30]},
+            {"digit": 2, "probability": 0.25, "box": [22, 0, 30, 28]},
+        ],
+    }
+    empty = NumberReading("f.png", [], 0.0)
+    assert empty.box is None and empty.number == "" and empty.to_json()["box"] is None
+    assert all(type(v) is int for v in NumberReading("f", digits[:1], 1.0).box)
+
+
+def test_scored_batches_every_arc_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = segment(_bars(3))
+    backend = InkBackend()
+    whole = scored(backend, found)
+    monkeypatch.setattr(read, "SCORE_BATCH", 2)
+    batched = scored(backend, found)
+    assert backend.calls[0] == len(found.arcs) and backend.calls[1:] == [2] * (len(found.arcs) // 2) + [1] * (
+        len(found.arcs) % 2
+    )
+    np.testing.assert_array_equal(batched.scores, whole.scores)
+    assert whole.nodes == len(found.pieces) + 1 and whole.arcs == found.arcs
+    assert whole.boxes == found.rendered()[1]
+
+
+def test_scored_without_arcs_is_an_empty_graph() -> None:
+    found = segment(_bars(1))
+    empty = type(found)(found.ink, found.scale, [], [])
+    graph = scored(InkBackend(), empty)
+    assert graph.scores.shape == (0, 11) and graph.nodes == 1
+
+
+def test_read_gray_reads_each_bar() -> None:
+    reading = read_gray(InkBackend(), _bars(3))
+    assert [d for d, _, _ in reading] == [1, 1, 1]
+    assert [box[0] for _, _, box in reading] == [12, 36, 60]
+    assert score_graph(InkBackend(), _bars(2)).best_reading() == read_gray(InkBackend(), _bars(2))
+
+
+def test_reading_of_maps_boxes_and_may_fix_the_length() -> None:
+    graph = ScoredGraph(
+        3,
+        [(0, 1), (1, 2), (0, 2)],
+        np.array(
+            [[0.0, 0.9] + [0.0] * 8 + [0.1], [0.0, 0.8] + [0.0] * 8 + [0.2], [0.0] * 4 + [0.5] + [0.0] * 5 + [0.5]]
+        ),
+        [(0, 0, 2, 2), (4, 0, 6, 2), (0, 0, 6, 2)],
+    )
+    reading = reading_of(graph, "x", lambda box: tuple(2 * v for v in box), Calibration(number_platt=(1.0, 0.0)))
+    assert reading.file == "x" and reading.number == "11"
+    assert [d.box for d in reading.digits] == [(0, 0, 4, 4), (8, 0, 12, 4)]
+    assert reading.confidence == pytest.approx(0.8)
+    assert reading_of(graph, "x", lambda b: b, digits=1).number == "4"
+    none = reading_of(graph, "x", lambda b: b, digits=3)
+    assert none.digits == [] and none.confidence == 0.0 and none.file == "x"
+
+
+def test_read_number_gives_boxes_in_the_pictures_pixels() -> None:
+    small = _bars(2)
+    big = np.kron(small, np.ones((40, 40), np.uint8))  # 1600 px high: analysed at 1024 px
+    reading = read_number(InkBackend(), Image.fromarray(big), "big.png")
+    assert reading.file == "big.png" and reading.number == "11"
+    x0, y0, x1, y1 = reading.digits[0].box
+    assert abs(x0 - 12 * 40) <= 40 and abs(y0 - 8 * 40) <= 40 and abs(x1 - 15 * 40) <= 40 and abs(y1 - 32 * 40) <= 40
+    assert read_number(InkBackend(), Image.fromarray(small), digits=1).number in ("1", "7", "")
+
+
+def test_read_number_of_a_blank_picture_names_it() -> None:
+    with pytest.raises(NoInkError) as excinfo:
+        read_number(InkBackend(), Image.new("L", (50, 30), 255), "blank.png")
+    assert str(excinfo.value) == "blank.png: no number found (blank or near-uniform image)"
+
+
+def test_read_number_uses_the_models_calibration() -> None:
+    plain = read_number(InkBackend(), Image.fromarray(_bars(1)))
+    assert plain.file == "image"
+    calibrated = read_number(InkBackend(platt=(1.0, 2.0)), Image.fromarray(_bars(1)))
+    assert plain.confidence == pytest.approx(0.9)
+    assert calibrated.confidence == pytest.approx(1 / (1 + math.exp(-(math.log(9) + 2))))
+
+
+# numbers.py
+
+
+class _Word:
+    def __init__(self, x0: int, x1: int, y0: int = 0, y1: int = 10, ink: float = 1.0) -> None:
+        self.box = (x0, y0, x1, y1)
+        self.ink = np.full((y1 - y0, x1 - x0), ink, np.float32)
+
+
+class _Line:
+    def __init__(self, words: list[_Word], height: float = 10.0) -> None:
+        self.words = tuple(words)
+        self.height = height
+
+
+def test_number_words_part_at_wide_gaps_and_set_aside_words() -> None:
+    a, b, c, d = _Word(0, 10), _Word(20, 30), _Word(56, 60), _Word(86, 90)
+    printed = _Word(31, 40)
+    # gaps: a-b 10, b-c 26 (over 2.5 line heights), c-d 26
+    assert number_words([_Line([a, b, c, d])], lambda w: True) == [[a, b], [c], [d]]
+    assert number_words([_Line([a, b, c, d], height=10.4)], lambda w: True) == [[a, b, c, d]]
+    exact = _Word(55, 60)  # a gap of exactly 2.5 line heights keeps the words together
+    assert number_words([_Line([b, exact])], lambda w: True) == [[b, exact]]
+    assert number_words([_Line([a, printed, b])], lambda w: w is not printed) == [[a], [b]]
+    assert number_words([_Line([printed, a, b])], lambda w: w is not printed) == [[a, b]]
+    assert number_words([_Line([a]), _Line([b])], lambda w: True) == [[a], [b]]
+    assert number_words([_Line([printed])], lambda w: w is not printed) == []
+
+
+def test_words_ink_is_their_union_on_one_canvas() -> None:
+    low, high = _Word(2, 6, 1, 4, ink=0.5), _Word(4, 9, 3, 8, ink=0.25)
+    canvas, box = words_ink([low, high])
+    assert box == (2, 1, 9, 8) and canvas.shape == (7, 7) and canvas.dtype == np.float32
+    expected = np.zeros((7, 7), np.float32)
+    expected[2:7, 2:7] = 0.25
+    expected[0:3, 0:4] = 0.5
+    expected[2, 2:4] = 0.5  # where they overlap, the stronger ink
+    np.testing.assert_array_equal(canvas, expected)
+
+
+def test_page_reading_json() -> None:
+    one = NumberReading("p.png", [ReadDigit(3, 0.9, (0, 0, 5, 5))], 0.9)
+    two = NumberReading("p.png", [ReadDigit(4, 0.6, (0, 9, 5, 14)), ReadDigit(5, 0.7, (6, 9, 9, 14))], 0.6)
+    page = PageReading("p.png", [one, two], sheet=True)
+    assert page.number == "3 45" and page.confidence == 0.6 and [d.digit for d in page.digits] == [3, 4, 5]
+    expected = {
+        "file": "p.png",
+        "number": "3 45",
+        "confidence": 0.6,
+        "digits": [d.to_json() for d in (*one.digits, *two.digits)],
+        "numbers": [
+            {k: v for k, v in one.to_json().items() if k != "file"},
+            {k: v for k, v in two.to_json().items() if k != "file"},
+        ],
+        "sheet": True,
+    }
+    assert page.to_json() == expected and page.to_dict() == expected
+    assert "file" not in page.to_json()["numbers"][0]
+
+
+def test_a_close_up_is_read_whole() -> None:
+    reading = read_page(InkBackend(), Image.fromarray(_bars(3)), "c.png")
+    assert reading.number == "111" and reading.sheet is False and len(reading.numbers) == 1
+    assert reading.file == "c.png"
+    assert reading.numbers[0].file == "c.png"
+    calibrated = read_page(InkBackend(platt=(1.0, 2.0)), Image.fromarray(_bars(3)))
+    assert calibrated.confidence == pytest.approx(1 / (1 + math.exp(-(math.log(9) + 2))))
+
+
+def _two_lines() -> np.ndarray:
+    """Two lines of bars, far apart, on a page: not a close-up of one line."""
+    page = np.full((200, 240), 255, np.uint8)
+    for row, count in ((30, 3), (130, 2)):
+        for k in range(count):
+            page[row : row + 24, 40 + 24 * k : 43 + 24 * k] = 0
+    return page
+
+
+def test_each_line_of_a_page_is_a_number() -> None:
+    reading = read_page(InkBackend(), Image.fromarray(_two_lines()), "p.png")
+    assert reading.number == "111 11" and reading.sheet is False
+    assert [n.file for n in reading.numbers] == ["p.png", "p.png"]
+    for number, top in zip(reading.numbers, (30, 130), strict=True):
+        for k, digit in enumerate(number.digits):  # each bar: x 40 + 24 k .. +3, y top .. top + 24
+            x0, y0, x1, y1 = digit.box
+            assert abs(x0 - (40 + 24 * k)) <= 2 and abs(x1 - (43 + 24 * k)) <= 2, digit.box
+            assert abs(y0 - top) <= 2 and abs(y1 - (top + 24)) <= 2, digit.box
+    assert read_page(InkBackend(), Image.fromarray(_two_lines())).file == "image"
+    calibrated = read_page(InkBackend(platt=(1.0, 2.0)), Image.fromarray(_two_lines()))
+    assert calibrated.confidence == pytest.approx(1 / (1 + math.exp(-(math.log(9) + 2))))
+    assert read_page(InkBackend(), Image.fromarray(_two_lines()), digits=3).number == "111"
+    assert read_page(InkBackend(), Image.fromarray(_two_lines()), digits=2).number == "11"
+
+
+def test_a_word_that_fills_its_canvas_is_no_page_edge() -> None:
+    import cv2
+
+    from lenet5.photo import Word
+
+    ink = np.zeros((112, 60), np.float32)  # a pen's thin "1", as tall as its word
+    cv2.line(ink, (30, 0), (30, 111), 1.0, 2)
+    cv2.line(ink, (30, 0), (18, 16), 1.0, 2)
+    word = Word((100, 50, 160, 162), (1,), (ink > 0).astype(np.uint8), ink, None)
+    page = type("Page", (), {"to_original": staticmethod(lambda box: box)})()
+    reading = numbers._read_words(InkBackend(), [word], 0.3, page, "w", [100])
+    assert reading is not None and reading.number == "1"
+    x0, y0, x1, y1 = reading.digits[0].box
+    # in the word's place (60 x 112 at 100, 50), grown by the stroke's thickening
+    assert 92 <= x0 < x1 <= 168 and abs(y0 - 50) <= 8 and abs(y1 - 162) <= 8
+
+
+def test_the_work_per_page_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(numbers, "MAX_NUMBERS", 1)
+    assert read_page(InkBackend(), Image.fromarray(_two_lines())).number == "111"
+    monkeypatch.setattr(numbers, "MAX_NUMBERS", 32)
+    # the lines' candidates: 3 and 2; a line that does not fit what is left is not read
+    expected = {5: "111 11", 4: "111", 3: "111", 2: "11"}
+    for arcs, number in expected.items():
+        monkeypatch.setattr(numbers, "MAX_ARCS", arcs)
+        assert read_page(InkBackend(), Image.fromarray(_two_lines())).number == number
+    monkeypatch.setattr(numbers, "MAX_ARCS", 1)
+    with pytest.raises(NoInkError) as excinfo:
+        read_page(InkBackend(), Image.fromarray(_two_lines()), "p.png", digits=3)
+    assert str(excinfo.value) == "p.png: no number found"  # nothing read at all: no "of 3 digits"
+
+
+def test_min_confidence_and_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = Image.fromarray(_bars(3))
+    confidence = read_page(InkBackend(), image).confidence  # 0.9 in float32
+    assert read_page(InkBackend(), image, min_confidence=confidence).number == "111"
+    with pytest.raises(NoInkError) as excinfo:
+        read_page(InkBackend(), image, "c.png", min_confidence=0.95)
+    assert str(excinfo.value) == "c.png: no number read with confidence 0.95 or more (best: 0.90)"
+    with pytest.raises(NoInkError) as excinfo:
+        read_page(InkBackend(), image, "c.png", digits=5)
+    assert str(excinfo.value) == "c.png: no number found of 5 digits"
+    assert read_page(InkBackend(), image, digits=3).number == "111"
+
+
+def test_a_blank_page_has_no_number() -> None:
+    with pytest.raises(NoInkError) as excinfo:
+        read_page(InkBackend(), Image.new("L", (80, 60), 255), "b.png")
+    assert str(excinfo.value) == "b.png: no number found"
+
+
+def _doubting(lines: set[int] | dict[int, float]) -> InkBackend:
+    """InkBackend, but the lines numbered in `lines` (1, 2: calls) read as 1 with less
+    confidence: 0.27, or 0.9 times the factor given."""
+    backend = InkBackend()
+    real = backend.scores
+    factors = lines if isinstance(lines, dict) else dict.fromkeys(lines, 0.3)
+
+    def scores(inputs: np.ndarray) -> np.ndarray:
+        out = real(inputs)
+        factor = factors.get(len(backend.calls))
+        if factor is not None:
+            out[:, 10] += (1 - factor) * out[:, 1]
+            out[:, 1] *= factor
+        return out
+
+    backend.scores = scores  # type: ignore[method-assign]
+    return backend
+
+
+def test_stray_marks_go_when_a_sure_number_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    picture = Image.fromarray(_two_lines())
+    assert read_page(_doubting({2}), picture).number == "111"
+    assert read_page(_doubting({1, 2}), picture).number == "111 11"  # nothing sure: all kept
+    assert read_page(_doubting({1, 2}), picture).confidence == pytest.approx(0.27, abs=1e-6)
+    weak = read_page(_doubting({1, 2}), picture).confidence
+    monkeypatch.setattr(numbers, "STRAY", weak)  # a number at exactly STRAY is kept
+    assert read_page(_doubting({2}), picture).number == "111 11"
+    monkeypatch.setattr(numbers, "STRAY", math.nextafter(weak, 1))
+    assert read_page(_doubting({2}), picture).number == "111"
+    # the surest number exactly at STRAY: the weaker one is still a stray mark
+    first = read_page(_doubting({1: 0.3, 2: 0.2}), picture).numbers[0].confidence
+    monkeypatch.setattr(numbers, "STRAY", first)
+    assert read_page(_doubting({1: 0.3, 2: 0.2}), picture).number == "111"
+
+
+def test_read_file_returns_the_picture_it_read() -> None:
+    reading, picture = read_file(InkBackend(), _png(_bars(2)), "upload")
+    assert reading.number == "11" and reading.file == "upload" and picture.size == (68, 40)
+    with pytest.raises(UserError, match=r"^upload: "):
+        read_file(InkBackend(), b"not a picture", "upload")
+    with pytest.raises(UserError, match="pixels"):
+        read_file(InkBackend(), _png(_bars(2)), "upload", max_pixels=100)
+    assert read_file(InkBackend(), _png(_bars(3)), "u", digits=3, min_confidence=0.5)[0].number == "111"
+    with pytest.raises(NoInkError, match=r"confidence 0\.95 or more"):
+        read_file(InkBackend(), _png(_bars(3)), "u", min_confidence=0.95)
+    with pytest.raises(NoInkError, match="of 2 digits"):
+        read_file(InkBackend(), _png(_bars(3)), "u", digits=2)

@@ -1,0 +1,288 @@
+"""`lenet5.reader.segment` rule by rule on hand-made ink: the least-ink paths against a plain
+reference, the graph's arcs, specks and page edges, stroke evening, the bounds on the work,
+and boxes in the picture's pixels (no model: `make mutation` runs these)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from lenet5.reader import segment
+from lenet5.reader.segment import (
+    MAX_PIECES,
+    Piece,
+    Segmentation,
+    _arcs,
+    _bounded,
+    _cut_paths,
+    _even_strokes,
+    _ink_blobs,
+    _least_ink,
+    _piece,
+    _trace,
+    over_segment,
+    segment_ink,
+)
+from lenet5.vision import page
+from lenet5.vision.preprocess import NoInkError
+
+
+def _reference_least_ink(ink: np.ndarray, step: float) -> np.ndarray:
+    h, w = ink.shape
+    total = np.array(ink[0], dtype=np.float64)
+    rows = [total.copy()]
+    for y in range(1, h):
+        new = np.empty(w)
+        for x in range(w):
+            options = [total[x]]
+            if x > 0:
+                options.append(total[x - 1] + step)
+            if x < w - 1:
+                options.append(total[x + 1] + step)
+            new[x] = min(options) + ink[y, x]
+        total = new
+        rows.append(total.copy())
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_least_ink_is_the_cheapest_path_and_traces_back_to_it(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ink = rng.uniform(0, 1, (7, 6)).astype(np.float32)
+    ink[rng.uniform(size=ink.shape) < 0.3] = 0
+    total, came_from = _least_ink(ink, 0.25)
+    np.testing.assert_allclose(total, _reference_least_ink(ink, 0.25), rtol=1e-5)
+    assert set(np.unique(came_from[1:])) <= {-1, 0, 1} and not came_from[0].any()
+    columns = np.arange(6)
+    paths = _trace(came_from, 6, columns)
+    assert paths.shape == (7, 6) and np.array_equal(paths[6], columns)
+    for k in range(6):  # each traced path costs what total says, moving one column at most
+        path = paths[:, k]
+        assert np.all(np.abs(np.diff(path)) <= 1) and np.all((path >= 0) & (path < 6))
+        cost = ink[np.arange(7), path].sum() + 0.25 * np.abs(np.diff(path)).sum()
+        assert cost == pytest.approx(total[6, k], rel=1e-5)
+
+
+def test_least_ink_prefers_straight_down_then_left_on_ties() -> None:
+    ink = np.zeros((2, 3), np.float32)
+    _, came_from = _least_ink(ink, 0.0)
+    assert came_from[1].tolist() == [0, 0, 0]
+    ink = np.array([[1, 0, 1], [0, 0, 0]], np.float32)
+    total, came_from = _least_ink(ink, 0.5)
+    assert came_from[1].tolist() == [1, 0, -1] and total[1].tolist() == [0.5, 0.0, 0.5]
+    ink = np.array([[0, 1, 0], [0, 0, 0]], np.float32)
+    _, came_from = _least_ink(ink, 0.0)
+    assert came_from[1, 1] == -1  # left and right alike: from the left
+
+
+def test_trace_of_the_top_row_is_the_columns() -> None:
+    came_from = np.zeros((3, 4), np.int8)
+    assert _trace(came_from, 0, np.array([2, 1])).tolist() == [[2, 1]]
+    came_from[2] = [0, -1, 1, 0]
+    came_from[1] = [1, 0, 0, -1]
+    assert _trace(came_from, 2, np.array([1, 2])).T.tolist() == [[1, 0, 1], [2, 3, 2]]
+
+
+def test_piece_is_cropped_to_its_ink() -> None:
+    mask = np.zeros((6, 8), bool)
+    mask[2:4, 3:7] = True
+    mask[4, 5] = True
+    piece = _piece(mask, 10, 20)
+    assert (piece.x0, piece.y0, piece.x1, piece.y1) == (13, 22, 17, 25)
+    assert piece.mask.shape == (3, 4) and piece.mask.sum() == 9
+    assert piece.centre == 15.0
+    assert _piece(np.zeros((3, 3), bool), 0, 0) is None
+
+
+def _pieces(*spans: tuple[int, int]) -> list[Piece]:
+    return [Piece(np.ones((10, x1 - x0), bool), x0, 0, x1, 10) for x0, x1 in spans]
+
+
+def test_arcs_join_neighbours_until_a_gap_or_too_wide() -> None:
+    height = 10.0  # GAP: 2 px, widest digit: 16 px
+    pieces = _pieces((0, 4), (5, 9), (11, 15), (18, 20))
+    # 1->2: gap 2 (not more than GAP), 2->3: gap 3 (a clear gap)
+    assert _arcs(pieces, height) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (3, 4)]
+    wide = _pieces((0, 8), (8, 16), (16, 17))
+    # (0, 2) is exactly 16 px wide: kept; (0, 3) 17 px: too wide
+    assert _arcs(wide, height) == [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)]
+    assert _arcs(_pieces((0, 30)), height) == [(0, 1)]  # a single piece is always an arc
+
+
+def test_arcs_hold_at_most_max_pieces_per_digit() -> None:
+    pieces = _pieces(*[(k, k + 1) for k in range(12)])
+    arcs = _arcs(pieces, 100.0)
+    assert max(j - i for i, j in arcs) == segment.MAX_PIECES_PER_DIGIT
+    assert (0, 10) in arcs and (2, 12) in arcs and (0, 11) not in arcs
+    assert len(arcs) == sum(min(12 - i, 10) for i in range(12))
+
+
+def test_arcs_take_the_union_of_the_pieces_boxes() -> None:
+    def piece(x0: int, x1: int) -> Piece:
+        return Piece(np.ones((2, x1 - x0), bool), x0, 0, x1, 2)
+
+    # the second piece lies inside the first's span: the arc still ends at the first's end
+    assert (0, 3) in _arcs([piece(0, 15), piece(3, 5), piece(12, 16)], 10.0)
+    # a piece starting left of the arc (sorted by centre) widens it to the left
+    assert (0, 3) not in _arcs([piece(5, 10), piece(0, 16), piece(14, 17)], 10.0)
+    assert (0, 2) in _arcs([piece(5, 10), piece(0, 16), piece(14, 17)], 10.0)
+
+
+def test_the_work_per_line_is_bounded() -> None:
+    _bounded(MAX_PIECES)
+    with pytest.raises(NoInkError) as excinfo:
+        _bounded(MAX_PIECES + 1)
+    assert str(excinfo.value) == f"no number found ({MAX_PIECES + 1} separate marks: not a line of digits)"
+
+
+def test_a_page_of_dots_is_refused_before_any_cut() -> None:
+    strength = np.zeros((40, 800), np.float32)
+    for x in range(4, 800, 10):
+        strength[18:22, x : x + 3] = 1.0
+    with pytest.raises(NoInkError, match="separate marks"):
+        segment_ink(strength, 0.3, furniture=False)
+
+
+def test_specks_go_and_page_edges_go_unless_already_cleaned() -> None:
+    strength = np.zeros((60, 100), np.float32)
+    strength[10:50, 20:26] = 1.0  # a digit's stroke: mass 240
+    strength[10:12, 40:44] = 1.0  # 8 px: 3.3% of it, kept
+    strength[30:32, 60:63] = 1.0  # 6 px: 2.5%, a speck
+    strength[0:60, 95:100] = 1.0  # a page edge down the right side
+    labels, blobs = _ink_blobs(strength, 0.5)
+    assert sorted((b.x0, b.width) for b in blobs) == [(20, 6), (40, 4)]
+    _, blobs = _ink_blobs(strength, 0.5, furniture=False)
+    assert sorted(b.x0 for b in blobs) == [20, 95]  # the edge kept is the heaviest: 8 px is a speck of it
+    assert labels.shape == strength.shape
+
+
+def test_a_line_of_only_page_edge_has_no_ink() -> None:
+    strength = np.zeros((60, 100), np.float32)
+    strength[0:60, 0:4] = 1.0
+    with pytest.raises(NoInkError) as excinfo:
+        _ink_blobs(strength, 0.5)
+    assert str(excinfo.value) == "no ink found (blank or near-uniform image)"
+    with pytest.raises(NoInkError):
+        _ink_blobs(np.zeros((5, 5), np.float32), 0.5)
+
+
+def _stroke(width: int, height: int = 40) -> np.ndarray:
+    strength = np.zeros((height + 20, 60), np.float32)
+    strength[10 : 10 + height, 30 - width // 2 : 30 - width // 2 + width] = 1.0
+    return strength
+
+
+def test_strokes_are_evened_to_mnists_proportion() -> None:
+    thin = _stroke(2)
+    thick = _even_strokes(thin, 0.5, 40.0)
+    assert page.stroke_width((thick > 0.5).astype(np.uint8)) > 4  # a pen line, thickened
+    fat = _stroke(16)
+    thinned = _even_strokes(fat, 0.5, 40.0)
+    assert 2 < page.stroke_width((thinned > 0.5).astype(np.uint8)) < 14  # a marker, thinned
+    fine = _stroke(6)
+    assert _even_strokes(fine, 0.5, 40.0) is fine  # in the band: as it is
+    assert _even_strokes(thin, 0.5, 7.9) is thin  # too small to judge
+    assert _even_strokes(np.zeros((20, 20), np.float32), 0.5, 20.0) is not None
+
+
+def test_a_marker_is_never_thinned_away() -> None:
+    fat = _stroke(4, height=12)  # 4 px of 12: a third of the height, over the band
+    thinned = _even_strokes(fat, 0.5, 12.0)
+    assert (thinned > 0.5).any()
+
+
+def test_rendered_boxes_are_in_the_pictures_pixels() -> None:
+    ink = np.zeros((20, 30), np.float32)
+    ink[5:15, 3:6] = 1.0
+    ink[5:15, 20:23] = 1.0
+    mask = np.ones((10, 3), bool)
+    pieces = [Piece(mask, 3, 5, 6, 15), Piece(mask, 20, 5, 23, 15)]
+    found = Segmentation(ink, 0.5, pieces, [(0, 1), (1, 2), (0, 2)])
+    digits, boxes = found.rendered()
+    assert digits.shape == (3, 28, 28) and digits.dtype == np.uint8
+    assert boxes == [(6, 10, 12, 30), (40, 10, 46, 30), (6, 10, 46, 30)]
+    third = Segmentation(ink, 0.3, pieces, [(0, 1)])
+    assert third.rendered()[1] == [(10, 16, 20, 50)]  # starts rounded down, ends up
+    some, boxes = found.rendered([2])
+    assert boxes == [(6, 10, 46, 30)] and some.shape == (1, 28, 28)
+    np.testing.assert_array_equal(some[0], digits[2])
+    none, boxes = Segmentation(ink, 1.0, pieces, []).rendered()
+    assert none.shape == (0, 28, 28) and none.dtype == np.uint8 and boxes == []
+
+
+def test_an_arc_renders_only_its_own_pieces_ink() -> None:
+    ink = np.zeros((20, 20), np.float32)
+    ink[2:18, 2:6] = 1.0
+    ink[2:18, 8:10] = 1.0  # another piece's ink, inside the arc's box
+    ink[2:18, 10:12] = 1.0
+    left = Piece(np.ones((16, 4), bool), 2, 2, 6, 18)
+    right = Piece(np.ones((16, 2), bool), 10, 2, 12, 18)
+    both, _ = Segmentation(ink, 1.0, [left, right], [(0, 2)]).rendered()
+    clean = ink.copy()
+    clean[:, 8:10] = 0  # but for its rim, the column next to the right piece
+    clean[:, 9] = ink[:, 9]
+    expected, _ = Segmentation(clean, 1.0, [left, right], [(0, 2)]).rendered()
+    np.testing.assert_array_equal(both, expected)
+
+
+def test_a_tall_line_is_segmented_at_forty_pixels() -> None:
+    strength = np.zeros((200, 300), np.float32)
+    strength[20:180, 40:52] = 1.0  # a 160 px "1"
+    strength[20:180, 160:172] = 1.0
+    found = segment_ink(strength, 0.5, furniture=False)
+    assert found.scale == pytest.approx(40 / 160)
+    assert found.ink.shape == (50, 75)
+    assert len(found.pieces) == 2 and found.arcs == [(0, 1), (1, 2)]
+    _, boxes = found.rendered()
+    for box, x in zip(boxes, (40, 160), strict=True):
+        assert abs(box[0] - x) <= 8 and abs(box[1] - 20) <= 8 and abs(box[3] - 180) <= 8
+
+
+def test_soft_ink_runs_from_half_the_threshold_to_the_strokes_peak() -> None:
+    strength = np.zeros((40, 40), np.float32)
+    strength[5:35, 10:16] = 0.8
+    strength[5:35, 16:18] = 0.2  # a soft rim: above half the threshold, below it
+    found = segment_ink(strength, 0.3, furniture=False)
+    assert found.scale == 1.0
+    assert found.ink.max() == pytest.approx(1.0) and found.ink.dtype == np.float32
+    assert found.ink[20, 17] == pytest.approx((0.2 - 0.15) / (0.8 - 0.15), rel=1e-5)
+    assert found.ink[0, 0] == 0.0
+
+
+def test_cut_paths_of_a_narrow_or_flat_blob_are_none() -> None:
+    assert _cut_paths(np.ones((40, 16), np.float32), 40.0) == []  # w <= 2 * margin (8)
+    assert _cut_paths(np.ones((2, 60), np.float32), 40.0) == []  # under 3 rows
+    assert len(_cut_paths(np.ones((3, 60), np.float32), 5.0)) >= 1
+
+
+def test_cut_paths_are_spaced_counted_and_left_to_right() -> None:
+    ink = np.ones((20, 120), np.float32)
+    for x in (30, 60, 90):
+        ink[:, x] = 0  # three free columns
+    cuts = _cut_paths(ink, 20.0)  # 6 line heights wide: up to 7 * 6 = 42 cuts, 2 px apart
+    means = [float(c.mean()) for c in cuts]
+    assert means == sorted(means)
+    assert {30, 60, 90} <= {round(m) for m in means}
+    assert all(abs(a - b) >= 2 for a, b in itertools.pairwise(means))
+    assert all(len(c) == 20 and c.min() >= 0 and c.max() < 120 for c in cuts)
+    few = _cut_paths(np.ones((20, 22), np.float32), 20.0)  # one wide digit: 3 * 1.1 -> 4 cuts at most
+    assert 1 <= len(few) <= math.ceil(3 * 22 / 20)
+
+
+def test_over_segment_keeps_narrow_blobs_whole() -> None:
+    mask = np.zeros((30, 80), np.uint8)
+    mask[5:25, 5:12] = 1
+    mask[5:25, 40:70] = 1  # 30 px wide at height 20: cut
+    strength = mask.astype(np.float32)
+    labels, blobs = page.find_blobs(mask, strength)
+    pieces = over_segment(labels, strength, blobs, 20.0)
+    assert pieces[0].x0 == 5 and pieces[0].x1 == 12
+    assert len(pieces) > 2
+    assert [p.centre for p in pieces] == sorted(p.centre for p in pieces)
+    covered = sum(p.mask.sum() for p in pieces)
+    assert covered == mask.sum()
+    exactly = over_segment(labels, strength, blobs, 40.0)  # 30 px is exactly 0.75 of 40: whole
+    assert len(exactly) == 2
