@@ -196,3 +196,14 @@ def test_a_missing_graph_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(UserError) as excinfo:
         export_folder(broken, "paddle", tmp_path / "out")
     assert str(excinfo.value) == f"{broken / 'inference.pdiparams'}: no such file"
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [{"val_accuracy": 0.9, "test_accuracy": 0.9}, {"best_epoch": "1", "val_accuracy": 0.9, "test_accuracy": 0.9}],
+)
+def test_a_hand_edited_summary_is_one_line_not_a_key_error(tmp_path: Path, summary: dict) -> None:
+    run = RunDir(_run_around_seed(tmp_path / "run"))
+    run.summary.write_text(json.dumps(summary))
+    with pytest.raises(UserError, match=r'summary.json: not a lenet5 run summary \("best_epoch"'):
+        run.read_summary()

@@ -122,6 +122,12 @@ class RunDir:
         summary = read_json(self.summary, MAX_JSON_BYTES, "lenet5 run summary")
         if not isinstance(summary, dict):
             raise UserError(f"{self.summary}: not a lenet5 run summary")
+        # What every reader of a summary relies on (the card, the report, an export): checked
+        # here, so a hand-edited file is one line, never a KeyError.
+        for key, kind in (("best_epoch", int), ("val_accuracy", float), ("test_accuracy", float)):
+            value = summary.get(key)
+            if not isinstance(value, (kind, int)) or isinstance(value, bool):
+                raise UserError(f'{self.summary}: not a lenet5 run summary ("{key}" missing or not a number)')
         return summary
 
     def write_summary(self, summary: dict[str, Any]) -> None:
