@@ -148,7 +148,9 @@ def folder_set(kind: str, folder: Path) -> PictureSet:
     labels = folder / "labels.json"
     if not labels.is_file():
         raise SystemExit(f"--folder {kind}={folder}: no labels.json there")
-    answers = {str(name): str(answer) for name, answer in json.loads(labels.read_text()).items()}
+    # Several numbers on one picture are compared as one digit string in reading order, as
+    # every system's reading is (its spaces and other characters dropped).
+    answers = {str(name): digits_only(str(answer)) for name, answer in json.loads(labels.read_text()).items()}
     missing = [name for name in answers if not (folder / name).is_file()]
     if missing:
         raise SystemExit(f"--folder {kind}={folder}: {len(missing)} labelled file(s) missing, e.g. {missing[0]}")
