@@ -55,6 +55,8 @@ def test_missing_data_dir_is_one_line(tmp_path: Path) -> None:
         (["train", "--bogus"], "unrecognized arguments"),
         (["predict", "x.png", "--top-k", "11"], "at most 10"),
         (["predict", "x.png", "--top-k", "0"], "must be at least 1"),
+        (["predict", "x.png", "--workers", "0"], "must be at least 1"),
+        (["read", "x.png", "--workers", "-2"], "must be at least 1"),
     ],
 )
 def test_bad_flags(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

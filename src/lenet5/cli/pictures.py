@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from lenet5.cli.common import add_model_options, digit_count, image_files, json_line, report_failure, share, top_k
-from lenet5.errors import UserError, file_errors
+from lenet5.cli.common import (
+    add_model_options,
+    digit_count,
+    image_files,
+    json_line,
+    positive_int,
+    report_failure,
+    share,
+    top_k,
+)
+from lenet5.errors import file_errors
+
+if TYPE_CHECKING:
+    from lenet5.infer.workers import ModelSpec
 
 PREDICT_DESCRIPTION = (
     "Predict the digit in each image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size or mode). Images get MNIST's own "
@@ -41,6 +54,24 @@ def add_predict(commands: argparse._SubParsersAction) -> None:
         help="save the 28x28 image the model saw for each file, as DIR/NAME.28x28.png (files of the same name "
         "in different folders get their folder in the name; only earlier lenet5 images are ever replaced)",
     )
+    add_workers(parser)
+
+
+def add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="processes reading pictures at once, each with the model loaded (default: the usable cores; "
+        "1 reads them one by one in this process). Results come in the input's order either way",
+    )
+
+
+def workers_and_model(args: argparse.Namespace, backend_name: str, model: str | None) -> tuple[int, ModelSpec]:
+    """--workers (default: every usable core) and what a worker needs to open the same model."""
+    from lenet5.infer.workers import ModelSpec, usable_cores
+
+    return args.workers or usable_cores(), ModelSpec(model, backend_name)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -53,8 +84,9 @@ def run_predict(args: argparse.Namespace) -> int:
     save_input = outputs.claim_file_folder(args.save_input, "--save-input") if args.save_input else None
     backend = load_backend(args.model, args.backend)
     files = image_files(args.inputs)
+    workers, spec = workers_and_model(args, backend.name, args.model)
     results, failures = [], 0
-    for result in predict_files(backend, files, args.top_k, save_input):
+    for result in predict_files(backend, files, args.top_k, save_input, workers, spec):
         if isinstance(result, Failure):
             failures += 1
             report_failure(result, args.json)
@@ -108,13 +140,13 @@ def add_read(commands: argparse._SubParsersAction) -> None:
         metavar="C",
         help="leave out numbers read with less confidence than C (0-1); a picture with none left fails",
     )
+    add_workers(parser)
 
 
 def run_read(args: argparse.Namespace) -> int:
     from lenet5.infer.backends import load_backend
-    from lenet5.infer.predict import Failure, save_png, saved_input_names
-    from lenet5.reader.annotate import annotated
-    from lenet5.reader.numbers import read_file
+    from lenet5.infer.predict import Failure
+    from lenet5.reader.files import ReadSettings, read_files
     from lenet5.store import outputs
     from lenet5.store.model_folder import DEFAULT_READER, shipped_models
 
@@ -128,18 +160,13 @@ def run_read(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     files = image_files(args.inputs)
-    names = saved_input_names(files, ".read.png") if annotate is not None else {}
+    settings = ReadSettings(args.digits, args.min_confidence, annotate)
+    workers, spec = workers_and_model(args, backend.name, model)
     failures = 0
-    for path in files:
-        try:
-            reading, picture = read_file(
-                backend, path, str(path), digits=args.digits, min_confidence=args.min_confidence
-            )
-            if annotate is not None:
-                save_png(annotated(picture, reading), annotate / names[path], "--annotate")
-        except UserError as exc:
+    for reading in read_files(backend, files, settings, workers, spec):
+        if isinstance(reading, Failure):
             failures += 1
-            report_failure(Failure.of(path, exc), args.json)
+            report_failure(reading, args.json)
             continue
         if args.json:
             print(json_line(reading.to_json()), flush=True)

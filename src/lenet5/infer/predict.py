@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend, digit_probabilities
 from lenet5.infer.photo import read_photo_digit
+from lenet5.infer.workers import ModelSpec, Task, chunks, ordered_map
 from lenet5.store import outputs
 from lenet5.vision.preprocess import PictureDigit
 
@@ -114,13 +116,25 @@ def predict_digit(backend: Backend, digit: np.ndarray, label: str, top_k: int = 
     """A preprocessed uint8 28x28 digit -> prediction. With a model that has a junk class the
     digits' probabilities are what is left after junk (they sum to 1 - junk), so nothing the
     model takes for junk is reported as a likely digit."""
-    scores = backend.scores(backend.meta.normalize(digit[None]))
-    probabilities = digit_probabilities(scores, backend.meta)[0]
-    junk = float(scores[0, 10:].sum()) if scores.shape[1] > 10 else None
-    if junk is not None:
-        probabilities = probabilities * (1.0 - junk)
-    ranked = rank(probabilities, top_k)
-    return Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked, junk=junk)
+    return predict_digits(backend, digit[None], [label], top_k)[0]
+
+
+def predict_digits(backend: Backend, digits: np.ndarray, labels: Sequence[str], top_k: int = 3) -> list[Prediction]:
+    """predict_digit for a stack of digits [N, 28, 28] in one model call. Both runtimes give
+    each row the same scores, to the bit, whatever else is in the batch
+    (tests/test_folders.py checks it), so batching never changes an answer."""
+    scores = backend.scores(backend.meta.normalize(digits))
+    predictions = []
+    for row, label in zip(scores, labels, strict=True):
+        probabilities = digit_probabilities(row[None], backend.meta)[0]
+        junk = float(row[10:].sum()) if row.shape[0] > 10 else None
+        if junk is not None:
+            probabilities = probabilities * (1.0 - junk)
+        ranked = rank(probabilities, top_k)
+        predictions.append(
+            Prediction(file=label, digit=ranked[0][0], probability=ranked[0][1], top_k=ranked, junk=junk)
+        )
+    return predictions
 
 
 def saved_input_names(files: Sequence[Path], suffix: str = ".28x28.png") -> dict[Path, str]:
@@ -171,7 +185,20 @@ def save_png(image: Image.Image, target: Path, flag: str) -> None:
 
 def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: int = 3) -> Prediction:
     """A found digit -> prediction with its box and, if it deserves one, a warning."""
-    plain = predict_digit(backend, picture.digit, label, top_k)
+    return predict_pictures(backend, [picture], [label], top_k)[0]
+
+
+def predict_pictures(
+    backend: Backend, pictures: Sequence[PictureDigit], labels: Sequence[str], top_k: int = 3
+) -> list[Prediction]:
+    """predict_picture for several found digits, in one model call."""
+    if not pictures:
+        return []
+    plain = predict_digits(backend, np.stack([p.digit for p in pictures]), labels, top_k)
+    return [_judged(prediction, picture) for prediction, picture in zip(plain, pictures, strict=True)]
+
+
+def _judged(plain: Prediction, picture: PictureDigit) -> Prediction:
     if plain.not_a_digit:
         warning = f"not a digit: the model takes it for a mark that is not one digit ({100 * plain.junk:.0f}%)"
     else:
@@ -180,10 +207,25 @@ def predict_picture(backend: Backend, picture: PictureDigit, label: str, top_k: 
 
 
 def predict_files(
-    backend: Backend, files: Sequence[Path], top_k: int = 3, save_input: Path | None = None
+    backend: Backend,
+    files: Sequence[Path],
+    top_k: int = 3,
+    save_input: Path | None = None,
+    workers: int = 1,
+    model: ModelSpec | None = None,
 ) -> Iterator[Prediction | Failure]:
-    """Yield a Prediction or a Failure for each file; one bad file never stops the rest."""
+    """Yield a Prediction or a Failure for each file, in order; one bad file never stops the
+    rest. With `workers` > 1 the files are read on that many processes, each opening
+    `model` (the one `backend` runs) once; 1 is the plain loop below, the reference."""
     names = saved_input_names(files) if save_input is not None else {}
+    groups = chunks(files, workers) if workers > 1 else []
+    if min(workers, len(groups)) > 1:
+        if model is None:
+            raise ValueError("workers > 1 needs the model's ModelSpec")
+        work = partial(_predict_chunk, top_k=top_k, save_input=save_input)
+        items = [(path, names.get(path)) for path in files]
+        yield from ordered_map(Task(model.load, work), items, groups, min(workers, len(groups)))
+        return
     for path in files:
         try:
             picture = read_photo_digit(path, str(path))
@@ -193,6 +235,27 @@ def predict_files(
             yield Failure.of(path, exc)
             continue
         yield predict_picture(backend, picture, str(path), top_k)
+
+
+def _predict_chunk(
+    backend: Backend, items: list[tuple[Path, str | None]], top_k: int, save_input: Path | None
+) -> list[Prediction | Failure]:
+    """A worker's chunk: every picture read first, then one model call for all found digits."""
+    results: list[Prediction | Failure | None] = [None] * len(items)
+    found: list[tuple[int, PictureDigit]] = []
+    for i, (path, name) in enumerate(items):
+        try:
+            picture = read_photo_digit(path, str(path))
+            if save_input is not None and name is not None:
+                save_input_png(picture.digit, save_input / name)
+        except UserError as exc:
+            results[i] = Failure.of(path, exc)
+            continue
+        found.append((i, picture))
+    labels = [str(items[i][0]) for i, _ in found]
+    for (i, _), prediction in zip(found, predict_pictures(backend, [p for _, p in found], labels, top_k), strict=True):
+        results[i] = prediction
+    return [r for r in results if r is not None]
 
 
 def write_csv(path: Path, predictions: Sequence[Prediction]) -> None:
