@@ -113,34 +113,55 @@ def test_two_workers_print_what_one_does_in_order(command: str, tmp_path: Path, 
     assert any("d07b_broken.png" in line for line in errors)
 
 
-def test_ctrl_c_stops_the_workers_cleanly(tmp_path: Path, digits: np.ndarray) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory, digits: np.ndarray) -> Path:
+    """A folder long enough to still be read when the test stops the command."""
+    folder = tmp_path_factory.mktemp("many")
     for i in range(1000):
         Image.fromarray(255 - digits[i % len(digits)]).save(folder / f"{i:04d}.png")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return folder
+
+
+def _started(folder: Path) -> subprocess.Popen[str]:
+    """`lenet5 predict FOLDER --workers 2` in its own process group (as a terminal's job:
+    Ctrl-C reaches every process in it), once its first result is printed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "lenet5", "predict", str(folder), "--workers", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
-        env=env,
-        start_new_session=True,  # its own group, as a terminal's job: Ctrl-C reaches every process in it
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        start_new_session=True,
     )
     assert proc.stdout is not None
-    proc.stdout.readline()  # the workers are running
+    proc.stdout.readline()
+    return proc
+
+
+def _group_ends(group: int, seconds: float = 20) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_stops_the_workers_cleanly(many: Path) -> None:
+    proc = _started(many)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
     assert len(out.splitlines()) < 999
-    deadline = time.time() + 20
-    while time.time() < deadline:  # no worker is left behind
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("a process of the command's group is still running")
+    assert _group_ends(proc.pid), "a process of the command's group is still running"
+
+
+def test_killing_the_command_ends_its_workers(many: Path) -> None:
+    proc = _started(many)
+    proc.kill()  # no clean-up in the main process at all: the workers must not wait forever
+    proc.communicate(timeout=60)
+    assert _group_ends(proc.pid), "a worker outlived the command"

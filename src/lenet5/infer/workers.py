@@ -16,16 +16,18 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lenet5.errors import UserError
 from lenet5.infer.backends import Backend, load_backend
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,11 +91,25 @@ def chunks(files: Sequence[Path], workers: int) -> list[list[int]]:
 _state: list[Any] = []  # in a worker: what its task's setup made (the model, loaded once)
 
 
-def _start(task: Task[Any, Any, Any]) -> None:
+def _start(task: Task[Any, Any, Any], parent: int) -> None:
     # Ctrl-C reaches every process of the terminal's group; the main process alone decides
     # what it means (stop handing out work), so a worker never prints a traceback for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     _state[:] = [task.setup()]
+
+
+def _die_with(parent: int) -> None:
+    """A worker whose main process was killed (kill -9, `timeout`'s SIGTERM) would wait for
+    work forever: on Linux the kernel is asked to end it with its parent."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before that was asked
+        os._exit(1)
 
 
 def _run(task: Task[Any, T, R], items: list[T]) -> list[R]:
@@ -104,11 +120,16 @@ def ordered_map(task: Task[Any, T, R], items: Sequence[T], groups: Sequence[list
     """`task.work` over `items` on `workers` processes, chunked as `groups` says (lists of
     indices, in order); one result per item, in the items' order, each yielded as soon as
     it and all before it are done."""
+    # Imported here: `lenet5 predict one.png` never starts a pool and should not pay for it.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_spawn_context(),
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
-        initargs=(task,),
+        initargs=(task, os.getpid()),
     )
     pending: deque[Future[list[R]]] = deque()
     todo = iter(groups)
@@ -138,9 +159,3 @@ def ordered_map(task: Task[Any, T, R], items: Sequence[T], groups: Sequence[list
         # Ctrl-C, a closed pipe or an error: nothing more is started, and the chunks being
         # read (a few pictures) are let finish so no worker is killed while writing a file.
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _spawn_context() -> Any:
-    import multiprocessing
-
-    return multiprocessing.get_context("spawn")
