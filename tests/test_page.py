@@ -240,3 +240,37 @@ def test_blobs_found_in_the_inks_bounding_box_keep_page_coordinates() -> None:
     assert labels.shape == mask.shape and (labels > 0).sum() == mask.sum()
     empty_labels, none = find_blobs(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.float32))
     assert none == [] and not empty_labels.any()
+
+
+# A "1" in ballpoint from a synthetic desk photo (bench/desk_photos.py, seed 1, desk_digit 490),
+# 46 x 31, packed bits. In `lenet5 predict` OpenCV's exact distance transform returned it with
+# last-bit noise that changed from call to call, and its stroke width came out 19 or 20 px by
+# turns (so the same photo gave two digits; a folder read on workers differed from one read
+# in one process).
+_TIED_ONE = bytes.fromhex(
+    "00f200000ff800003ffc0000fffc0003fffc0007fffe001ffffe003fffff007fffff00fffffe01ffffff83ffffff8fffffff0fff"
+    "ffff9fffffff1fffffff1ffffffe3ffffffc3ffffff87ffffff0ffffffe0ffffffc1ffffff83ffffff07fffffe07fffffc0ffffff8"
+    "03fffff003ffffe007ffffc007ffff8001ffff0003fffe0007fffc0007fff80003fff00003ffe00007ffc00003ff800003ff000003"
+    "fe000003fc000000f8000001f0000000e0000000c0"
+)
+
+
+@pytest.mark.parametrize("phase", [0, 1])
+def test_the_stroke_width_ignores_the_distances_last_bit(monkeypatch: pytest.MonkeyPatch, phase: int) -> None:
+    import cv2
+
+    from lenet5.vision import page
+
+    mask = np.unpackbits(np.frombuffer(_TIED_ONE, np.uint8))[: 46 * 31].reshape(46, 31)
+    exact = page.stroke_width(mask)
+    plain = cv2.distanceTransform
+
+    def wobbly(*args: object) -> np.ndarray:  # what OpenCV sometimes returns: one ulp up on some pixels
+        distance = plain(*args)
+        ys, xs = np.indices(distance.shape)
+        up = (ys + xs) % 2 == phase
+        distance[up] = np.nextafter(distance[up], np.float32(np.inf))
+        return distance
+
+    monkeypatch.setattr(page.cv2, "distanceTransform", wobbly)
+    assert page.stroke_width(mask) == exact

@@ -315,6 +315,12 @@ def stroke_width(pieces: np.ndarray) -> float:
     """Typical stroke width in pixels: twice the distance-transform value along the ridges."""
     padded = cv2.copyMakeBorder(pieces, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    # The exact distance's square is a whole number of pixels squared, but OpenCV's float
+    # result wobbles in its last bit from call to call (the same mask, one thread: it
+    # depends on where the buffers land in memory), which turns ties on the ridge and moves
+    # the median. Snapped to the exact value, the same picture gives the same digit in any
+    # process (`predict --workers`), in any order.
+    distance = np.sqrt(np.round(distance.astype(np.float64) ** 2)).astype(np.float32)
     ridge = (distance > 0) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8)))
     return 2.0 * float(np.median(distance[ridge])) if ridge.any() else 0.0
 
