@@ -12,15 +12,29 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lenet5 import __version__
-from lenet5.cli import data, models, pictures, serve, train
+from lenet5.cli import data, models, pictures, serve
+from lenet5.cli.common import TRAIN_HELP
 from lenet5.errors import TrainingInterrupted, UserError
 
 Adder = Callable[[argparse._SubParsersAction], None]
 Runner = Callable[[argparse.Namespace], int]
 
+
 # Command name -> (adds its parser, runs it), in the order `lenet5 --help` lists them.
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    from lenet5.cli import train  # the settings' declarations and pydantic: a fifth of a second
+
+    train.add_parser(commands)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from lenet5.cli import train
+
+    return train.run(args)
+
+
 COMMANDS: dict[str, tuple[Adder, Runner]] = {
-    "train": (train.add_parser, train.run),
+    "train": (_add_train, _run_train),
     "evaluate": (models.add_evaluate, models.run_evaluate),
     "data": (data.add_data, data.run_data),
     "predict": (pictures.add_predict, pictures.run_predict),
@@ -34,15 +48,23 @@ COMMANDS: dict[str, tuple[Adder, Runner]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the command line, only the command it names gets its full
+    set of flags built if that is `train` (whose flags come from the settings' declarations:
+    importing them is most of `lenet5 predict one.png`'s start-up otherwise). `lenet5
+    --help` still lists every command."""
     parser = argparse.ArgumentParser(
         prog="lenet5",
         description="Handwritten digit recognition with LeNet-5 on PaddlePaddle: train, evaluate, inspect.",
     )
     parser.add_argument("--version", action="version", version=f"lenet5 {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add, _run in COMMANDS.values():
-        add(commands)
+    named = next((a for a in argv if not a.startswith("-")), None) if argv is not None else "train"
+    for name, (add, _run) in COMMANDS.items():
+        if name == "train" and named != "train":
+            commands.add_parser("train", help=TRAIN_HELP)  # not run: its flags are not needed
+        else:
+            add(commands)
     return parser
 
 
@@ -57,7 +79,7 @@ def _note_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else list(argv)).parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 printed as their own bytes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="surrogateescape")

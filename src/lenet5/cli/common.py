@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lenet5.infer.predict import Failure
 
+# `lenet5 train`'s line in `lenet5 --help`, also when its flags are not built (lenet5.cli).
+TRAIN_HELP = "train a model and write a run directory"
+
 
 def positive_int(text: str) -> int:
     try:

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from lenet5.cli.common import positive_int
+from lenet5.cli.common import TRAIN_HELP, positive_int
 from lenet5.cli.settings_flags import add_settings_flags, given_settings
 from lenet5.errors import UserError
 
@@ -22,7 +22,7 @@ DESCRIPTION = (
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train a model and write a run directory", description=DESCRIPTION)
+    parser = commands.add_parser("train", help=TRAIN_HELP, description=DESCRIPTION)
     add_settings_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/MODEL-TIMESTAMP)")
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted run after its last completed epoch")
