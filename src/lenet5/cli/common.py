@@ -17,21 +17,23 @@ if TYPE_CHECKING:
 TRAIN_HELP = "train a model and write a run directory"
 
 
-def positive_int(text: str) -> int:
+def _parsed(text: str, convert: type[int] | type[float], expected: str) -> Any:
+    """`text` as a number, or the flag's one-line complaint naming what it expected."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = _parsed(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _parsed(text, float, "a number")
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return value
@@ -39,10 +41,7 @@ def positive_float(text: str) -> float:
 
 def share(text: str) -> float:
     """A number from 0 to 1 (a probability, a confidence)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    value = _parsed(text, float, "a number from 0 to 1")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
     return value
@@ -60,10 +59,7 @@ def seed(text: str) -> int:
     """A random seed: 0 to 2**32 - 1 (what numpy and Paddle both take)."""
     from lenet5.settings import SEED_LIMIT
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _parsed(text, int, "a whole number")
     if not 0 <= value <= SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"must be between 0 and {SEED_LIMIT}, got {value}")
     return value
