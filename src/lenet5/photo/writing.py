@@ -1008,11 +1008,12 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     if text_height:
         cleaned, _ = _short_rules(cleaned, text_height, long_h, long_v, strength)
         labels, blobs = _blobs(cleaned, strength)
-        glyphs = _glyph_like(blobs, gray.shape, _faint_floor(blobs, gray.shape))
+    faint = _faint_floor(blobs, gray.shape)
+    glyphs = _glyph_like(blobs, gray.shape, faint)
     pens = _pens(glyphs, labels, blobs)
     text_height = _text_height(glyphs, pens) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
-    floors = (threshold, _faint_floor(blobs, gray.shape), _page_stroke(labels, blobs))
+    floors = (threshold, faint, _page_stroke(labels, blobs))
     for blob in blobs:
         kinds["furniture" if blob.index in pens else _kind(blob, labels, text_height, floors)].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
