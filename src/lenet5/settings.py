@@ -160,6 +160,24 @@ class TrainSettings(BaseModel):
         Literal["cost", "accuracy"],
         Setting("validation score that picks the best epoch", recipes={"strong": "accuracy", "reader": "accuracy"}),
     ] = "cost"
+    ema: Annotated[
+        float,
+        Field(ge=0, lt=1, allow_inf_nan=False),
+        Setting(
+            "keep an exponential moving average of the weights, decay D per step (0: off); the average is what "
+            "is evaluated, kept and exported",
+            metavar="D",
+        ),
+    ] = 0.0
+    label_smoothing: Annotated[
+        float,
+        Field(ge=0, lt=1, allow_inf_nan=False),
+        Setting(
+            "train cross-entropy against targets that give E of the probability to the other classes (0: off; "
+            "validation and test costs stay plain cross-entropy)",
+            metavar="E",
+        ),
+    ] = 0.0
     junk: Annotated[
         float,
         Field(ge=0, le=2, allow_inf_nan=False),
@@ -305,6 +323,18 @@ def _conflicts(s: TrainSettings) -> list[str]:
             "--val-size: with --data the validation pictures are DIR/val, else a seeded tenth of DIR/train",
         ),
         (s.junk > 0 and s.dataset != "mnist", f"--junk: junk pieces are cut from digits, not from {s.dataset}"),
+        (
+            s.label_smoothing > 0 and s.loss != "cross_entropy",
+            f"--label-smoothing: smooths cross-entropy's targets, not --loss {s.loss}",
+        ),
+        (
+            s.ema > 0 and s.optimizer == "sdlm",
+            "--ema: the 1998 recipe (SDLM) keeps the paper's own weights, not an average",
+        ),
+        (
+            s.ema > 0 and s.line_epochs > 0,
+            "--ema and --line-epochs: the line passes train the kept weights themselves; choose one",
+        ),
     ]
     return [message for broken, message in rules if broken]
 

@@ -62,8 +62,12 @@ def optimizer_arrays(model: Any, optimizer: Any) -> tuple[dict[str, np.ndarray],
     return arrays, extras
 
 
-def save(path: str | Path, model: Any, optimizer: Any | None, meta: dict[str, Any]) -> None:
+def save(path: str | Path, model: Any, optimizer: Any | None, meta: dict[str, Any], average: Any | None = None) -> None:
+    """`average`: a second network of the same layers (the weight average of --ema), kept
+    under `average/` so that a resumed run goes on averaging where it stopped."""
     arrays = {f"model/{k}": v.numpy() for k, v in model.state_dict().items()}
+    if average is not None:
+        arrays.update({f"average/{k}": v.numpy() for k, v in average.state_dict().items()})
     if optimizer is not None:
         opt_arrays, extras = optimizer_arrays(model, optimizer)
         arrays.update({f"optim/{k}": v for k, v in opt_arrays.items()})
@@ -165,8 +169,11 @@ def _check_layout(members: dict[str, tuple[tuple[int, ...], np.dtype]], model: A
     for key, shape in found.items():
         if shape != expected[key]:
             raise _Mismatch(f"{key} has shape {list(shape)}, the model has {list(expected[key])}")
+    averaged = {k[len("average/") :]: shape for k, (shape, _) in members.items() if k.startswith("average/")}
+    if averaged and averaged != expected:  # the weight average has exactly the model's layers
+        raise _Mismatch("the averaged weights (average/) do not match the model's layers")
     for key, (shape, _dtype) in members.items():
-        if key == _META or key.startswith("model/"):
+        if key == _META or key.startswith(("model/", "average/")):
             continue
         if not key.startswith("optim/"):
             raise _Mismatch(f"unknown entry {key!r}")
@@ -220,14 +227,23 @@ def validate_meta(path: str | Path, meta: dict[str, Any], schema: type[BaseModel
 
 
 def load(
-    path: str | Path, model: Any, optimizer: Any | None = None, schema: type[BaseModel] | None = None
+    path: str | Path,
+    model: Any,
+    optimizer: Any | None = None,
+    schema: type[BaseModel] | None = None,
+    average: Any | None = None,
 ) -> dict[str, Any]:
-    """Restore model (and optimizer) state in place; return the metadata."""
+    """Restore model (and optimizer, and the weight average) state in place; return the metadata."""
     import paddle
 
     arrays, meta = read(path, model)
     if schema is not None:
         validate_meta(path, meta, schema)
+    if average is not None:
+        state = {k[len("average/") :]: v for k, v in arrays.items() if k.startswith("average/")}
+        if not state:
+            raise UserError(f"{path}: holds no averaged weights, but this run keeps an average (--ema)")
+        average.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
     model_state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
     model.set_state_dict({k: paddle.to_tensor(v) for k, v in model_state.items()})
     if optimizer is not None:

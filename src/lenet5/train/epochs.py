@@ -135,7 +135,9 @@ def piece_epoch(session: Session, epoch: int, x_train: np.ndarray) -> PassResult
     started = time.perf_counter()
     for i, (x, y) in enumerate(batches(x_train, y_train, settings.batch_size, epoch_rng(settings.seed, epoch))):
         x, y, scale = distributed.my_share(world, x, y)
-        per_sample, outputs, yt = train_step(session.train_model, session.optimizer, session.loss_fn, x, y, scale)
+        per_sample, outputs, yt = train_step(session.train_model, session.optimizer, session.update_loss, x, y, scale)
+        if session.average is not None:
+            session.average.update(first_step + i)
         if scale != 0.0:  # 0: a stand-in digit for a worker whose share of a short batch is empty
             with paddle.no_grad():
                 loss_sum += per_sample.sum().detach()
@@ -205,7 +207,7 @@ def line_pass(session: Session, epoch: int) -> PassResult:
     session.optimizer.set_lr(LINE_LR)
     desc = f"lines {epoch + 1 - settings.epochs}/{settings.line_epochs}"
     done = train_line_epoch(
-        session.model, session.optimizer, session.loss_fn, data.train_lines, data.x_train, data.y_train,
+        session.model, session.optimizer, session.update_loss, data.train_lines, data.x_train, data.y_train,
         data.normalize, epoch_rng(settings.seed, epoch), desc, session.progress,
     )  # fmt: skip
     session.echo(f"Lines with Epoch {epoch}, criterion: {done.criterion:.6f}")

@@ -36,6 +36,7 @@ from lenet5.store import checkpoint, outputs
 from lenet5.store.model_folder import CARD_FILE, load_meta
 from lenet5.store.run_dir import RunDir
 from lenet5.train import distributed, sdlm_fused
+from lenet5.train.averaging import WeightAverage
 from lenet5.train.data import load_training_data
 from lenet5.train.epochs import PassResult, line_scores, run_pass
 from lenet5.train.evaluation import evaluate
@@ -154,14 +155,19 @@ def start(
     model = network_for(settings)
     optimizer = build_optimizer(settings.optimizer, settings.lr, model, settings.batch_size)
     session = Session(settings, run, world, data, model, optimizer, get_loss(settings.loss), model, echo, progress)
+    if settings.label_smoothing > 0:
+        session.update_loss_fn = get_loss(settings.loss, settings.label_smoothing)
     resuming = resume and run.last_checkpoint.exists()
     source = None
     if settings.start_from is not None and not resuming:
         # Before the optimizer takes its first step: Adam's moments start from zero either way.
         source = start_from(model, settings)
         echo(f"Starting from {describe(source)}")
+    if settings.ema > 0:  # from the starting weights; a resumed run restores its average below
+        session.average = WeightAverage(model, network_for(settings), settings.ema)
     if resuming:
-        meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta)
+        average = session.average.network if session.average is not None else None
+        meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta, average=average)
         session.history, session.best, session.wall_before = meta["history"], meta["best"], meta["wall_seconds"]
         session.saved = len(session.history)
         echo(f"Resuming {run.root} after epoch {len(session.history) - 1}{_process_change(session.history, world)}")
@@ -207,10 +213,12 @@ def train_and_evaluate(session: Session, epoch: int) -> dict[str, Any]:
     """One epoch's row of metrics.jsonl: train, then score validation and test."""
     done = run_pass(session, epoch)
     distributed.average_batch_norm(session.world, session.model)
+    if session.average is not None:
+        distributed.average_batch_norm(session.world, session.kept)
     data, world, settings = session.data, session.world, session.settings
     started = time.perf_counter()
     # With --visualdl every worker keeps its predictions: gathering them is collective.
-    batch, model, loss_fn = settings.eval_batch_size, session.model, session.loss_fn
+    batch, model, loss_fn = settings.eval_batch_size, session.kept, session.loss_fn
     val = evaluate(model, loss_fn, data.x_val, data.y_val, batch, keep_predictions=session.visualdl, world=world)
     test = evaluate(model, loss_fn, data.x_test, data.y_test, batch, world=world)
     row = _row(epoch, done, val, test, time.perf_counter() - started, world.size)
@@ -257,10 +265,11 @@ def record(session: Session, row: dict[str, Any]) -> None:
     line_pass = epoch >= settings.epochs
     if is_better(row, session.best, "lines" if line_pass else settings.select_by):
         session.best = {k: row[k] for k in (*BEST_KEYS, *LINE_KEYS) if k in row}
-        checkpoint.save(run.best_checkpoint, session.model, None, {"epoch": epoch, "config": settings.model_dump()})
+        checkpoint.save(run.best_checkpoint, session.kept, None, {"epoch": epoch, "config": settings.model_dump()})
     wall = session.wall_before + time.perf_counter() - session.started
     meta = {"history": session.history, "best": session.best, "wall_seconds": wall, "config": settings.model_dump()}
-    checkpoint.save(run.last_checkpoint, session.model, session.optimizer, meta)
+    average = session.average.network if session.average is not None else None
+    checkpoint.save(run.last_checkpoint, session.model, session.optimizer, meta, average=average)
     session.saved = len(session.history)
     run.write_metrics(session.history)
     # Drawing takes about 0.3 s, 3% of a strong-recipe epoch: redrawn at most every

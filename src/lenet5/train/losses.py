@@ -42,7 +42,21 @@ def rbf_map(penalties: Any, labels: Any, j: float = MAP_J) -> Any:
 LOSSES: dict[str, Callable[[Any, Any], Any]] = {"cross_entropy": cross_entropy, "mse": rbf_mse, "map": rbf_map}
 
 
-def get_loss(name: str) -> Callable[[Any, Any], Any]:
+def smoothed_cross_entropy(smoothing: float) -> Callable[[Any, Any], Any]:
+    """Cross-entropy against targets of 1 - smoothing + smoothing/K on the label and
+    smoothing/K elsewhere (K classes): the network is not pushed towards certainty."""
+
+    def criterion(outputs: Any, labels: Any) -> Any:
+        return F.cross_entropy(outputs, labels, reduction="none", label_smoothing=smoothing).reshape([-1])
+
+    return criterion
+
+
+def get_loss(name: str, label_smoothing: float = 0.0) -> Callable[[Any, Any], Any]:
     if name not in LOSSES:
         raise UserError(f"unknown loss {name!r}; choose from {', '.join(sorted(LOSSES))}")
+    if label_smoothing > 0:
+        if name != "cross_entropy":
+            raise UserError(f"label smoothing applies to cross_entropy, not {name}")
+        return smoothed_cross_entropy(label_smoothing)
     return LOSSES[name]

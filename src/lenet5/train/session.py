@@ -18,7 +18,7 @@ class Session:
     run: RunDir
     world: World
     data: TrainingData
-    model: Any  # the network: evaluated, checkpointed and exported
+    model: Any  # the network being trained (evaluated, kept and exported unless --ema: see `kept`)
     optimizer: Any
     loss_fn: Callable[[Any, Any], Any]
     train_model: Any  # `model`, or its DataParallel wrapper: what the updates go through
@@ -33,6 +33,19 @@ class Session:
     plotted: float = float("-inf")  # perf_counter of the last curves.png
     saved: int = 0  # epochs whose state is in last.npz: what --resume would continue after
     next_inputs: Any = None  # (epoch, wait for its inputs): a pass's distortions made ahead (train.epochs)
+    # --label-smoothing: the criterion the updates follow; `loss_fn` (plain) scores every set.
+    update_loss_fn: Callable[[Any, Any], Any] | None = None
+    average: Any = None  # --ema: lenet5.train.averaging.WeightAverage of `model`
+
+    @property
+    def kept(self) -> Any:
+        """The network that is evaluated, kept as the best epoch and exported: the average
+        of the weights with --ema, else the network being trained."""
+        return self.average.network if self.average is not None else self.model
+
+    @property
+    def update_loss(self) -> Callable[[Any, Any], Any]:
+        return self.update_loss_fn or self.loss_fn
 
     @property
     def steps(self) -> int:
