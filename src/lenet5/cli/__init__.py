@@ -11,6 +11,12 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+# pydantic looks for plugins among every installed distribution's entry points the first time
+# it builds a schema: importlib.metadata plus a scan of the environment, a few hundredths of a
+# second of every command's start. The command line uses no pydantic plugin. (Set before any
+# module below imports pydantic; a user's own setting is kept.)
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from lenet5 import __version__
 from lenet5.cli import data, models, pictures, serve
 from lenet5.cli.common import TRAIN_HELP

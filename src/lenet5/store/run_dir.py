@@ -21,12 +21,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenet5 import atomic
 from lenet5.errors import UserError
-from lenet5.settings import TrainSettings, validated
 from lenet5.store.files import read_bytes, read_json
+
+if TYPE_CHECKING:
+    from lenet5.settings import TrainSettings
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -111,6 +113,10 @@ class RunDir:
         raw = read_json(self.config, MAX_JSON_BYTES, "lenet5 run config")
         if not isinstance(raw, dict) or not isinstance(raw.get("train"), dict):
             raise UserError(f'{self.config}: not a lenet5 training config (no "train" settings)')
+        # Imported here: the settings' declarations (pydantic) cost every command's start, and
+        # most commands that know about run directories (predict's outputs) never read one.
+        from lenet5.settings import validated
+
         return RunConfig(validated(raw["train"], str(self.config), strict=True), raw)
 
     def read_settings(self) -> TrainSettings:
