@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,22 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(), out, echo=quiet, progress=False)
     return out
+
+
+def start_cli(*args: str, new_session: bool = False, preexec_fn: Any = None) -> subprocess.Popen[str]:
+    """Start `python -m lenet5 ...` in the background, stdout and stderr piped
+    (`new_session`: in its own process group, as a terminal's job is, so that Ctrl-C can be
+    sent to all of it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lenet5", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        start_new_session=new_session,
+        preexec_fn=preexec_fn,
+    )
 
 
 def run_cli(

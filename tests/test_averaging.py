@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import interrupt_then_resume, quiet, tiny_config
 
+from conftest import interrupt_then_resume, quiet, tiny_config
 from lenet5.errors import UserError
 from lenet5.runtime import import_paddle
 from lenet5.store import checkpoint
 from lenet5.store.run_dir import RunDir
 from lenet5.train.averaging import WeightAverage, effective_decay
-from lenet5.train.losses import get_loss
 from lenet5.train.loop import summary_metrics, train
+from lenet5.train.losses import get_loss
 
 paddle = import_paddle()
 TIMING = ("train_seconds", "eval_seconds", "images_per_second")

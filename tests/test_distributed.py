@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA_DIR, REPO, run_cli
+from conftest import DATA_DIR, REPO, run_cli, start_cli
 from lenet5.models import network_for
 from lenet5.train import distributed
 from lenet5.train.distributed import World
@@ -162,18 +162,9 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
 def _start(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
     """`lenet5 train ARGS` in the background (`new_session`: its own process group, as a
     terminal's foreground job is, so Ctrl-C can be sent to all of it)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "lenet5", "train", *args, *COMMON],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        start_new_session=new_session,
-        # A shell starts background jobs with Ctrl-C ignored, and the ignoring is inherited:
-        # the run behaves as in a terminal only with the default handling restored.
-        preexec_fn=_default_ctrl_c,
-    )
+    # A shell starts background jobs with Ctrl-C ignored, and the ignoring is inherited:
+    # the run behaves as in a terminal only with the default handling restored.
+    return start_cli("train", *args, *COMMON, new_session=new_session, preexec_fn=_default_ctrl_c)
 
 
 def _default_ctrl_c() -> None:
