@@ -237,3 +237,15 @@ def test_the_closer_look_at_a_small_digit_keeps_only_its_own_ink() -> None:
     cleaned = _only_the_word(patch, lambda box: box, word)
     assert (cleaned[10:50, 29:32] == 40).all()  # the digit untouched
     assert (cleaned[20:22, :27] == 220).all() and (cleaned[20:22, 34:] == 220).all()  # the line gone
+
+
+def test_boxes_stay_inside_the_picture_when_the_sheet_reaches_past_the_frame() -> None:
+    # A sheet whose corner lies outside the photo is straightened whole, so a word at its
+    # cut edge (a printed label half out of view) has page pixels beyond the frame.
+    from lenet5.infer.photo import Page
+
+    page = Page(np.zeros((10, 10), np.uint8), None, (2.0, 2.0), np.zeros((10, 10), np.uint8), 1.0, (100, 80))
+    assert page.to_original((-5, -3, 60, 50)) == (0, 0, 100, 80)
+    assert page.to_original((10, 5, 20, 15)) == (20, 10, 40, 30)  # inside: only scaled
+    unclipped = Page(np.zeros((10, 10), np.uint8), None, (2.0, 2.0), np.zeros((10, 10), np.uint8), 1.0)
+    assert unclipped.to_original((-5, -3, 60, 50)) == (-10, -6, 120, 100)

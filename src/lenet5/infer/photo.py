@@ -56,14 +56,26 @@ class Page:
     scale: tuple[float, float]  # the picture's own pixels per analysed pixel (x, y)
     fine: np.ndarray  # uint8: the whole picture at up to FINE_SIZE px, for a closer look at small writing
     fine_scale: float  # its pixels per analysed pixel
+    # The original picture's (width, height): boxes are clipped to it. A straightened sheet
+    # may reach past the frame (a corner outside the photo), and so may writing at its edge.
+    picture_size: tuple[int, int] | None = None
 
     def to_original(self, box: Box) -> Box:
-        """A box on the page in the original picture's pixels."""
+        """A box on the page in the original picture's pixels, inside the picture."""
         if self.rectified is not None:
             box = box_to_source(box, self.rectified.homography)
         x0, y0, x1, y1 = box
         sx, sy = self.scale
-        return round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
+        out = round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)
+        if self.picture_size is None:
+            return out
+        width, height = self.picture_size
+        return (
+            min(max(out[0], 0), width),
+            min(max(out[1], 0), height),
+            min(max(out[2], 0), width),
+            min(max(out[3], 0), height),
+        )
 
     def fine_patch(self, box: Box, margin: float = 0.3) -> tuple[np.ndarray, Callable[[Box], Box]]:
         """The page around `box` (grown by `margin` of its size) cut from the fine picture,
@@ -104,7 +116,7 @@ def find_page(image: Image.Image) -> Page:
     rectified = rectify(gray, sheet) if sheet is not None else None
     page = rectified.image if rectified is not None else gray
     scale = (original[0] / gray.shape[1], original[1] / gray.shape[0])
-    return Page(page, rectified, scale, fine, fine.shape[1] / gray.shape[1])
+    return Page(page, rectified, scale, fine, fine.shape[1] / gray.shape[1], (original[0], original[1]))
 
 
 @dataclass(frozen=True)
