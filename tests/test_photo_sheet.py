@@ -13,6 +13,7 @@ import pytest
 from lenet5.photo import sheet as sheet_module
 from lenet5.photo import synth
 from lenet5.photo.sheet import (
+    Sheet,
     box_to_original,
     box_to_source,
     downscale,
@@ -273,3 +274,17 @@ def test_a_close_up_digits_straight_stroke_is_no_side_of_a_sheet() -> None:
     cv2.line(close_up, (215, 95), (290, 95), 35, 11)
     cv2.line(close_up, (270, 50), (262, 130), 35, 11)
     assert find_sheet(close_up) is None
+
+
+def test_a_sheet_cut_by_the_frame_has_no_mirrored_marks_beyond_it() -> None:
+    # The sheet runs 100 px past the top of a 600 x 200 frame; a printed mark lies at the
+    # frame's top edge. Mirroring the picture there would draw a second mark above it.
+    picture = np.full((600, 200), 200, np.uint8)
+    picture[0:12, 80:120] = 30  # the mark, cut by the frame
+    corners = np.array([[10.0, -100.0], [189.0, -100.0], [189.0, 489.0], [10.0, 489.0]])
+    cut = rectify(picture, Sheet(corners, 1.0, 0.9, cut=("top",)), margin=0.0, min_margin=0)
+    # Rows 0..99 of the straightened sheet are beyond the frame; row 100 is the frame's top.
+    assert cut.image[:95].min() > 150, "a mark was mirrored beyond the frame"
+    assert cut.image[100:110, 75:105].min() < 60  # the mark itself is kept
+    mirrored = rectify(picture, Sheet(corners, 1.0, 0.9), margin=0.0, min_margin=0)  # not marked as cut
+    assert mirrored.image[88:99, 75:105].min() < 60  # what the mirror alone draws there

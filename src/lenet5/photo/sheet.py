@@ -919,7 +919,41 @@ def rectify(gray: np.ndarray, sheet: Sheet, margin: float = 0.02, min_margin: in
     image = cv2.warpPerspective(
         gray, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101
     )
+    if sheet.cut:
+        _blank_beyond_the_frame(image, gray.shape, homography)
     return Rectified(image, homography)
+
+
+BLANK_SCALE = 8  # the paper beyond the frame: a median over BLANK_SCALE * BLANK_WINDOW px...
+BLANK_WINDOW = 9  # ...of the mirrored picture, far wider than any written or printed mark
+
+
+def _blank_beyond_the_frame(image: np.ndarray, shape: tuple[int, ...], homography: np.ndarray) -> None:
+    """Where the straightened sheet lies beyond the frame, the mirror of the picture keeps
+    the paper's light but also mirrors every mark near the edge: a label cut by the frame
+    became one word with its own reflection, a digit near it two digits. There the page
+    gets the mirrored paper's local median instead: its light without its marks."""
+    height, width = shape[:2]
+    inside = cv2.warpPerspective(
+        np.ones((height, width), np.uint8),
+        homography,
+        (image.shape[1], image.shape[0]),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    outside = inside == 0
+    if not outside.any():
+        return
+    small = cv2.resize(
+        image,
+        (max(1, image.shape[1] // BLANK_SCALE), max(1, image.shape[0] // BLANK_SCALE)),
+        interpolation=cv2.INTER_AREA,
+    )
+    paper = cv2.resize(
+        cv2.medianBlur(small, BLANK_WINDOW), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR
+    )
+    image[outside] = paper[outside]
 
 
 def box_to_source(box: Box, homography: np.ndarray) -> Box:
