@@ -33,6 +33,7 @@ from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
 
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
 MAX_ARCS = 4000  # candidate digits scored in one picture, all its numbers together (about 0.5 s of work)
+SHORT_WORD = 0.6  # a word of a number less than this share of its tallest word's height is no digit of it
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
 # On a page of several words, a number read with less confidence than this is a stray mark
 # (a box's corner, a fragment of a rule, a speck that became a "1"), left out while any number
@@ -143,7 +144,15 @@ def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[li
                 current.append(word)
         if current:
             numbers.append(current)
-    return numbers
+    return [_digit_high(words) for words in numbers]
+
+
+def _digit_high(words: list[Word]) -> list[Word]:
+    """The words of a number without those much shorter than its tallest: a form's small
+    printed label that passed as handwriting ("ID", "Coffee") beside the written digits,
+    which share one height."""
+    tallest = max(w.box[3] - w.box[1] for w in words)
+    return [w for w in words if w.box[3] - w.box[1] >= SHORT_WORD * tallest]
 
 
 def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
