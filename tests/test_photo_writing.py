@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from lenet5.photo import synth, writing
 from lenet5.photo.sheet import find_sheet
-from lenet5.photo.writing import analyse_writing, find_writing
+from lenet5.photo.writing import Word, WordFeatures, Writing, analyse_writing, continues_past_its_ends, find_writing
 
 Box = tuple[int, int, int, int]
 
@@ -455,3 +455,36 @@ def test_a_tilted_border_s_stepped_end_is_no_glyph() -> None:
     truth = synth.write(page, "6970", 260, 230, 40, 3)
     words = _words(find_writing(_gray(page)))
     assert len(words) == 1 and _close(words[0], truth, 4)
+
+
+def _stroke_word(box: tuple[int, int, int, int], aspect: float = 0.1) -> Word:
+    x0, y0, x1, y1 = box
+    features = WordFeatures(1, 1, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.5, aspect)
+    mask = np.ones((y1 - y0, x1 - x0), np.uint8)
+    return Word(box, (1,), mask, mask.astype(np.float32), features)
+
+
+def _writing(mask: np.ndarray) -> Writing:
+    return Writing([], mask.astype(np.float32), mask, mask.astype(np.int32), 30.0)
+
+
+def test_a_lone_stroke_that_goes_on_in_other_ink_is_a_fragment() -> None:
+    page = np.zeros((120, 80), np.uint8)
+    page[20:50, 10:13] = 1  # the stroke (30 px: looked at 15 px past each end)
+    word = _stroke_word((10, 20, 13, 50))
+    # A 1 written on an underline: only the line's 3 rows below it.
+    page[50:53, 0:80] = 1
+    assert not continues_past_its_ends(_writing(page), word)
+    # A table's side that goes on below it after a gap of 2 px: 13 of 15 rows.
+    side = page.copy()
+    side[52:100, 10:13] = 1
+    assert continues_past_its_ends(_writing(side), word)
+    # A digit's tail cut off by a ruled line: the rule's 4 rows, the slanted digit's end above
+    # them a little to the side (within half the reach).
+    tail = np.zeros((120, 80), np.uint8)
+    tail[60:90, 30:33] = 1
+    tail[55:59, 0:80] = 1
+    tail[46:55, 34:37] = 1
+    assert continues_past_its_ends(_writing(tail), _stroke_word((30, 60, 33, 90)))
+    # Neither applies to a word that is no lone stroke.
+    assert not continues_past_its_ends(_writing(side), _stroke_word((10, 20, 13, 50), aspect=0.8))

@@ -23,7 +23,15 @@ from lenet5.photo.sheet import (
     points_to_original,
     rectify,
 )
-from lenet5.photo.writing import TextLine, Word, WordFeatures, Writing, analyse_writing, find_writing
+from lenet5.photo.writing import (
+    TextLine,
+    Word,
+    WordFeatures,
+    Writing,
+    analyse_writing,
+    continues_past_its_ends,
+    find_writing,
+)
 
 __all__ = [
     "Rectified",
@@ -35,6 +43,7 @@ __all__ = [
     "analyse_writing",
     "box_to_original",
     "box_to_source",
+    "continues_past_its_ends",
     "downscale",
     "find_sheet",
     "find_writing",

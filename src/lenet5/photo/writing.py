@@ -77,6 +77,9 @@ GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
 COMB_GAP = 1.8  # ...unless a box's wall stands in a gap up to this many heights: a comb's boxes
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
+LONE_STROKE = 0.5  # a word of one piece at most this wide for its height is one stroke...
+CONTINUES = 0.5  # ...looked past its ends for this share of its height...
+CONTINUED = 0.45  # ...where other ink on this share of the rows makes it part of something else
 SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
@@ -868,6 +871,27 @@ def _word(blobs: list[_Blob], glyphs: list[_Blob], height: float, maps: tuple[np
     rim[(every[y0:y1, x0:x1] > 0) & (mask == 0)] = 0  # other ink, a rule's included
     ink = strength[y0:y1, x0:x1] * rim
     return Word(box, ids, mask, ink, _features(mask, ink, glyphs, len(blobs), height))
+
+
+def continues_past_its_ends(writing: Writing, word: Word) -> bool:
+    """Whether a word of one upright stroke goes on past its top or bottom in other ink: a
+    piece of a table's side left over where the side was broken, or a digit's tail that a
+    ruled line cut off below it. A 1 written on a line has only the line's few rows below."""
+    features = word.features
+    if features.blobs != 1 or features.aspect > LONE_STROKE:
+        return False
+    x0, y0, x1, y1 = word.box
+    reach = max(3, round(CONTINUES * (y1 - y0)))
+    side = max(1, reach // 2)  # a slanted stroke goes on a little to one side
+    left = max(0, x0 - side)
+    other = writing.mask[:, left : x1 + side].copy()
+    other[y0:y1, x0 - left : x1 - left][word.mask > 0] = 0
+    for top, bottom in ((y0 - reach, y0), (y1, y1 + reach)):
+        if top < 0 or bottom > other.shape[0]:
+            continue
+        if other[top:bottom].any(axis=1).mean() >= CONTINUED:
+            return True
+    return False
 
 
 def _reading_order(lines: list[TextLine]) -> list[TextLine]:

@@ -26,7 +26,7 @@ from PIL import Image
 
 from lenet5.infer.backends import Backend
 from lenet5.infer.photo import Page, PageWriting, find_page, page_writing
-from lenet5.photo import TextLine, Word
+from lenet5.photo import TextLine, Word, continues_past_its_ends
 from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph, scored
 from lenet5.reader.segment import segment_ink
 from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
@@ -96,7 +96,7 @@ def read_page(
         numbers.append(_read_whole(backend, page, label, digits))
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
-        for words in number_words(found.writing.lines, found.kept)[:MAX_NUMBERS]:
+        for words in _not_fragments(number_words(found.writing.lines, found.kept), found)[:MAX_NUMBERS]:
             reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
             if reading is not None and reading.digits:
                 numbers.append(reading)
@@ -126,6 +126,12 @@ def _read_whole(backend: Backend, page: Page, label: str, digits: int | None = N
     except NoInkError:
         raise NoInkError(f"{label}: no number found") from None
     return reading_of(graph, label, page.to_original, backend.meta.calibration, digits)
+
+
+def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[Word]]:
+    """Numbers without those of one stroke that is part of other ink (a table side's
+    leftover, a digit's tail below a ruled line): each would be read as a stray 1."""
+    return [words for words in numbers if len(words) > 1 or not continues_past_its_ends(found.writing, words[0])]
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
