@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from lenet5.errors import UserError
+from lenet5.photo import Word, WordFeatures, Writing
 from lenet5.reader import numbers, read
 from lenet5.reader.graph import ScoredGraph
 from lenet5.reader.numbers import PageReading, number_words, read_file, read_page, words_ink
@@ -381,3 +382,29 @@ def test_read_file_returns_the_picture_it_read() -> None:
         read_file(InkBackend(), _png(_bars(3)), "u", min_confidence=0.95)
     with pytest.raises(NoInkError, match="of 2 digits"):
         read_file(InkBackend(), _png(_bars(3)), "u", digits=2)
+
+
+def _glyphs(box: tuple[int, int, int, int], blobs: int, ink: float) -> Word:
+    x0, y0, x1, y1 = box
+    features = WordFeatures(blobs, blobs, 2.0, 0.0, 0.0, 0.0, ink, 0.0, 0.5, (x1 - x0) / (y1 - y0))
+    mask = np.ones((y1 - y0, x1 - x0), np.uint8)
+    return Word(box, (1,), mask, np.full((y1 - y0, x1 - x0), ink, np.float32), features)
+
+
+def test_a_lone_glyph_of_far_less_dark_ink_than_the_digits_is_no_number() -> None:
+    from types import SimpleNamespace
+
+    from lenet5.reader.numbers import _not_fragments
+
+    page = np.zeros((200, 300), np.uint8)
+    found = SimpleNamespace(
+        writing=Writing([], page.astype(np.float32), page, page.astype(np.int32), 30.0), threshold=0.1
+    )
+    # A number of 4 glyphs, 30 x 120 px of ink at 0.5: 1,800 of dark mass, 450 per glyph.
+    number = [_glyphs((10, 10, 130, 40), 4, 0.5)]
+    mark = [_glyphs((200, 100, 230, 130), 1, 0.3)]  # 900 px at 0.3 = 270 (0.6 of a glyph): a digit
+    faint = [_glyphs((200, 150, 210, 180), 1, 0.25)]  # 300 px at 0.25 = 75 (0.17 of a glyph): a mark
+    assert _not_fragments([number, mark, faint], found) == [number, mark]
+    assert _not_fragments([faint], found) == [faint]  # nothing to compare with: kept
+    # Under twice the ink threshold a pixel is not clearly dark: 0.18 counts for nothing.
+    assert _not_fragments([number, [_glyphs((200, 100, 230, 130), 1, 0.18)]], found) == [number]

@@ -34,6 +34,9 @@ from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
 MAX_ARCS = 4000  # candidate digits scored in one picture, all its numbers together (about 0.5 s of work)
 SHORT_WORD = 0.6  # a word of a number less than this share of its tallest word's height is no digit of it
+# A lone glyph with less clearly dark ink than this share of what the page's other numbers
+# have per glyph is a mark, not a digit (a 1 has about half an average digit's ink).
+STRAY_INK = 0.2
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
 # On a page of several words, a number read with less confidence than this is a stray mark
 # (a box's corner, a fragment of a rule, a speck that became a "1"), left out while any number
@@ -130,8 +133,25 @@ def _read_whole(backend: Backend, page: Page, label: str, digits: int | None = N
 
 def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[Word]]:
     """Numbers without those of one stroke that is part of other ink (a table side's
-    leftover, a digit's tail below a ruled line): each would be read as a stray 1."""
-    return [words for words in numbers if len(words) > 1 or not continues_past_its_ends(found.writing, words[0])]
+    leftover, a digit's tail below a ruled line), and without lone glyphs of far less dark
+    ink than the page's written digits have each (a crease, a mark in a hand's shadow):
+    each would be read as a stray 1."""
+    numbers = [words for words in numbers if len(words) > 1 or not continues_past_its_ends(found.writing, words[0])]
+    masses = [sum(_dark_mass(w, found.threshold) for w in words) for words in numbers]
+    glyphs = [max(1, sum(w.features.blobs for w in words)) for words in numbers]
+    kept = []
+    for i, words in enumerate(numbers):
+        others = [m / g for j, (m, g) in enumerate(zip(masses, glyphs, strict=True)) if j != i]
+        lone = len(words) == 1 and words[0].features.blobs <= 1
+        if lone and others and masses[i] < STRAY_INK * max(others):
+            continue
+        kept.append(words)
+    return kept
+
+
+def _dark_mass(word: Word, threshold: float) -> float:
+    """A word's clearly dark ink: its strength summed where over twice the ink threshold."""
+    return float(word.ink[word.ink > 2 * threshold].sum())
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
