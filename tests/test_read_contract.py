@@ -408,3 +408,20 @@ def test_a_lone_glyph_of_far_less_dark_ink_than_the_digits_is_no_number() -> Non
     assert _not_fragments([faint], found) == [faint]  # nothing to compare with: kept
     # Under twice the ink threshold a pixel is not clearly dark: 0.18 counts for nothing.
     assert _not_fragments([number, [_glyphs((200, 100, 230, 130), 1, 0.18)]], found) == [number]
+
+
+def test_a_tail_below_a_number_is_joined_to_it() -> None:
+    from lenet5.reader.numbers import _tails_joined
+
+    number = [_Word(100, 430, 400, 465)]  # a number 65 px high, x 100..430
+    tail = _Word(380, 420, 443, 476)  # a 9's tail: within its width, overlapping its box
+    assert _tails_joined([number, [tail]]) == [[*number, tail]]
+    below = _Word(380, 420, 481, 500)  # 16 px under the box: a quarter of 65 is 16.25, joined
+    assert _tails_joined([number, [below]]) == [[*number, below]]
+    apart = _Word(380, 420, 483, 500)  # 18 px under it: a number of its own
+    assert _tails_joined([number, [apart]]) == [number, [apart]]
+    aside = _Word(395, 455, 443, 476)  # mostly beside the number: a number of its own
+    assert _tails_joined([number, [aside]]) == [number, [aside]]
+    # Two lone words of one size are two numbers, whatever their places.
+    upper, lower = _Word(0, 40, 0, 40), _Word(5, 45, 40, 80)
+    assert _tails_joined([[upper], [lower]]) == [[upper], [lower]]

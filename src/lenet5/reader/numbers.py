@@ -37,6 +37,8 @@ SHORT_WORD = 0.6  # a word of a number less than this share of its tallest word'
 # A lone glyph with less clearly dark ink than this share of what the page's other numbers
 # have per glyph is a mark, not a digit (a 1 has about half an average digit's ink).
 STRAY_INK = 0.2
+TAIL_INSIDE = 0.8  # a lone word this much within a number's width...
+TAIL_GAP = 0.25  # ...and at most this share of its height above or below it is part of it
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
 # On a page of several words, a number read with less confidence than this is a stray mark
 # (a box's corner, a fragment of a rule, a speck that became a "1"), left out while any number
@@ -99,7 +101,8 @@ def read_page(
         numbers.append(_read_whole(backend, page, label, digits))
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
-        for words in _not_fragments(number_words(found.writing.lines, found.kept), found)[:MAX_NUMBERS]:
+        groups = _tails_joined(_not_fragments(number_words(found.writing.lines, found.kept), found))
+        for words in groups[:MAX_NUMBERS]:
             reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
             if reading is not None and reading.digits:
                 numbers.append(reading)
@@ -129,6 +132,37 @@ def _read_whole(backend: Backend, page: Page, label: str, digits: int | None = N
     except NoInkError:
         raise NoInkError(f"{label}: no number found") from None
     return reading_of(graph, label, page.to_original, backend.meta.calibration, digits)
+
+
+def _tails_joined(numbers: list[list[Word]]) -> list[list[Word]]:
+    """A lone word that lies under or over a number, within its width and touching its
+    box, is part of it: a 9's or a 7's tail that reached below the line was found as a
+    line of its own (and read as a stray 1 beside a number short of a digit)."""
+    boxes = [_union(words) for words in numbers]
+    joined: list[list[Word]] = [list(words) for words in numbers]
+    for i, words in enumerate(numbers):
+        if len(words) != 1:
+            continue
+        x0, y0, x1, y1 = boxes[i]
+        for j, (a, b, c, d) in enumerate(boxes):
+            if j == i or not joined[j] or c - a < 2 * (x1 - x0):  # a tail is narrower than its number
+                continue
+            inside = min(x1, c) - max(x0, a) >= TAIL_INSIDE * (x1 - x0)
+            gap = max(b - y1, y0 - d)  # negative: the boxes overlap in height
+            if inside and gap <= TAIL_GAP * (d - b):
+                joined[j] = sorted([*joined[j], words[0]], key=lambda w: w.box[0])
+                joined[i] = []
+                break
+    return [words for words in joined if words]
+
+
+def _union(words: list[Word]) -> Box:
+    return (
+        min(w.box[0] for w in words),
+        min(w.box[1] for w in words),
+        max(w.box[2] for w in words),
+        max(w.box[3] for w in words),
+    )
 
 
 def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[Word]]:
