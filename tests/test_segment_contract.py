@@ -27,7 +27,7 @@ from lenet5.reader.segment import (
     segment_ink,
 )
 from lenet5.vision import page
-from lenet5.vision.preprocess import NoInkError
+from lenet5.vision.preprocess import NoInkError, render_mnist
 
 
 def _reference_least_ink(ink: np.ndarray, step: float) -> np.ndarray:
@@ -286,3 +286,240 @@ def test_over_segment_keeps_narrow_blobs_whole() -> None:
     assert covered == mask.sum()
     exactly = over_segment(labels, strength, blobs, 40.0)  # 30 px is exactly 0.75 of 40: whole
     assert len(exactly) == 2
+
+
+# --- the rules the first tests left open (mutation testing, #28) ---
+
+
+def _blob(labels: np.ndarray, index: int) -> page.Blob:
+    ys, xs = np.nonzero(labels == index)
+    area = len(ys)
+    return page.Blob(index, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, area, float(area))
+
+
+def test_a_blob_up_to_one_and_four_tenths_as_wide_as_high_is_one_digit_high() -> None:
+    labels = np.zeros((10, 14), np.int32)
+    for x in range(14):  # a slanted bar: every column only 3 high
+        labels[min(x * 10 // 14, 7) : min(x * 10 // 14, 7) + 3, x] = 1
+    labels[0, 0] = labels[9, 13] = 1
+    assert segment._blob_height(labels, _blob(labels, 1)) == 10.0  # 14 = 1.4 x 10: its box's height
+
+
+def test_a_wider_blob_is_as_high_as_most_of_its_columns() -> None:
+    labels = np.zeros((24, 52), np.int32)
+    labels[2:12, 1:46] = 3  # 45 columns 10 high ...
+    labels[2:22, 46:51] = 3  # ... and 5 columns 20 high: the 90th percentile of 50 is 11
+    labels[0:24, 0] = 4  # another blob's pixels inside the box do not count
+    labels[12:24, 10:20] = 5
+    blob = page.Blob(3, 1, 2, 51, 22, 550, 550.0)
+    assert segment._blob_height(labels, blob) == pytest.approx(11.0)
+    # a line height is the median over the blobs more than 0.3 as heavy as the heaviest
+    tall = page.Blob(4, 0, 0, 1, 24, 24, 165.0)  # exactly 0.3 of 550: left out
+    light = page.Blob(5, 10, 12, 20, 24, 120, 120.0)  # 12 high
+    assert segment._line_height(labels, [blob, tall]) == pytest.approx(11.0)
+    assert segment._line_height(labels, [blob, light]) == pytest.approx(11.0)
+    assert segment._line_height(labels, [blob, page.Blob(4, 0, 0, 1, 24, 24, 166.0)]) == pytest.approx(17.5)
+
+
+def test_the_dynamic_programmes_tables_are_compact() -> None:
+    total, came_from = _least_ink(np.ones((4, 5), np.float32), 0.1)
+    assert total.dtype == np.float32 and came_from.dtype == np.int8  # 5 bytes a pixel of a line
+
+
+def test_a_cut_needs_a_column_away_from_both_ends() -> None:
+    assert len(_cut_paths(np.ones((3, 3), np.float32), 5.0)) == 1  # margin 1: the middle column only
+
+
+def test_cut_paths_on_blank_ink_are_the_leftmost_spaced_columns() -> None:
+    cuts = _cut_paths(np.zeros((20, 120), np.float32), 20.0)
+    # all columns cost nothing: taken left to right (a stable order), 2 px apart, 42 of them
+    assert [int(c[0]) for c in cuts] == list(range(4, 88, 2))
+    assert all((c == c[0]).all() for c in cuts)
+
+
+def test_a_cut_follows_a_slanted_seam() -> None:
+    ink = np.ones((20, 30), np.float32)
+    for y in range(20):
+        ink[y, 25 - y] = 0.0  # a free seam down and to the left
+    cuts = _cut_paths(ink, 40.0)  # narrow: margin 8, so row 10 (the middle) meets the seam at 15
+    assert [25 - y for y in range(20)] in [c.tolist() for c in cuts]
+
+
+def _seam_and_core(width: int, seam: int, free: int) -> np.ndarray:
+    ink = np.ones((20, width), np.float32)
+    ink[:, seam] = 0.8  # the soft edges of two strokes meeting
+    ink[:, free] = 0.0
+    return ink
+
+
+def test_wide_blobs_weigh_ink_by_a_high_power_and_one_digit_does_not() -> None:
+    straight = {tuple(set(c.tolist())) for c in _cut_paths(_seam_and_core(30, 13, 15), 20.0)}
+    assert (13,) in straight and (15,) in straight  # wide: the 0.8 seam is nearly free
+    straight = {tuple(set(c.tolist())) for c in _cut_paths(_seam_and_core(22, 6, 10), 20.0)}
+    assert (10,) in straight and (6,) not in straight  # one digit: 0.8 costs 0.8 a pixel
+
+
+def test_the_cheapest_cut_is_counted_once_at_the_middle_row() -> None:
+    ink = np.ones((20, 40), np.float32)
+    ink[:, 20] = 0.125  # 2.5 over its 20 rows
+    ink[:, 23] = 0.0
+    ink[10, 23] = 1.0  # crosses one core pixel, at the middle row: 1
+    cuts = [c.tolist() for c in _cut_paths(ink, 40.0)]
+    assert [23] * 20 in cuts and [20] * 20 not in cuts  # 3 apart (under 8): only the cheaper
+
+
+def test_a_cut_is_found_down_from_the_top_and_up_from_the_bottom() -> None:
+    ink = np.ones((21, 30), np.float32)
+    for y in range(21):
+        ink[y, 5 + y if y <= 10 else 25 - y] = 0.0  # a free seam bent at the middle row
+    cuts = [c.tolist() for c in _cut_paths(ink, 40.0)]
+    assert [5 + y if y <= 10 else 25 - y for y in range(21)] in cuts
+
+
+def test_two_piece_arcs_wider_than_a_digit_are_refused() -> None:
+    assert _arcs(_pieces((0, 10), (10, 20)), 10.0) == [(0, 1), (1, 2)]
+
+
+def test_an_arc_renders_the_union_of_its_pieces_filling_holes_by_one_pixel() -> None:
+    ink = np.ones((20, 20), np.float32)
+    mask = np.ones((10, 9), bool)
+    mask[2:8, 2:7] = False  # a hole 6 high and 5 wide: the rim fills its outer ring only
+    lower = np.zeros((4, 9), bool)
+    lower[:, 4] = True  # a second piece below, overlapping the first's box
+    pieces = [Piece(mask, 5, 3, 14, 13), Piece(lower, 5, 10, 14, 14)]
+    found = Segmentation(ink, 1.0, pieces, [(0, 2)])
+    digit, boxes = found.rendered()
+    assert boxes == [(5, 3, 14, 14)]
+    expected = np.ones((11, 9), np.float32)  # the ink is everywhere: what shows is the rim's reach
+    expected[3:6, 3:6] = 0.0  # the hole less its rim, and less the lower piece's rim (row 6)
+    np.testing.assert_array_equal(digit[0], render_mnist(expected))
+
+
+def test_ink_exactly_at_the_threshold_is_paper() -> None:
+    strength = np.zeros((30, 40), np.float32)
+    strength[5:25, 5:10] = 1.0
+    strength[5:25, 10:12] = 0.5  # exactly the threshold: not ink, so two blobs
+    strength[5:25, 12:17] = 1.0
+    _, blobs = _ink_blobs(strength, 0.5, furniture=False)
+    assert sorted(b.x0 for b in blobs) == [5, 12]
+
+
+def test_a_rule_across_the_page_is_furniture() -> None:
+    strength = np.zeros((30, 40), np.float32)
+    strength[5:25, 5:10] = 1.0
+    strength[27, 0:40] = 1.0  # from the left border to the right one
+    _, blobs = _ink_blobs(strength, 0.5)
+    assert [b.x0 for b in blobs] == [5]
+
+
+def test_a_speck_of_exactly_three_hundredths_is_kept() -> None:
+    strength = np.zeros((30, 40), np.float32)
+    strength[0:20, 5:15] = 1.0  # 200
+    strength[25:27, 30:33] = 1.0  # 6: exactly 0.03 of it
+    _, blobs = _ink_blobs(strength, 0.5, furniture=False)
+    assert sorted(b.x0 for b in blobs) == [5, 30]
+
+
+def test_stroke_evening_at_its_edges() -> None:
+    blank = np.zeros((60, 60), np.float32)
+    assert _even_strokes(blank, 0.5, 40.0) is blank  # no stroke to measure
+    at_top = _stroke(6, height=20)
+    assert _even_strokes(at_top, 0.5, 20.0) is at_top  # 6 of 20: exactly the band's top
+    at_bottom = _stroke(4)
+    assert _even_strokes(at_bottom, 0.5, 4 / 0.09) is at_bottom  # exactly the band's bottom
+    small = _stroke(4, height=8)
+    thinned = _even_strokes(small, 0.5, 8.0)  # 8 px: just tall enough to judge
+    assert (thinned[13] > 0.5).sum() == 2
+
+
+def test_a_pen_line_is_thickened_by_a_disc_to_the_target_width() -> None:
+    thick = _even_strokes(_stroke(2), 0.5, 40.0)  # 2 of 40 -> 5.6: a radius of 2
+    assert (thick[30] > 0.5).sum() == 6
+    assert (thick[8] > 0.5).sum() == 2  # two rows above the stroke: the disc's tip, not a square's side
+    assert (thick[9] > 0.5).sum() == 6
+
+
+def test_a_marker_is_thinned_at_most_to_a_pixel_each_side() -> None:
+    fat = _even_strokes(_stroke(10, height=20), 0.5, 20.0)  # 10 of 20 -> 2.8: radius 4 (cap 4)
+    assert (fat[20] > 0.5).sum() == 2
+    marker = _even_strokes(_stroke(4, height=12), 0.5, 12.0)  # radius 1
+    assert (marker[15] > 0.5).sum() == 2
+    slanted = np.zeros((40, 40), np.float32)
+    for y in range(5, 35):
+        slanted[y, y + 1 : y + 4] = 1.0  # 2.83 wide by the distance transform
+    assert _even_strokes(slanted, 0.5, 8.0) is slanted  # half of it less one pixel rounds to 0
+
+
+def test_segment_finds_dark_digits_on_light_paper() -> None:
+    gray = np.full((60, 120), 220, np.uint8)
+    gray[10:50, 20:26] = 30
+    gray[10:50, 80:86] = 30
+    found = segment.segment(gray)
+    assert [(p.x0, p.x1) for p in found.pieces] == [(20, 26), (80, 86)]
+    assert found.arcs == [(0, 1), (1, 2)] and found.scale == 1.0
+
+
+def _touching_pair(height: int = 40) -> np.ndarray:
+    strength = np.zeros((height + 20, 3 * height), np.float32)
+    strength[10 : 10 + height, 10 : 10 + height // 6] = 1.0
+    strength[10 : 10 + height, 10 + height : 10 + height + height // 6] = 1.0
+    strength[10 + height // 2 : 10 + height // 2 + height // 8, 10 : 10 + height + height // 6] = 1.0
+    return strength
+
+
+def test_segment_ink_cuts_a_wide_blob_and_drops_page_edges_by_default() -> None:
+    strength = _touching_pair()
+    strength[:, -3:] = 1.0  # a page edge
+    found = segment_ink(strength, 0.5)
+    assert len(found.pieces) >= 2 and all(p.x1 < strength.shape[1] - 3 for p in found.pieces)
+    assert found.pieces[0].x0 == 10 and max(p.x1 for p in found.pieces) == 10 + 40 + 6
+
+
+def test_segment_ink_keeps_a_word_that_fills_its_canvas() -> None:
+    strength = np.zeros((40, 30), np.float32)
+    strength[:, 10:16] = 1.0  # top to bottom: a page edge on a page, a "1" in a word's box
+    found = segment_ink(strength, 0.5, furniture=False)
+    assert [(p.x0, p.x1, p.y0, p.y1) for p in found.pieces] == [(10, 16, 0, 40)]
+    with pytest.raises(NoInkError):
+        segment_ink(strength, 0.5)
+
+
+def test_a_tall_wide_line_is_shrunk_then_cut() -> None:
+    strength = _touching_pair(160)
+    strength[:, -3:] = 1.0  # a page edge, found again after shrinking
+    found = segment_ink(strength, 0.5)
+    assert found.scale == pytest.approx(0.25)
+    assert len(found.pieces) >= 2 and max(p.x1 for p in found.pieces) <= 10 * 0.25 + 47
+    assert 2 <= min(p.x0 for p in found.pieces) <= 3
+
+
+def test_a_shrunk_picture_keeps_its_ink_by_area() -> None:
+    strength = np.zeros((200, 120), np.float32)
+    strength[20:180, 41:65] = 1.0  # a 160 px "1", 24 wide: in the band, not evened
+    found = segment_ink(strength, 0.5, furniture=False)
+    row = found.ink[25]
+    # columns 40-43 shrink to one: 3 of 4 inked, 0.75 (soft ink from 0.25 to 1: 2/3)
+    assert row[10] == pytest.approx(2 / 3, rel=1e-5)
+    assert row[11:16].tolist() == [1.0] * 5 and row[16] == 0.0  # 64-67: a quarter, the floor
+
+
+def test_a_narrow_tall_picture_is_at_least_a_pixel_wide() -> None:
+    strength = np.zeros((400, 3), np.float32)
+    strength[20:380, 1] = 1.0
+    found = segment_ink(strength, 0.2, furniture=False)
+    assert found.ink.shape == (44, 1)  # 400 x 3 at 40/360
+
+
+def test_strokes_evened_at_full_scale_are_segmented_as_evened() -> None:
+    found = segment_ink(_stroke(2), 0.5, furniture=False)  # a pen line, thickened to 6
+    assert [(p.x0, p.x1) for p in found.pieces] == [(27, 33)]
+
+
+def test_soft_ink_peaks_at_the_ninetieth_percentile_of_the_strokes() -> None:
+    strength = np.zeros((50, 40), np.float32)
+    strength[5:45, 10:20] = np.linspace(0.41, 1.0, 10)[None, :]  # ten columns from 0.41 to 1
+    strength[5:45, 20] = 0.4  # exactly the threshold: not a stroke
+    found = segment_ink(strength, 0.4, furniture=False)
+    peak = 0.41 + 0.59 * 8.1 / 9  # the 90th percentile of the ten values, 40 times each
+    assert found.ink[20, 12] == pytest.approx((strength[20, 12] - 0.2) / (peak - 0.2), rel=1e-5)
+    assert found.ink[20, 19] == 1.0  # above the peak: clipped
