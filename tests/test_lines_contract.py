@@ -214,11 +214,11 @@ def test_a_lone_tall_narrow_or_flat_wide_digit_is_drawn_whole() -> None:
     assert line.sum() == 40 and (owner[8:10, 6:26] == 0).all()  # a dash: 18 high canvas, 48 wide
 
 
-def test_ten_digits_far_apart_all_fit_on_the_canvas() -> None:
-    draws = Draws(integers=(0,) + (0, 14) * 9)
-    line, owner = compose_line([_block(10, 4)] * 10, "separated", draws, (14, 15))
-    assert line.shape == (26, 6 + 10 * 4 + 9 * 14 + 6)
-    assert line.sum() == 400 and [int((owner == k).sum()) for k in range(10)] == [40] * 10
+def test_twenty_digits_far_apart_all_fit_on_the_canvas() -> None:
+    draws = Draws(integers=(0,) + (0, 14) * 19)
+    line, owner = compose_line([_block(10, 4)] * 20, "separated", draws, (14, 15))
+    assert line.shape == (26, 6 + 20 * 4 + 19 * 14 + 6)  # 6 px of paper after the last
+    assert line.sum() == 800 and [int((owner == k).sum()) for k in range(20)] == [40] * 20
 
 
 def test_the_line_is_enlarged_by_cubic_interpolation_then_clipped_to_0_1() -> None:
