@@ -307,10 +307,9 @@ def test_a_blob_up_to_one_and_four_tenths_as_wide_as_high_is_one_digit_high() ->
 
 def test_a_wider_blob_is_as_high_as_most_of_its_columns() -> None:
     labels = np.zeros((24, 52), np.int32)
-    labels[2:12, 1:46] = 3  # 45 columns 10 high ...
+    labels[12:22, 1:46] = 3  # 45 columns 10 high (rows 10-19 of the box) ...
     labels[2:22, 46:51] = 3  # ... and 5 columns 20 high: the 90th percentile of 50 is 11
-    labels[0:24, 0] = 4  # another blob's pixels inside the box do not count
-    labels[12:24, 10:20] = 5
+    labels[2:12, 10:20] = 5  # another blob's pixels inside the box do not count
     blob = page.Blob(3, 1, 2, 51, 22, 550, 550.0)
     assert segment._blob_height(labels, blob) == pytest.approx(11.0)
     # a line height is the median over the blobs more than 0.3 as heavy as the heaviest
@@ -460,10 +459,12 @@ def test_segment_finds_dark_digits_on_light_paper() -> None:
 
 
 def _touching_pair(height: int = 40) -> np.ndarray:
+    """Two "1"s 1.5 heights apart joined by a bar: one blob wider than 1.4 heights."""
     strength = np.zeros((height + 20, 3 * height), np.float32)
+    far = height * 3 // 2
     strength[10 : 10 + height, 10 : 10 + height // 6] = 1.0
-    strength[10 : 10 + height, 10 + height : 10 + height + height // 6] = 1.0
-    strength[10 + height // 2 : 10 + height // 2 + height // 8, 10 : 10 + height + height // 6] = 1.0
+    strength[10 : 10 + height, 10 + far : 10 + far + height // 6] = 1.0
+    strength[10 + height // 2 : 10 + height // 2 + height // 8, 10 : 10 + far + height // 6] = 1.0
     return strength
 
 
@@ -472,7 +473,7 @@ def test_segment_ink_cuts_a_wide_blob_and_drops_page_edges_by_default() -> None:
     strength[:, -3:] = 1.0  # a page edge
     found = segment_ink(strength, 0.5)
     assert len(found.pieces) >= 2 and all(p.x1 < strength.shape[1] - 3 for p in found.pieces)
-    assert found.pieces[0].x0 == 10 and max(p.x1 for p in found.pieces) == 10 + 40 + 6
+    assert found.pieces[0].x0 == 10 and max(p.x1 for p in found.pieces) == 10 + 60 + 6
 
 
 def test_segment_ink_keeps_a_word_that_fills_its_canvas() -> None:
@@ -489,7 +490,7 @@ def test_a_tall_wide_line_is_shrunk_then_cut() -> None:
     strength[:, -3:] = 1.0  # a page edge, found again after shrinking
     found = segment_ink(strength, 0.5)
     assert found.scale == pytest.approx(0.25)
-    assert len(found.pieces) >= 2 and max(p.x1 for p in found.pieces) <= 10 * 0.25 + 47
+    assert len(found.pieces) >= 2 and max(p.x1 for p in found.pieces) <= (10 + 240 + 26) * 0.25 + 1
     assert 2 <= min(p.x0 for p in found.pieces) <= 3
 
 
@@ -523,3 +524,32 @@ def test_soft_ink_peaks_at_the_ninetieth_percentile_of_the_strokes() -> None:
     peak = 0.41 + 0.59 * 8.1 / 9  # the 90th percentile of the ten values, 40 times each
     assert found.ink[20, 12] == pytest.approx((strength[20, 12] - 0.2) / (peak - 0.2), rel=1e-5)
     assert found.ink[20, 19] == 1.0  # above the peak: clipped
+
+
+def test_candidate_cuts_are_taken_at_the_middle_row() -> None:
+    ink = np.ones((20, 30), np.float32)
+    for y in range(20):
+        ink[y, 1 + y] = 0.0  # a free seam: at row 10 it is at column 11, clear of the 8 px margin
+    cuts = [c.tolist() for c in _cut_paths(ink, 40.0)]  # (at row 6 it is at 7, inside it)
+    assert [1 + y for y in range(20)] in cuts
+
+
+def test_ink_exactly_at_the_threshold_is_no_part_of_the_stroke_width() -> None:
+    pen = _stroke(2)
+    pen[10:50, 28] = pen[10:50, 31] = 0.5  # exactly the threshold either side: not stroke
+    assert _even_strokes(pen, 0.5, 40.0) is not pen  # 2 of 40: thickened (4 would be in the band)
+
+
+def test_pieces_follow_a_cut_that_slants_left() -> None:
+    mask = np.ones((20, 40), np.uint8)  # one blob, two digits wide
+    strength = np.ones((20, 40), np.float32)
+    for y in range(20):
+        strength[y, 30 - y] = 0.0  # a seam from column 30 at the top to 11 at the bottom
+    labels, blobs = page.find_blobs(mask, strength)
+    pieces = over_segment(labels, strength, blobs, 40.0)  # one wide digit: 3 cuts, 8 px apart
+    ends = []
+    for p in pieces:
+        rows = [p.x0 + int(np.flatnonzero(r).max()) + 1 if r.any() else -1 for r in p.mask]
+        ends.append([-1] * (p.y0) + rows + [-1] * (20 - p.y1))
+    # a piece ends just left of the seam down to row 11 (below, another cut crosses it)
+    assert any(e[:12] == [30 - y for y in range(12)] for e in ends)
