@@ -207,3 +207,35 @@ def test_a_hand_edited_summary_is_one_line_not_a_key_error(tmp_path: Path, summa
     run.summary.write_text(json.dumps(summary))
     with pytest.raises(UserError, match=r'summary.json: not a lenet5 run summary \("best_epoch"'):
         run.read_summary()
+
+
+def test_a_model_that_does_not_run_is_never_exported(tmp_path: Path) -> None:
+    """Its files are all there but the parameters are cut short: the staged copy is loaded
+    before anything is written, and that fails naming the model exported."""
+    broken = tmp_path / "broken"
+    shutil.copytree(SEED, broken)
+    params = (broken / "inference.pdiparams").read_bytes()
+    (broken / "inference.pdiparams").write_bytes(params[: len(params) // 2])
+    with pytest.raises(UserError) as excinfo:
+        export_folder(broken, "paddle", tmp_path / "out")
+    assert str(excinfo.value) == f"{broken}: Paddle Inference cannot load the model (RuntimeError)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_write_into_the_output_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills while the card is written: one line naming the output, nothing left."""
+    import errno
+
+    real = Path.write_text
+
+    def full(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        if self.name == "README.md":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    out = tmp_path / "out"
+    with pytest.raises(UserError) as excinfo:
+        export_folder(SEED, "paddle", out)
+    assert str(excinfo.value) == f"{out}: cannot write (No space left on device)"
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []

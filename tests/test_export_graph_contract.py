@@ -102,3 +102,18 @@ def test_the_graphs_input_is_named_as_described(tmp_path: Path) -> None:
     config = inference.Config(str(out / "inference.json"), str(out / "inference.pdiparams"))
     predictor = inference.create_predictor(config)
     assert predictor.get_input_names() == ["image"]
+
+
+def test_the_graph_declares_one_channel_for_other_runtimes(tmp_path: Path) -> None:
+    """Paddle runs the graph whatever channel count its input declares, but ONNX Runtime holds
+    a converted graph to it: the declared input must be what `lenet5.json` says."""
+    import onnxruntime
+
+    from lenet5.infer.convert import convert_to_onnx
+
+    out = save_model_folder(_net(), "seed", tmp_path / "m", {})
+    session = onnxruntime.InferenceSession(convert_to_onnx(out), providers=["CPUExecutionProvider"])
+    (declared,) = session.get_inputs()
+    assert declared.name == "image" and declared.shape[1:] == [1, 28, 28]
+    (probabilities,) = session.run(None, {"image": np.zeros((2, 1, 28, 28), np.float32)})
+    assert probabilities.shape == (2, 10)

@@ -89,9 +89,17 @@ def test_the_default_closing_is_a_fifth_of_the_shorter_side() -> None:
     assert given[25, 50] == pytest.approx(0.75)
 
 
+def test_the_polarity_is_decided_from_the_picture_unless_given() -> None:
+    paper = _dotted((50, 50), 5, 200, 50)
+    assert page.ink_strength(paper)[25, 25] == pytest.approx(0.75)
+    assert page.ink_strength(paper.astype(np.float32))[25, 25] == pytest.approx(0.75)
+
+
 def test_dark_ink_in_a_float_picture_is_a_reflectance_against_at_least_one() -> None:
     gray = _dotted((50, 50), 5, 200.0, 50.0, np.float32)
     assert page.ink_strength(gray, dark_ink=True)[25, 25] == pytest.approx(0.75)
+    assert page.ink_strength(gray, dark_ink=True).dtype == np.float32
+    assert page.ink_strength(gray.astype(np.float64), dark_ink=True).dtype == np.float32
     dim = _dotted((50, 50), 5, 0.8, 0.4, np.float32)  # background below 1: divided by 1
     strength = page.ink_strength(dim, dark_ink=True)
     assert strength[25, 25] == pytest.approx(0.6) and strength[0, 0] == pytest.approx(0.2)  # paper too
@@ -102,6 +110,7 @@ def test_light_ink_is_a_difference_over_the_bright_tail() -> None:
     assert page.is_dark_ink(board) is False
     for strength in (page.ink_strength(board), page.ink_strength(board, dark_ink=False)):
         assert strength[25, 25] == pytest.approx(0.8) and strength[0, 0] == 0.0
+        assert strength.dtype == np.float32
     speck = _dotted((50, 50), 2, 40, 200)  # 4 px: the tail is the ground, 160 / 40 clipped to 1
     assert page.ink_strength(speck, dark_ink=False)[25, 25] == 1.0
     dim = _dotted((50, 50), 6, 0.2, 0.6, np.float32)  # the tail (0.6) below 1: divided by 1
@@ -179,6 +188,11 @@ def test_a_ruled_line_must_also_be_long_against_the_page() -> None:
 )
 def test_near_is_within_the_margin_on_every_side(box: tuple, near: bool) -> None:
     assert page._near(_blob(1, *box, 1.0), (10, 10, 20, 20), 2.5) is near
+
+
+@pytest.mark.parametrize("box", [(22, 12, 25, 18), (5, 12, 8, 18), (12, 22, 18, 25), (12, 5, 18, 8)])
+def test_a_blob_exactly_the_margin_away_is_not_near(box: tuple) -> None:
+    assert page._near(_blob(1, *box, 1.0), (10, 10, 20, 20), 2.0) is False
 
 
 # --- solid regions, pieces, widths -----------------------------------------------------
@@ -273,6 +287,35 @@ def test_pieces_join_in_turn_as_the_digit_grows() -> None:
     assert _group(second, first) == ({1, 2, 3}, (100, 10, 200, 200))
 
 
+WIDE = _blob(1, 10, 100, 110, 150, 1000.0)  # 100 x 50: margin 20, from the longer side
+
+
+def _wide(*others: Blob) -> tuple[set[int], tuple[int, int, int, int]]:
+    seed, group, box = page._group([*others, WIDE])
+    assert seed is WIDE
+    return group, box
+
+
+def test_a_wide_digits_margin_comes_from_its_width() -> None:
+    assert _wide(_blob(2, 10, 60, 110, 81, 300.0)) == ({1, 2}, (10, 60, 110, 150))  # 19 px above
+    assert _wide(_blob(2, 10, 60, 110, 76, 300.0)) == ({1}, (10, 100, 110, 150))  # 24 px above
+    assert _wide(_blob(2, 115, 100, 125, 150, 300.0)) == ({1, 2}, (10, 100, 125, 150))  # 5 px right
+
+
+def test_the_overlap_and_inside_tests_read_the_boxs_x_sides() -> None:
+    assert _wide(_blob(2, 101, 80, 131, 95, 900.0)) == ({1}, (10, 100, 110, 150))  # 9 of 30 px over it
+    assert _wide(_blob(2, 40, 80, 70, 95, 900.0)) == ({1, 2}, (10, 80, 110, 150))  # all 30 px over it
+    assert _wide(_blob(2, 20, 110, 22, 112, 1.0)) == ({1, 2}, (10, 100, 110, 150))  # a speck inside
+    assert _wide(_blob(2, 120, 110, 122, 112, 1.0)) == ({1}, (10, 100, 110, 150))  # beside, 10 px right
+
+
+def test_a_blob_passed_over_does_not_stop_the_others_joining() -> None:
+    beside, speck = _blob(2, 120, 100, 200, 150, 900.0), _blob(3, 115, 100, 117, 102, 1.0)
+    piece = _blob(4, 10, 60, 110, 81, 300.0)
+    assert _wide(beside, piece) == ({1, 4}, (10, 60, 110, 150))
+    assert _wide(speck, piece) == ({1, 4}, (10, 60, 110, 150))
+
+
 def test_the_seed_is_the_heaviest_blob() -> None:
     light = _blob(2, 0, 0, 10, 10, 999.0)
     seed, group, box = page._group([light, SEED_BLOB, _blob(3, 400, 400, 410, 410, 5.0)])
@@ -348,14 +391,119 @@ def test_a_pocket_of_shadow_against_the_stroke_is_left_out_on_the_second_look() 
 
 
 def test_digit_sized_blobs_beside_the_digit_are_counted() -> None:
+    """Black ink on this paper has strength exactly 1: the masses are pixel counts."""
     gray = np.full((300, 300), PAPER, np.uint8)
-    gray[50:250, 40:48] = INK  # the digit: 8 x 200 = 1600 px
-    gray[50:154, 120:124] = INK  # 4 x 104 = 416 px (0.26 of its ink), over half its height: counted
-    gray[50:240, 160:162] = INK  # 2 x 190 = 380 px: too little ink
-    gray[50:148, 200:208] = INK  # 8 x 98: too short
-    gray[50:150, 240:248] = INK  # 8 x 100: exactly half the height, not over it
+    gray[50:250, 40:48] = 0  # the digit: 8 x 200 = 1600 px
+    gray[50:151, 120:124] = 0  # 4 x 101 = 404 px (over a quarter), 101 px high (over half): counted
+    gray[50:250, 160:162] = 0  # 2 x 200 = 400 px: exactly a quarter of the ink, not over it
+    gray[50:148, 200:208] = 0  # 8 x 98: too short
+    gray[50:150, 240:248] = 0  # 8 x 100: exactly half the height, not over it
     found = page.find_digit(gray)
     assert found.box == (40, 50, 48, 250) and found.other_digits == 1
+
+
+def test_the_second_look_stays_around_the_digit() -> None:
+    """The pocket page with a heavier stroke on each side, each just outside the second look's
+    crop (the first look's box, pocket included, and 2 x 27 px): the digit stays the stroke.
+    The page is 250 px wide (first closing 51 px, second look for closings under 30 px) and
+    the crop starts below the page's top, so its offset is added back."""
+    gray = np.full((320, 250), PAPER, np.uint8)
+    gray[60:260, 100:108] = INK
+    gray[120:160, 108:136] = 150  # a pocket 28 px wide: filled by 51 px, not by 27 px
+    gray[40:280, 192:199] = INK  # 7 x 240: more ink than the stroke, less than stroke and pocket
+    gray[40:280, 30:37] = INK
+    strength = page.ink_strength(gray, dark_ink=True)
+    assert page._find(strength, page.ink_threshold(strength))[4] == (100, 60, 136, 260)
+    found = page.find_digit(gray)
+    assert found.box == (100, 60, 108, 260) and found.other_digits == 2
+
+
+def test_the_second_look_of_thin_strokes_reaches_a_quarter_of_the_digit_out() -> None:
+    """A 2 px stroke (closing 9 px) beside a pocket: the second look reaches a quarter of the
+    digit's height out (50 px, more than 2 x 9). There the stroke alone is the seed, and two
+    specks of 12 (over 3% of the stroke's 348, under 3% of 515 with the pocket) join it, one
+    36 px right of its box and one 35 px below; the strokes 51 px out on either side do not."""
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[50:250, 100:102] = INK
+    gray[100:140, 102:114] = 150  # the pocket: 12 px, filled by the 61 px closing, not by 9 px
+    gray[150:157, 135:137] = INK  # the speck on the right
+    gray[285:292, 100:102] = INK  # the speck below
+    gray[30:270, 165:167] = INK  # 417: more than the stroke, less than the stroke and pocket
+    gray[30:270, 46:48] = INK
+    strength = page.ink_strength(gray, dark_ink=True)
+    assert page._find(strength, page.ink_threshold(strength))[4] == (100, 50, 114, 250)  # specks left out
+    found = page.find_digit(gray)
+    assert found.box == (100, 50, 137, 292) and found.other_digits == 2
+
+
+def test_no_second_look_when_its_closing_would_be_no_smaller() -> None:
+    """225 px: the limit is 0.6 x 225 / 5 = 27 px, exactly the fitted closing: one look, and
+    the pocket stays in the box."""
+    gray = np.full((225, 300), PAPER, np.uint8)
+    gray[10:210, 100:108] = INK
+    gray[60:100, 108:136] = 150
+    assert page.find_digit(gray).box == (100, 10, 136, 210)
+
+
+def test_a_second_look_that_keeps_too_little_of_the_ink_is_not_taken() -> None:
+    """A 2 px stroke along a pocket that holds most of the first look's ink: the second look
+    (a 9 px closing) keeps the stroke alone, 348 of 1322, under 30%: the first look stands."""
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[50:250, 100:102] = INK
+    gray[100:170, 102:142] = 150
+    assert page.find_digit(gray).box == (100, 50, 142, 250)
+
+
+def test_a_second_look_must_keep_over_30_percent_of_the_ink() -> None:
+    """Paper 128, black ink (strength exactly 1), a pocket at 64 (strength exactly 0.5): the
+    first look holds 300 + 1400 x 0.5 = 1000, the second the stroke alone, 300: exactly 30%,
+    not taken; with one more pixel of stroke it is."""
+    gray = np.full((300, 300), 128, np.uint8)
+    gray[50:200, 100:102] = 0  # 2 x 150
+    gray[80:150, 102:122] = 64  # 20 x 70
+    assert page.find_digit(gray).box == (100, 50, 122, 200)
+    gray[200, 100] = 0
+    assert page.find_digit(gray).box == (100, 50, 102, 201)
+
+
+def test_a_digit_against_the_pictures_corner_keeps_its_first_row_and_column() -> None:
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[0:200, 0:8] = INK
+    gray[0:8, 0:100] = INK  # an L whose strokes run along the top and left edges
+    assert page.find_digit(gray).box == (0, 0, 100, 200)
+
+
+def test_the_second_look_reaches_the_bottom_of_a_tall_picture() -> None:
+    gray = np.full((300, 250), PAPER, np.uint8)  # taller than wide, the digit near the bottom
+    gray[90:290, 100:108] = INK
+    assert page.find_digit(gray).box == (100, 90, 108, 290)
+
+
+def test_the_whole_page_decides_the_polarity_of_the_second_look() -> None:
+    """Faint ink in a large shadow on a lit page: dark ink for the page, though the crop round
+    the digit, mostly shadow with a lit window in it, would pass for light ink on its own."""
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[20:280, 60:200] = 80  # the shadow
+    gray[50:250, 100:108] = 60  # the digit, strength 1 - 60/80 = 0.25
+    gray[100:120, 130:150] = PAPER  # a lit window: light "ink" for a crop read on its own
+    assert page.is_dark_ink(gray) and not page.is_dark_ink(gray[:, 46:162])
+    assert page.find_digit(gray).box == (100, 50, 108, 250)
+
+
+def test_the_soft_rim_reaches_half_a_stroke_out() -> None:
+    """A 60 px digit with 8 px strokes (0.13 of its side: no change of width), and just-too-faint
+    ink beside a stroke inside its box: the rim keeps it 1 and 2 px out, not 3; the paper far
+    from the strokes stays 0."""
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[100:160, 100:108] = INK
+    gray[100:160, 152:160] = INK
+    gray[100:108, 100:160] = INK  # a 60 x 60 "n"
+    for offset, level in enumerate((210, 212, 214)):  # strength 0.087, 0.078, 0.070: under 0.12
+        gray[120:160, 108 + offset] = level
+    found = page.find_digit(gray)
+    assert found.box == (100, 100, 160, 160) and found.ink.shape == (60, 60)
+    row = found.ink[30]
+    assert row[8] > 0.0 and row[9] > 0.0 and row[10] == 0.0 and row[30] == 0.0
 
 
 # --- soft ink, stroke width, stroke normalisation ---------------------------------------
@@ -399,6 +547,14 @@ def test_the_stroke_width_is_twice_the_ridge_distance() -> None:
     assert page.stroke_width(_bar_mask(40, 8)) == 8.0  # the paper round it is no ridge
     assert page.stroke_width(_bar_mask(40, 1)) == 2.0
     assert page.stroke_width(np.zeros((10, 10), np.uint8)) == 0.0
+    assert page.stroke_width(np.ones((8, 40), np.uint8)) == 8.0  # the top and bottom edges too
+
+
+def test_the_stroke_width_uses_exact_euclidean_distances_in_float32() -> None:
+    """A disc of radius 10: the nearest paper to its centre is (10, 1) away, sqrt(101)."""
+    yy, xx = np.mgrid[-15:16, -15:16]
+    disc = ((yy**2 + xx**2) <= 100).astype(np.uint8)
+    assert page.stroke_width(disc) == 2.0 * float(np.float32(np.sqrt(101)))
 
 
 def test_a_stroke_within_the_band_is_left_alone() -> None:
