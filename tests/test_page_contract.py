@@ -158,19 +158,20 @@ def test_blobs_are_eight_connected_and_a_single_column_is_one() -> None:
         ((0, 10, 200, 30), True),  # left to right
         ((0, 10, 199, 30), False),
         ((1, 10, 200, 30), False),
-        ((10, 10, 41, 12), True),  # 31 x 2: a ruled line (longer than 15 x 2 and 0.4 x 75)
+        ((10, 10, 41, 12), True),  # 31 x 2: a ruled line (longer than 15 x 2 and 0.4 x 70)
         ((10, 10, 40, 12), False),  # 30 x 2: exactly 15 times as long as thick
         ((10, 10, 41, 13), False),  # 31 x 3
     ],
 )
 def test_page_furniture_spans_the_page_or_is_a_long_flat_line(box: tuple, furniture: bool) -> None:
-    assert page.is_page_furniture(_blob(1, *box, 1.0), 100, 75 if box[2] < 50 else 200) is furniture
+    assert page.is_page_furniture(_blob(1, *box, 1.0), 100, 70 if box[2] < 50 else 200) is furniture
 
 
 def test_a_ruled_line_must_also_be_long_against_the_page() -> None:
     line = _blob(1, 10, 10, 41, 12, 1.0)  # 31 x 2
     assert page.is_page_furniture(line, 100, 77) is True  # 0.4 x 77 = 30.8
     assert page.is_page_furniture(line, 100, 78) is False  # 0.4 x 78 = 31.2
+    assert page.is_page_furniture(_blob(1, 10, 10, 40, 11, 1.0), 100, 75) is False  # 30 = 0.4 x 75
 
 
 @pytest.mark.parametrize(
@@ -242,6 +243,14 @@ def test_candidates_leave_out_furniture_and_keep_the_24_heaviest() -> None:
     _, kept = page._candidates(mask, strength)
     assert len(kept) == 24
     assert [round(b.mass, 4) for b in kept] == [round(4 * (0.2 + 0.01 * i), 4) for i in range(29, 5, -1)]
+
+
+def test_candidates_leave_out_a_band_across_the_page() -> None:
+    mask = np.zeros((100, 200), np.uint8)
+    mask[80:100, :] = 1  # the table's edge along the bottom: left to right, 20 px high
+    mask[10:40, 50:54] = 1
+    _, kept = page._candidates(mask, mask.astype(np.float32))
+    assert [(b.x0, b.y0, b.x1, b.y1) for b in kept] == [(50, 10, 54, 40)]
 
 
 # --- joining a digit's pieces ----------------------------------------------------------
@@ -409,11 +418,11 @@ def test_the_second_look_stays_around_the_digit() -> None:
     the crop starts below the page's top, so its offset is added back."""
     gray = np.full((320, 250), PAPER, np.uint8)
     gray[60:260, 100:108] = INK
-    gray[120:160, 108:136] = 150  # a pocket 28 px wide: filled by 51 px, not by 27 px
+    gray[120:160, 108:128] = 150  # a pocket: with the stroke 28 px of dark, filled by 51 or 29 px, not 27
     gray[40:280, 192:199] = INK  # 7 x 240: more ink than the stroke, less than stroke and pocket
     gray[40:280, 30:37] = INK
     strength = page.ink_strength(gray, dark_ink=True)
-    assert page._find(strength, page.ink_threshold(strength))[4] == (100, 60, 136, 260)
+    assert page._find(strength, page.ink_threshold(strength))[4] == (100, 60, 128, 260)
     found = page.find_digit(gray)
     assert found.box == (100, 60, 108, 260) and found.other_digits == 2
 
@@ -434,6 +443,17 @@ def test_the_second_look_of_thin_strokes_reaches_a_quarter_of_the_digit_out() ->
     assert page._find(strength, page.ink_threshold(strength))[4] == (100, 50, 114, 250)  # specks left out
     found = page.find_digit(gray)
     assert found.box == (100, 50, 137, 292) and found.other_digits == 2
+
+
+def test_a_pocket_narrower_than_the_fitted_closing_stays_with_the_digit() -> None:
+    """Beside a stroke at the picture's left (the crop is cut there, 99 px wide), shadow and
+    stroke 25 px across are filled by the 27 px closing; 30 px across are not."""
+    gray = np.full((300, 300), PAPER, np.uint8)
+    gray[50:250, 20:28] = INK
+    gray[100:140, 28:45] = 150
+    assert page.find_digit(gray).box == (20, 50, 45, 250)
+    gray[100:140, 45:50] = 150
+    assert page.find_digit(gray).box == (20, 50, 28, 250)
 
 
 def test_no_second_look_when_its_closing_would_be_no_smaller() -> None:
@@ -500,10 +520,13 @@ def test_the_soft_rim_reaches_half_a_stroke_out() -> None:
     gray[100:108, 100:160] = INK  # a 60 x 60 "n"
     for offset, level in enumerate((210, 212, 214)):  # strength 0.087, 0.078, 0.070: under 0.12
         gray[120:160, 108 + offset] = level
+    gray[108:120, 128:132] = INK  # a stub hanging from the top bar
+    gray[115, 133] = gray[121, 133] = 212  # 2 px beside its side, and 2 px past its corner both ways
     found = page.find_digit(gray)
     assert found.box == (100, 100, 160, 160) and found.ink.shape == (60, 60)
     row = found.ink[30]
     assert row[8] > 0.0 and row[9] > 0.0 and row[10] == 0.0 and row[30] == 0.0
+    assert found.ink[15, 33] > 0.0 and found.ink[21, 33] == 0.0  # the rim is round (an ellipse)
 
 
 # --- soft ink, stroke width, stroke normalisation ---------------------------------------
