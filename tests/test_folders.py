@@ -146,7 +146,7 @@ def test_ctrl_c_stops_the_workers_cleanly(many: Path) -> None:
     proc = _started(many)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
     assert len(out.splitlines()) < 999
     assert _group_ends(proc.pid), "a process of the command's group is still running"

@@ -146,6 +146,11 @@ def page_writing(page: Page) -> PageWriting:
     return PageWriting(writing, frozenset(map(id, kept)), threshold)
 
 
+def dark_mass(word: Word, threshold: float) -> float:
+    """A word's clearly dark ink: its strength summed where over twice the ink threshold."""
+    return float(word.ink[word.ink > 2 * threshold].sum())
+
+
 def _darkness(word: Word) -> float:
     """How dark a word's strokes are: the 90th percentile of its ink strength."""
     strokes = word.ink[word.mask > 0]
@@ -174,7 +179,7 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
         raise NoInkError(f"{label}: no digit found")
     # The word of most clearly dark ink: a shadow's edge or a grey smudge may cover more
     # pixels than a pen's digit, but faintly.
-    word = max(words, key=lambda w: float(w.ink[w.ink > 2 * found.threshold].sum()))
+    word = max(words, key=lambda w: dark_mass(w, found.threshold))
     others = max(0, word.features.blobs - 1) + sum(1 for w in words if w is not word and _digit_sized(w, word))
     if word.box[3] - word.box[1] < SMALL and page.fine_scale >= 1.5:
         # A small digit: a closer look at the finer picture renders it from more pixels.

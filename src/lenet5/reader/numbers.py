@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from lenet5.infer.backends import Backend
-from lenet5.infer.photo import Page, PageWriting, find_page, page_writing
+from lenet5.infer.photo import Page, PageWriting, dark_mass, find_page, page_writing
 from lenet5.photo import TextLine, Word, continues_past_its_ends
 from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph, scored
 from lenet5.reader.segment import segment_ink
@@ -171,7 +171,7 @@ def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[W
     ink than the page's written digits have each (a crease, a mark in a hand's shadow):
     each would be read as a stray 1."""
     numbers = [words for words in numbers if len(words) > 1 or not continues_past_its_ends(found.writing, words[0])]
-    masses = [sum(_dark_mass(w, found.threshold) for w in words) for words in numbers]
+    masses = [sum(dark_mass(w, found.threshold) for w in words) for words in numbers]
     glyphs = [max(1, sum(w.features.blobs for w in words)) for words in numbers]
     kept = []
     for i, words in enumerate(numbers):
@@ -181,11 +181,6 @@ def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[W
             continue
         kept.append(words)
     return kept
-
-
-def _dark_mass(word: Word, threshold: float) -> float:
-    """A word's clearly dark ink: its strength summed where over twice the ink threshold."""
-    return float(word.ink[word.ink > 2 * threshold].sum())
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
