@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,13 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(), out, echo=quiet, progress=False)
     return out
+
+
+def default_ctrl_c() -> None:
+    """For a child that is sent Ctrl-C: a shell starts background jobs (a `make test &`, a
+    CI runner's) with SIGINT ignored, the ignoring is inherited, and the command would
+    then run to its end; the test stands for a terminal's foreground job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_cli(*args: str, new_session: bool = False, preexec_fn: Any = None) -> subprocess.Popen[str]:

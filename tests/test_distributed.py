@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA_DIR, REPO, run_cli, start_cli
+from conftest import DATA_DIR, REPO, default_ctrl_c, run_cli, start_cli
 from lenet5.models import network_for
 from lenet5.train import distributed
 from lenet5.train.distributed import World
@@ -162,13 +162,7 @@ def test_evaluation_counts_every_digit_once(two_worker_run: Path) -> None:
 def _start(*args: str, new_session: bool = False) -> subprocess.Popen[str]:
     """`lenet5 train ARGS` in the background (`new_session`: its own process group, as a
     terminal's foreground job is, so Ctrl-C can be sent to all of it)."""
-    # A shell starts background jobs with Ctrl-C ignored, and the ignoring is inherited:
-    # the run behaves as in a terminal only with the default handling restored.
-    return start_cli("train", *args, *COMMON, new_session=new_session, preexec_fn=_default_ctrl_c)
-
-
-def _default_ctrl_c() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    return start_cli("train", *args, *COMMON, new_session=new_session, preexec_fn=default_ctrl_c)
 
 
 def _wait_for_first_epoch(parent: subprocess.Popen[str], out: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DATA_DIR, REPO, start_cli
+from conftest import DATA_DIR, REPO, default_ctrl_c, start_cli
 from lenet5.data import mnist
 from lenet5.infer.backends import load_backend
 from lenet5.infer.predict import predict_digit, predict_digits
@@ -125,7 +125,7 @@ def many(tmp_path_factory: pytest.TempPathFactory, digits: np.ndarray) -> Path:
 def _started(folder: Path) -> subprocess.Popen[str]:
     """`lenet5 predict FOLDER --workers 2` in its own process group (as a terminal's job:
     Ctrl-C reaches every process in it), once its first result is printed."""
-    proc = start_cli("predict", str(folder), "--workers", "2", new_session=True)
+    proc = start_cli("predict", str(folder), "--workers", "2", new_session=True, preexec_fn=default_ctrl_c)
     assert proc.stdout is not None
     proc.stdout.readline()
     return proc
