@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from lenet5.infer import script
-from lenet5.photo import Rectified, Word, Writing, analyse_writing, box_to_source, find_sheet, rectify
+from lenet5.photo import Rectified, Word, Writing, analyse_writing, box_to_source, clip_box, find_sheet, rectify
 from lenet5.photo.writing import ink_threshold
 from lenet5.vision.page import soft_ink
 from lenet5.vision.preprocess import (
@@ -70,12 +70,7 @@ class Page:
         if self.picture_size is None:
             return out
         width, height = self.picture_size
-        return (
-            min(max(out[0], 0), width),
-            min(max(out[1], 0), height),
-            min(max(out[2], 0), width),
-            min(max(out[3], 0), height),
-        )
+        return clip_box(out, (height, width))
 
     def fine_patch(self, box: Box, margin: float = 0.3) -> tuple[np.ndarray, Callable[[Box], Box]]:
         """The page around `box` (grown by `margin` of its size) cut from the fine picture,

@@ -971,10 +971,15 @@ def box_to_original(box: Box, scale: float, shape: tuple[int, int] | None = None
     `scale` being original pixels per analysed pixel (`downscale`); clipped to `shape`
     (height, width) when given."""
     x0, y0, x1, y1 = (float(v) * scale for v in box)
-    out = [int(np.floor(x0 + 1e-6)), int(np.floor(y0 + 1e-6)), int(np.ceil(x1 - 1e-6)), int(np.ceil(y1 - 1e-6))]
-    if shape is not None:
-        out = [min(max(v, 0), shape[1 - i % 2]) for i, v in enumerate(out)]
-    return out[0], out[1], out[2], out[3]
+    out = int(np.floor(x0 + 1e-6)), int(np.floor(y0 + 1e-6)), int(np.ceil(x1 - 1e-6)), int(np.ceil(y1 - 1e-6))
+    return clip_box(out, shape) if shape is not None else out
+
+
+def clip_box(box: Box, shape: tuple[int, int]) -> Box:
+    """`box` inside a picture of `shape` (height, width)."""
+    height, width = shape
+    x0, y0, x1, y1 = box
+    return min(max(x0, 0), width), min(max(y0, 0), height), min(max(x1, 0), width), min(max(y1, 0), height)
 
 
 def points_to_original(points: np.ndarray, scale: float) -> np.ndarray:

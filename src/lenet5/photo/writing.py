@@ -883,13 +883,12 @@ def continues_past_its_ends(writing: Writing, word: Word) -> bool:
     x0, y0, x1, y1 = word.box
     reach = max(3, round(CONTINUES * (y1 - y0)))
     side = max(1, reach // 2)  # a slanted stroke goes on a little to one side
-    left = max(0, x0 - side)
-    other = writing.mask[:, left : x1 + side].copy()
-    other[y0:y1, x0 - left : x1 - left][word.mask > 0] = 0
+    columns = slice(max(0, x0 - side), x1 + side)
+    # The rows just above and just below the word: none of its own ink is there.
     for top, bottom in ((y0 - reach, y0), (y1, y1 + reach)):
-        if top < 0 or bottom > other.shape[0]:
+        if top < 0 or bottom > writing.mask.shape[0]:
             continue
-        if other[top:bottom].any(axis=1).mean() >= CONTINUED:
+        if writing.mask[top:bottom, columns].any(axis=1).mean() >= CONTINUED:
             return True
     return False
 

@@ -17,6 +17,7 @@ reader's own limits per line (lenet5.reader.segment).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,21 +140,29 @@ def _tails_joined(numbers: list[list[Word]]) -> list[list[Word]]:
     box, is part of it: a 9's or a 7's tail that reached below the line was found as a
     line of its own (and read as a stray 1 beside a number short of a digit)."""
     boxes = [_union(words) for words in numbers]
+    widths = [box[2] - box[0] for box in boxes]
+    by_width = sorted(range(len(boxes)), key=widths.__getitem__)
+    sorted_widths = [widths[j] for j in by_width]
     joined: list[list[Word]] = [list(words) for words in numbers]
     for i, words in enumerate(numbers):
         if len(words) != 1:
             continue
-        x0, y0, x1, y1 = boxes[i]
-        for j, (a, b, c, d) in enumerate(boxes):
-            if j == i or not joined[j] or c - a < 2 * (x1 - x0):  # a tail is narrower than its number
-                continue
-            inside = min(x1, c) - max(x0, a) >= TAIL_INSIDE * (x1 - x0)
-            gap = max(b - y1, y0 - d)  # negative: the boxes overlap in height
-            if inside and gap <= TAIL_GAP * (d - b):
-                joined[j] = sorted([*joined[j], words[0]], key=lambda w: w.box[0])
-                joined[i] = []
-                break
+        # A tail is narrower than its number: only numbers at least twice as wide are looked
+        # at, so a page of many equal marks costs a sort, not every pair.
+        wider = by_width[bisect_left(sorted_widths, 2 * widths[i]) :]
+        host = min((j for j in wider if j != i and joined[j] and _holds_tail(boxes[j], boxes[i])), default=None)
+        if host is not None:
+            joined[host] = sorted([*joined[host], words[0]], key=lambda w: w.box[0])
+            joined[i] = []
     return [words for words in joined if words]
+
+
+def _holds_tail(number: Box, tail: Box) -> bool:
+    a, b, c, d = number
+    x0, y0, x1, y1 = tail
+    inside = min(x1, c) - max(x0, a) >= TAIL_INSIDE * (x1 - x0)
+    gap = max(b - y1, y0 - d)  # negative: the boxes overlap in height
+    return inside and gap <= TAIL_GAP * (d - b)
 
 
 def _union(words: list[Word]) -> Box:
@@ -171,13 +180,19 @@ def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[W
     ink than the page's written digits have each (a crease, a mark in a hand's shadow):
     each would be read as a stray 1."""
     numbers = [words for words in numbers if len(words) > 1 or not continues_past_its_ends(found.writing, words[0])]
-    masses = [sum(dark_mass(w, found.threshold) for w in words) for words in numbers]
-    glyphs = [max(1, sum(w.features.blobs for w in words)) for words in numbers]
+    per_glyph = [
+        sum(dark_mass(w, found.threshold) for w in words) / max(1, sum(w.features.blobs for w in words))
+        for words in numbers
+    ]
+    # The most ink per glyph among the *other* numbers: the page's largest, or for the number
+    # that has it, the second largest (one pass, whatever the number of marks on the page).
+    best = max(range(len(numbers)), key=per_glyph.__getitem__, default=None)
+    second = max((v for j, v in enumerate(per_glyph) if j != best), default=None)
     kept = []
     for i, words in enumerate(numbers):
-        others = [m / g for j, (m, g) in enumerate(zip(masses, glyphs, strict=True)) if j != i]
-        lone = len(words) == 1 and words[0].features.blobs <= 1
-        if lone and others and masses[i] < STRAY_INK * max(others):
+        others = second if i == best else per_glyph[best]
+        lone = len(words) == 1 and words[0].features.blobs <= 1  # its ink per glyph is all its ink
+        if lone and others is not None and per_glyph[i] < STRAY_INK * others:
             continue
         kept.append(words)
     return kept
@@ -212,8 +227,7 @@ def _digit_high(words: list[Word]) -> list[Word]:
 
 def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
     """The words' cleaned ink strength on one canvas (their union box), and that box."""
-    x0, y0 = min(w.box[0] for w in words), min(w.box[1] for w in words)
-    x1, y1 = max(w.box[2] for w in words), max(w.box[3] for w in words)
+    x0, y0, x1, y1 = _union(words)
     canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
     for w in words:
         region = canvas[w.box[1] - y0 : w.box[3] - y0, w.box[0] - x0 : w.box[2] - x0]

@@ -166,8 +166,8 @@ def start(
     if settings.ema > 0:  # from the starting weights; a resumed run restores its average below
         session.average = WeightAverage(model, network_for(settings), settings.ema)
     if resuming:
-        average = session.average.network if session.average is not None else None
-        meta = checkpoint.load(run.last_checkpoint, model, optimizer, schema=checkpoint.LastMeta, average=average)
+        last, average = run.last_checkpoint, session.average_network
+        meta = checkpoint.load(last, model, optimizer, schema=checkpoint.LastMeta, average=average)
         session.history, session.best, session.wall_before = meta["history"], meta["best"], meta["wall_seconds"]
         session.saved = len(session.history)
         echo(f"Resuming {run.root} after epoch {len(session.history) - 1}{_process_change(session.history, world)}")
@@ -268,8 +268,7 @@ def record(session: Session, row: dict[str, Any]) -> None:
         checkpoint.save(run.best_checkpoint, session.kept, None, {"epoch": epoch, "config": settings.model_dump()})
     wall = session.wall_before + time.perf_counter() - session.started
     meta = {"history": session.history, "best": session.best, "wall_seconds": wall, "config": settings.model_dump()}
-    average = session.average.network if session.average is not None else None
-    checkpoint.save(run.last_checkpoint, session.model, session.optimizer, meta, average=average)
+    checkpoint.save(run.last_checkpoint, session.model, session.optimizer, meta, average=session.average_network)
     session.saved = len(session.history)
     run.write_metrics(session.history)
     # Drawing takes about 0.3 s, 3% of a strong-recipe epoch: redrawn at most every

@@ -38,10 +38,15 @@ class Session:
     average: Any = None  # --ema: lenet5.train.averaging.WeightAverage of `model`
 
     @property
+    def average_network(self) -> Any:
+        """The network holding the weight average (--ema), else None."""
+        return self.average.network if self.average is not None else None
+
+    @property
     def kept(self) -> Any:
         """The network that is evaluated, kept as the best epoch and exported: the average
         of the weights with --ema, else the network being trained."""
-        return self.average.network if self.average is not None else self.model
+        return self.average_network if self.average is not None else self.model
 
     @property
     def update_loss(self) -> Callable[[Any, Any], Any]:
