@@ -3,6 +3,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from conftest import DATA_DIR
 from lenet5.cli import main
 from lenet5.metrics import precision_recall_f1
@@ -61,6 +63,26 @@ def test_error_rate_axis_reads_as_plain_numbers_clear_of_its_label() -> None:
         assert re.fullmatch(r"[0-9.]+", text), text  # "0.5", "1", "2", never "6x10^0" in mathtext
     ylabel = errors.yaxis.label.get_window_extent(renderer)
     assert not any(ylabel.overlaps(t.get_window_extent(renderer)) for t in visible)
+    plt.close(fig)
+
+
+def test_a_split_scored_only_at_the_epoch_kept_is_one_point_there() -> None:
+    """--no-test-each-epoch: the test digits have a score only at the epoch kept; the curves
+    draw that one point there (not a line through missing values), named as such."""
+    from lenet5.plots.curves import curves_figure
+    from lenet5.plots.plotting import plt
+
+    history = _history(6)
+    for row in history:
+        if row["epoch"] != 4:
+            row["test_cost"] = row["test_accuracy"] = None
+    fig = curves_figure(history, best_epoch=4)
+    cost, errors = fig.axes
+    for ax, value in ((cost, 3 * 0.06 / 5), (errors, 100 * 0.06 / 5)):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert list(lines["test (epochs scored)"].get_xdata()) == [4]
+        assert list(lines["test (epochs scored)"].get_ydata()) == pytest.approx([value])
+        assert list(lines["val"].get_xdata()) == [0, 1, 2, 3, 4, 5]
     plt.close(fig)
 
 

@@ -98,6 +98,36 @@ def test_selects_on_validation_not_test(tmp_path: Path, monkeypatch: pytest.Monk
     assert meta["epoch"] == 0  # the exported model is the selected epoch, not the last
 
 
+def test_without_test_each_epoch_the_test_digits_are_scored_once_by_the_epoch_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--no-test-each-epoch: no test score while training; after the last epoch one, by the
+    epoch kept, equal to what scoring every epoch gives that epoch (same seed, same weights)."""
+    every = train(tiny_config(epochs=3), tmp_path / "every", echo=quiet, progress=False)
+    scored_every = {row["epoch"]: row["test_accuracy"] for row in _metrics(tmp_path / "every")}
+    real, sizes = loop.evaluate, []
+
+    def rigged(model, loss_fn, inputs, labels, batch_size=1000, **options):
+        result = real(model, loss_fn, inputs, labels, batch_size, **options)
+        sizes.append(len(labels))
+        if len(labels) == 1000:  # validation (TINY: 1,000 validation digits, 500 test ones) says epoch 1 was best
+            epoch = sizes.count(1000) - 1
+            return evaluation(1.0 if epoch == 1 else 2.0, result.accuracy, result.n)
+        return result
+
+    monkeypatch.setattr(loop, "evaluate", rigged)
+    lines: list[str] = []
+    summary = train(tiny_config(epochs=3, test_each_epoch=False), tmp_path / "once", echo=lines.append, progress=False)
+    assert sizes == [1000, 1000, 1000, 500]  # the test digits once, after the last epoch
+    rows = _metrics(tmp_path / "once")
+    assert [row["test_accuracy"] is None for row in rows] == [True, False, True]
+    assert summary["best_epoch"] == 1 and summary["test_accuracy"] == rows[1]["test_accuracy"] == scored_every[1]
+    assert scored_every[1] != scored_every[2] or scored_every[1] != scored_every[0]  # a wrong epoch would show
+    assert not any(line.startswith("Test with Epoch") for line in lines)
+    assert lines[-2].endswith(f"test accuracy {100 * scored_every[1]:.2f}%")
+    assert every["test_accuracy"] == scored_every[every["best_epoch"]]
+
+
 def test_interrupt_then_resume_matches_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reference = train(tiny_config(epochs=3), tmp_path / "straight", echo=quiet, progress=False)
     completed, resumed = interrupt_then_resume(tiny_config(epochs=3), tmp_path / "broken", 2, monkeypatch)
@@ -215,6 +245,7 @@ def test_strong_recipe_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (cfg.distort, cfg.distort_fraction, cfg.lr_schedule, cfg.distort_engine) == (True, 1.0, "cosine", "opencv")
     assert cfg.recipe == "strong" and cfg.select_by == "accuracy"
     assert (cfg.label_smoothing, cfg.ema) == (0.1, 0.0)  # docs/results.md: the average was not kept
+    assert cfg.test_each_epoch is False  # the issue: the test set untouched until the end
     with pytest.raises(Stop):
         main(["train", "--recipe", "strong", "--no-distort", "--out", str(tmp_path / "r")])
     assert seen[-1].distort is False and seen[-1].lr_schedule == "cosine"
@@ -222,6 +253,13 @@ def test_strong_recipe_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         main(["train", "--out", str(tmp_path / "r")])
     assert (seen[-1].distort, seen[-1].lr_schedule, seen[-1].epochs, seen[-1].recipe) == (False, "constant", 10, "seed")
     assert seen[-1].label_smoothing == 0.0  # the article's recipe is untouched
+    assert seen[-1].test_each_epoch is True  # ... and prints the test digits' score every epoch
+    with pytest.raises(Stop):
+        main(["train", "--no-test-each-epoch", "--out", str(tmp_path / "r")])
+    assert seen[-1].test_each_epoch is False
+    with pytest.raises(Stop):
+        main(["train", "--recipe", "strong", "--test-each-epoch", "--out", str(tmp_path / "r")])
+    assert seen[-1].test_each_epoch is True
 
 
 def test_opencv_distortions_match_the_reference_warp() -> None:

@@ -39,8 +39,10 @@ def _add_flag(parser: argparse.ArgumentParser, name: str, setting: Setting) -> N
     help_text = setting.help + _defaults_note(name, setting, info.default)
     base = _without_none(info.annotation)
     if base is bool:
-        # A flag a recipe turns on can be turned off too (--no-distort).
-        action = argparse.BooleanOptionalAction if any(setting.recipes.values()) else "store_true"
+        # A flag that is on by default, or that a recipe turns on, can be turned off too
+        # (--no-distort, --no-test-each-epoch).
+        switchable = bool(info.default) or any(setting.recipes.values())
+        action = argparse.BooleanOptionalAction if switchable else "store_true"
         parser.add_argument(flag, dest=name, action=action, default=None, help=help_text)
         return
     if typing.get_origin(base) is Literal:

@@ -18,11 +18,17 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str | Path, best_epoch:
 
 
 def curves_figure(history: Sequence[dict[str, Any]], best_epoch: int | None = None) -> Any:
-    epochs = [row["epoch"] for row in history]
     fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for split, color in _SPLITS:
-        ax_cost.plot(epochs, [row[f"{split}_cost"] for row in history], "o-", color=color, label=split)
-        ax_acc.plot(epochs, [100 * (1 - row[f"{split}_accuracy"]) for row in history], "o-", color=color, label=split)
+        # Epochs a split was not scored (the test digits with --no-test-each-epoch: only the
+        # epoch kept) are left out of its line.
+        scored = [row for row in history if row.get(f"{split}_accuracy") is not None]
+        if not scored:
+            continue
+        at = [row["epoch"] for row in scored]
+        label = split if len(scored) == len(history) else f"{split} (epochs scored)"
+        ax_cost.plot(at, [row[f"{split}_cost"] for row in scored], "o-", color=color, label=label)
+        ax_acc.plot(at, [100 * (1 - row[f"{split}_accuracy"]) for row in scored], "o-", color=color, label=label)
     # Line passes (lenet5.reader.line_training) train on whole lines, with the pieces beside them
     # undistorted: their train numbers are not comparable with the epochs before, so they
     # are shaded.

@@ -88,8 +88,8 @@ class EpochRow(_Meta):
     train_accuracy: float
     val_cost: float
     val_accuracy: float
-    test_cost: float
-    test_accuracy: float
+    test_cost: float | None  # None: not scored that epoch (--no-test-each-epoch)
+    test_accuracy: float | None
     train_seconds: float
     images_per_second: float
 
@@ -98,8 +98,8 @@ class BestRow(_Meta):
     epoch: int = Field(ge=0)
     val_cost: float
     val_accuracy: float
-    test_cost: float
-    test_accuracy: float
+    test_cost: float | None  # scored at the end with --no-test-each-epoch
+    test_accuracy: float | None
 
 
 class LastMeta(_Meta):

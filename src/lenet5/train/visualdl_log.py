@@ -34,6 +34,8 @@ class VisualDLLog:
     def epoch(self, row: dict[str, Any], lr: float) -> None:
         epoch = int(row["epoch"])
         for split in ("train", "val", "test"):
+            if row.get(f"{split}_accuracy") is None:  # the test digits, with --no-test-each-epoch
+                continue
             self._writer.add_scalar(tag=f"cost/{split}", value=float(row[f"{split}_cost"]), step=epoch)
             self._writer.add_scalar(tag=f"accuracy/{split}", value=float(row[f"{split}_accuracy"]), step=epoch)
         self._writer.add_scalar(tag="learning_rate", value=float(lr), step=epoch)
