@@ -425,7 +425,10 @@ def test_stroke_evening_at_its_edges() -> None:
     at_top = _stroke(6, height=20)
     assert _even_strokes(at_top, 0.5, 20.0) is at_top  # 6 of 20: exactly the band's top
     at_bottom = _stroke(4)
-    assert _even_strokes(at_bottom, 0.5, 4 / 0.09) is at_bottom  # exactly the band's bottom
+    assert _even_strokes(at_bottom, 0.5, 4 / 0.12) is at_bottom  # exactly the band's bottom
+    pen = _stroke(4)  # 4 of 40: a tenth, within one digit's band (0.09) but under a line's (0.12)
+    thickened = _even_strokes(pen, 0.5, 40.0)  # 4 -> 5.6: a radius of 1
+    assert (thickened[30] > 0.5).sum() == 6
     small = _stroke(4, height=8)
     thinned = _even_strokes(small, 0.5, 8.0)  # 8 px: just tall enough to judge
     assert (thinned[13] > 0.5).sum() == 2
