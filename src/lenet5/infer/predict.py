@@ -17,7 +17,7 @@ from lenet5 import atomic
 from lenet5.errors import UserError, file_errors
 from lenet5.infer.backends import Backend, digit_probabilities
 from lenet5.infer.photo import read_photo_digit
-from lenet5.infer.workers import ModelSpec, Task, chunks, ordered_map
+from lenet5.infer.workers import ModelSpec, on_workers
 from lenet5.store import outputs
 from lenet5.vision.preprocess import PictureDigit
 
@@ -218,13 +218,10 @@ def predict_files(
     rest. With `workers` > 1 the files are read on that many processes, each opening
     `model` (the one `backend` runs) once; 1 is the plain loop below, the reference."""
     names = saved_input_names(files) if save_input is not None else {}
-    groups = chunks(files, workers) if workers > 1 else []
-    if min(workers, len(groups)) > 1:
-        if model is None:
-            raise ValueError("workers > 1 needs the model's ModelSpec")
-        work = partial(_predict_chunk, top_k=top_k, save_input=save_input)
-        items = [(path, names.get(path)) for path in files]
-        yield from ordered_map(Task(model.load, work), items, groups, min(workers, len(groups)))
+    items = [(path, names.get(path)) for path in files]
+    parallel = on_workers(partial(_predict_chunk, top_k=top_k, save_input=save_input), items, files, workers, model)
+    if parallel is not None:
+        yield from parallel
         return
     for path in files:
         try:

@@ -116,6 +116,25 @@ def _run(task: Task[Any, T, R], items: list[T]) -> list[R]:
     return task.work(_state[0], items)
 
 
+def on_workers(
+    work: Callable[[Any, list[T]], list[R]],
+    items: Sequence[T],
+    files: Sequence[Path],
+    workers: int,
+    model: ModelSpec | None,
+) -> Iterator[R] | None:
+    """`work(backend, chunk of items)` over `items` (one per file of `files`) on `workers`
+    processes, each opening `model` once, results in the items' order (ordered_map); None
+    when one process is asked for or the files make fewer than two chunks: the caller's
+    plain loop, the reference, runs instead."""
+    groups = chunks(files, workers) if workers > 1 else []
+    if min(workers, len(groups)) <= 1:
+        return None
+    if model is None:
+        raise ValueError("workers > 1 needs the model's ModelSpec")
+    return ordered_map(Task(model.load, work), items, groups, min(workers, len(groups)))
+
+
 def ordered_map(task: Task[Any, T, R], items: Sequence[T], groups: Sequence[list[int]], workers: int) -> Iterator[R]:
     """`task.work` over `items` on `workers` processes, chunked as `groups` says (lists of
     indices, in order); one result per item, in the items' order, each yielded as soon as

@@ -11,7 +11,7 @@ from pathlib import Path
 from lenet5.errors import UserError
 from lenet5.infer.backends import Backend
 from lenet5.infer.predict import Failure, save_png, saved_input_names
-from lenet5.infer.workers import ModelSpec, Task, chunks, ordered_map
+from lenet5.infer.workers import ModelSpec, on_workers
 from lenet5.reader.annotate import annotated
 from lenet5.reader.numbers import PageReading, read_file
 
@@ -36,12 +36,9 @@ def read_files(
     worker. 1 is the plain loop, the reference."""
     names = saved_input_names(files, ".read.png") if settings.annotate is not None else {}
     items = [(path, names.get(path)) for path in files]
-    groups = chunks(files, workers) if workers > 1 else []
-    if min(workers, len(groups)) > 1:
-        if model is None:
-            raise ValueError("workers > 1 needs the model's ModelSpec")
-        work = partial(_read_chunk, settings=settings)
-        yield from ordered_map(Task(model.load, work), items, groups, min(workers, len(groups)))
+    parallel = on_workers(partial(_read_chunk, settings=settings), items, files, workers, model)
+    if parallel is not None:
+        yield from parallel
         return
     for path, name in items:
         yield _read_one(backend, path, name, settings)
