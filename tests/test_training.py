@@ -125,6 +125,12 @@ def test_without_test_each_epoch_the_test_digits_are_scored_once_by_the_epoch_ke
     assert scored_every[1] != scored_every[2] or scored_every[1] != scored_every[0]  # a wrong epoch would show
     assert not any(line.startswith("Test with Epoch") for line in lines)
     assert lines[-2].endswith(f"test accuracy {100 * scored_every[1]:.2f}%")
+    assert lines[-2].startswith("Best epoch 1 (validation cost 1.000000)")  # what chose it
+    lines.clear()
+    cfg = tiny_config(epochs=1, select_by="accuracy", test_each_epoch=False)
+    chosen = train(cfg, tmp_path / "by_accuracy", echo=lines.append, progress=False)
+    by_accuracy = f"Best epoch 0 (validation accuracy {100 * chosen['val_accuracy']:.2f}%), test accuracy"
+    assert lines[-2].startswith(by_accuracy)
     assert every["test_accuracy"] == scored_every[every["best_epoch"]]
 
 

@@ -335,10 +335,13 @@ def finish(session: Session) -> dict[str, Any]:
     facts = RunFacts.of(run)
     atomic.write_text(run.model / CARD_FILE, model_card(load_meta(run.model), [facts], "paddle"))
     scored = " (of the validation pictures: the folder has no test/)" if session.data.test_is_val else ""
-    session.echo(
-        f"Best epoch {best['epoch']} (validation cost {best['val_cost']:.6f}), "
-        f"test accuracy {100 * best['test_accuracy']:.2f}%{scored}"
+    # Named by what chose it: the validation cost, or (--select-by accuracy) the accuracy.
+    chosen_by = (
+        f"validation accuracy {100 * best['val_accuracy']:.2f}%"
+        if settings.select_by == "accuracy"
+        else f"validation cost {best['val_cost']:.6f}"
     )
+    session.echo(f"Best epoch {best['epoch']} ({chosen_by}), test accuracy {100 * best['test_accuracy']:.2f}%{scored}")
     session.echo(f"Run directory: {run.root}")
     if run.visualdl.is_dir():
         session.echo(f"VisualDL logs: visualdl --logdir {run.visualdl}  (then open http://127.0.0.1:8040/)")
