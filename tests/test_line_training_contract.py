@@ -6,6 +6,7 @@ probabilities the test chooses (no MNIST, no training: `make mutation` runs thes
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -111,6 +112,9 @@ def test_the_surrogate_s_value() -> None:
     # posterior-weighted log not-junk over all paths, minus the correct arcs' log digit
     expected = (0.72 * math.log(0.8 * 0.9) + 0.5 * math.log(0.5)) / 1.22 - math.log(0.6 * 0.7)
     assert float(surrogate) == pytest.approx(expected, rel=1e-6)
+    # a float32 network's surrogate stays float32: the posteriors weigh it as float32
+    logits32 = paddle.to_tensor(np.log(GOOD).astype(np.float32))
+    assert line_loss(lambda _x: logits32, [_line()], lambda x: x.astype(np.float32))[0].dtype == paddle.float32
     assert value == pytest.approx(GOOD_CRITERION, rel=1e-9)
 
 
@@ -212,6 +216,60 @@ def test_a_line_pass_shows_its_bar_when_asked(capsys: pytest.CaptureFixture[str]
     )
     err = capsys.readouterr().err
     assert "passing" in err and "batch" in err
+
+
+class Bar:
+    """A stand-in tqdm: records how it was made, its updates and its closing."""
+
+    made: ClassVar[list[Bar]] = []
+
+    def __init__(self, **kwargs: object) -> None:
+        self.kwargs, self.updates, self.closed = kwargs, [], False
+        Bar.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.updates.append(n)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_line_pass_s_bar_counts_its_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(line_training, "tqdm", Bar)
+    Bar.made = []
+    model = Table(np.log(np.concatenate([GOOD, BAD, PIECE[None]])))
+    x_pieces, y_pieces = np.full((2, 1, 28, 28), 6, np.float32), np.full(2, 7, np.int64)
+    loss = paddle.nn.CrossEntropyLoss(reduction="none")
+    for progress in (None, False, True):
+        lines = [_line(0)] * 9  # steps of 8 and 1
+        train_line_epoch(
+            model, Steps(model), loss, lines, x_pieces, y_pieces, _as_input, np.random.default_rng(0), progress=progress
+        )
+    # progress None: tqdm shows the bar only on a terminal; False: never; True: always
+    assert [bar.kwargs["disable"] for bar in Bar.made] == [None, True, False]
+    for bar in Bar.made:
+        assert bar.kwargs["total"] == 2 and bar.kwargs["desc"] == "lines" and bar.kwargs["unit"] == "batch"
+        assert bar.kwargs["leave"] is False  # the bar is wiped when the pass ends
+        assert bar.updates == [1, 1] and bar.closed
+
+
+def test_a_line_pass_draws_single_pieces_from_all_of_them() -> None:
+    # rows 6 and 7: pieces read as a 7 at 0.5 and as a 2 at 0.9
+    model = Table(np.log(np.concatenate([GOOD, BAD, PIECE[None], _probs({2: 0.9}, 0.05)[None]])))
+    loss = paddle.nn.CrossEntropyLoss(reduction="none")
+    one = np.full((1, 1, 28, 28), 7, np.float32)  # a single piece: it is drawn every time
+    done = train_line_epoch(
+        model, Steps(model), loss, [_line(0)], one, np.array([2]), _as_input, np.random.default_rng(0), progress=False
+    )
+    assert done.piece_accuracy == 1.0 and done.piece_cost == pytest.approx(-math.log(0.9), rel=1e-5)
+    # two kinds of pieces: each read right, whatever the draw
+    x_pieces = np.concatenate([np.full((3, 1, 28, 28), 6, np.float32), np.full((3, 1, 28, 28), 7, np.float32)])
+    y_pieces = np.array([7, 7, 7, 2, 2, 2])
+    done = train_line_epoch(
+        model, Steps(model), loss, [_line(0)], x_pieces, y_pieces, _as_input, np.random.default_rng(0), progress=False
+    )
+    assert done.piece_accuracy == 1.0
+    assert -math.log(0.9) < done.piece_cost < math.log(2)
 
 
 def test_make_lines_keeps_only_lines_with_a_correct_path(monkeypatch: pytest.MonkeyPatch) -> None:

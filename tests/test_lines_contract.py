@@ -74,6 +74,20 @@ def test_vary_slants_lower_rows_by_the_shear() -> None:
     np.testing.assert_allclose(left, right[:, ::-1], atol=0.01)
 
 
+def test_vary_keeps_ink_slanted_almost_a_whole_pixel_further() -> None:
+    # shear 0.19 on 10 rows: the bottom row moves 1.71 px, so the 2 px bar (cols 0-1) covers
+    # [1.71, 3.71): 0.29, 1 and 0.71 of a pixel; the room made for it is int(1.9) + 1 = 2 px
+    out = vary(np.ones((10, 1), np.float32), Draws(uniform=(1.0, 0.19)))
+    assert out.shape == (10, 4) and out.sum() == pytest.approx(20.0, abs=0.1)
+    assert np.round(out[9] * 255).tolist() == [0, 73, 255, 181]
+
+
+def test_vary_returns_ink_in_steps_of_one_255th() -> None:
+    # as an MNIST digit is stored: 0.5 x 255 = 127.5 is kept as 127
+    out = vary(np.full((6, 4), 0.5, np.float32), Draws(uniform=(1.0, 0.0)))
+    np.testing.assert_array_equal(out, np.full((6, 4), np.float32(127) / np.float32(255)))
+
+
 def test_vary_with_the_real_generator_stays_in_its_ranges() -> None:
     rng = np.random.default_rng(0)
     block = np.ones((20, 10), np.float32)
@@ -131,6 +145,28 @@ def test_the_gap_is_measured_in_the_rows_both_digits_ink() -> None:
     line, owner = compose_line([first, second], "close", Draws(integers=(0, 0, 1)))
     assert np.flatnonzero((owner == 1).any(axis=0)).tolist() == [13, 14, 15]
     assert line.shape == (26, 22)
+
+
+def test_the_gap_ignores_ink_in_rows_the_new_digit_does_not_reach() -> None:
+    first = _block(10, 6)
+    first[5:, 4:] = 0  # its bottom half is narrower: ink to column 9 there, 11 above
+    second = _block(4, 5)
+    second[:, 0] = 0  # its ink starts one column into its box
+    line, owner = compose_line([first, second], "close", Draws(integers=(0, 0, 1)))
+    # rows 14-17: the first's ink ends at 9, one empty column (10), the second's ink from 11:
+    # its box starts at 10, left of the first's box end (12)
+    assert np.flatnonzero((owner == 1).any(axis=0)).tolist() == [11, 12, 13, 14]
+    assert (owner[14:18, 10] == -1).all() and line.shape == (26, 21)
+
+
+def test_a_digit_owns_only_its_ink_and_ties_stay_with_the_first() -> None:
+    hollow = _block(10, 4)
+    hollow[3:7, 1:3] = 0  # a hole in the middle of its box
+    _, owner = compose_line([hollow], "close", Draws(integers=(0,)))
+    assert (owner[11:15, 7:9] == -1).all() and (owner == 0).sum() == 32
+    # touching by 2 px with equal ink: the overlap stays the first digit's
+    _, owner = compose_line([_block(10, 4), _block(10, 4)], "touching", Draws(integers=(0, 0, 2)))
+    assert (owner[8:18, 6:10] == 0).all() and (owner[8:18, 10:12] == 1).all()
 
 
 def test_digits_with_no_row_in_common_are_butted() -> None:

@@ -611,3 +611,16 @@ def test_a_thick_stroke_is_eroded_by_at_most_half_its_width_less_one() -> None:
     square[:, 1:6] = 1.0
     assert np.flatnonzero(page.normalise_stroke(square, 4.0)[4]).tolist() == [2, 3, 4]  # radius 1
     assert page.normalise_stroke(square, 2.6) is square  # radius round(0.3) = 0: left alone
+
+
+def test_strokes_grow_and_shrink_by_a_disc_not_a_square() -> None:
+    dot = np.zeros((100, 100), np.float32)
+    dot[50, 50] = 1.0
+    grown = page.normalise_stroke(dot, 8.0)  # radius 3, padded by 4: the dot is at (54, 54)
+    assert grown[54, 51] == 1.0 and grown[54, 57] == 1.0 and grown[51, 54] == 1.0  # 3 px across and down
+    assert grown[51, 51] == 0.0 and grown[57, 57] == 0.0 and grown[52, 51] == 0.0  # not the square's corners
+    holed = np.ones((20, 20), np.float32)
+    holed[10, 10] = 0.0  # 10 px on 20: radius round(min((10 - 2.8) / 2, 4)) = 4
+    shrunk = page.normalise_stroke(holed, 10.0)
+    assert shrunk[10, 14] == 0.0 and shrunk[14, 10] == 0.0  # the hole grows 4 px across and down
+    assert shrunk[14, 14] == 1.0 and shrunk[6, 6] == 1.0  # but not into the square's corners

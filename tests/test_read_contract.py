@@ -425,3 +425,75 @@ def test_a_tail_below_a_number_is_joined_to_it() -> None:
     # Two lone words of one size are two numbers, whatever their places.
     upper, lower = _Word(0, 40, 0, 40), _Word(5, 45, 40, 80)
     assert _tails_joined([[upper], [lower]]) == [[upper], [lower]]
+
+
+def _fragments_page(mask: np.ndarray | None = None) -> object:
+    from types import SimpleNamespace
+
+    page = np.zeros((200, 300), np.uint8)
+    mask = page if mask is None else mask
+    return SimpleNamespace(
+        writing=Writing([], page.astype(np.float32), mask, page.astype(np.int32), 30.0), threshold=0.1
+    )
+
+
+def test_lone_glyphs_are_weighed_against_the_page_s_best_number_in_any_order() -> None:
+    from lenet5.reader.numbers import _not_fragments
+
+    found = _fragments_page()
+    number = [_glyphs((10, 10, 130, 40), 4, 0.5)]  # 450 of dark ink per glyph
+    mark = [_glyphs((200, 100, 230, 130), 1, 0.3)]  # 270: a digit
+    faint = [_glyphs((200, 150, 210, 180), 1, 0.25)]  # 75, under a fifth of 450 (90): a mark
+    # a mark first, the best number between: the mark is weighed against the best, not the last
+    assert _not_fragments([faint, number, mark], found) == [number, mark]
+    # a dropped mark does not end the look at the numbers after it
+    assert _not_fragments([number, faint, mark], found) == [number, mark]
+    assert _not_fragments([], found) == []
+    # 12 x 15 px at 0.5: 90, exactly a fifth of 450: kept
+    at_the_bar = [_glyphs((200, 100, 212, 115), 1, 0.5)]
+    assert _not_fragments([number, at_the_bar], found) == [number, at_the_bar]
+    # 20 x 30 px at 0.25: 150, a third of a glyph of the number: kept
+    third = [_glyphs((200, 100, 220, 130), 1, 0.25)]
+    assert _not_fragments([number, third], found) == [number, third]
+    # the same faint ink in two glyphs (75 each), as one word or as two words of one glyph
+    # each: not a lone glyph, so kept whatever its ink per glyph
+    two = [_glyphs((200, 100, 220, 130), 2, 0.25)]
+    assert _not_fragments([number, two], found) == [number, two]
+    pair = [_glyphs((200, 100, 210, 130), 1, 0.25), _glyphs((214, 100, 224, 130), 1, 0.25)]
+    assert _not_fragments([number, pair], found) == [number, pair]
+
+
+def test_a_lone_stroke_that_goes_on_in_other_ink_is_no_number() -> None:
+    from lenet5.reader.numbers import _not_fragments
+
+    mask = np.zeros((200, 300), np.uint8)
+    mask[:, 50:53] = 1  # a table's side, from top to bottom of the page
+    found = _fragments_page(mask)
+    number = [_glyphs((100, 10, 220, 40), 4, 0.5)]
+    # one stroke 3 x 40 px: a piece of the side, with ink enough for a glyph (120 of 450)
+    side = _glyphs((50, 80, 53, 120), 1, 1.0)
+    assert _not_fragments([number, [side]], found) == [number]
+    # beside another word it is part of a number: kept
+    two = [side, _glyphs((60, 80, 80, 120), 1, 0.5)]
+    assert _not_fragments([number, two], found) == [number, two]
+
+
+def test_a_tail_is_joined_to_a_number_of_several_words_in_its_place() -> None:
+    from lenet5.reader.numbers import _tails_joined
+
+    first, second = _Word(100, 200, 400, 465), _Word(220, 430, 402, 465)
+    tail = _Word(150, 190, 443, 476)  # under the first word: read left to right, it comes second
+    assert _tails_joined([[first, second], [tail]]) == [[first, tail, second]]
+
+
+def test_a_tail_at_the_exact_limits_is_joined() -> None:
+    from lenet5.reader.numbers import _tails_joined
+
+    number = [_Word(100, 430, 400, 464)]  # 64 px high: a quarter is 16 px
+    below = _Word(380, 420, 480, 500)  # exactly 16 px under it
+    assert _tails_joined([number, [below]]) == [[*number, below]]
+    edge = _Word(398, 438, 443, 476)  # 32 of its 40 px within the number's width: exactly 0.8
+    assert _tails_joined([number, [edge]]) == [[*number, edge]]
+    narrow = [_Word(100, 180, 400, 464)]  # exactly twice as wide as the 40 px tail
+    short_tail = _Word(120, 160, 460, 480)
+    assert _tails_joined([narrow, [short_tail]]) == [[*narrow, short_tail]]
