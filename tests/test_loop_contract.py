@@ -607,6 +607,20 @@ def test_rank_0_of_two_writes_the_run(stage: Stage, tmp_path: Path, two_workers,
     assert stage.evaluated[0]["model"] is session.average_network is session.kept
 
 
+def test_a_run_of_two_workers_resumed_in_one_says_so(stage: Stage, tmp_path: Path, two_workers, monkeypatch) -> None:
+    monkeypatch.setattr(loop.distributed, "launched_world", lambda: TWO)
+    out = tmp_path / "run"
+    stage.fail = {1: KeyboardInterrupt()}
+    with pytest.raises(TrainingInterrupted):
+        _train(out)
+    monkeypatch.setattr(loop.distributed, "launched_world", lambda: SINGLE)
+    stage.fail = {}
+    _summary, lines = _train(out, resume=True)
+    same_batch = "with 1 process(es); it ran with 2 before (same global batch)"
+    assert lines[1] == f"Resuming {out} after epoch 0 {same_batch}"
+    assert [row["processes"] for row in _rows(out)] == [2, 1]
+
+
 def test_a_lost_worker_is_one_line_naming_what_is_saved(stage: Stage, tmp_path: Path, two_workers, monkeypatch) -> None:
     monkeypatch.setattr(loop.distributed, "launched_world", lambda: TWO)
     out = tmp_path / "run"
