@@ -140,7 +140,7 @@ MUTATE ?= lenet5.data.idx lenet5.data.mnist lenet5.data.splits lenet5.data.batch
   lenet5.store.outputs lenet5.store.model_folder lenet5.serve.limits lenet5.serve.bodies lenet5.serve.services \
   lenet5.infer.predict lenet5.export.ensemble lenet5.export.folder lenet5.export.graph \
   lenet5.reader.graph lenet5.reader.read lenet5.reader.numbers lenet5.train.distributed \
-  lenet5.reader.segment lenet5.reader.lines lenet5.reader.line_training lenet5.vision.page
+  lenet5.reader.segment lenet5.reader.lines lenet5.reader.line_training lenet5.vision.page lenet5.train.loop
 mutation: $(VENV)/.stamp-dev
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"
 	$(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),"$(module).*")
