@@ -280,6 +280,38 @@ def test_each_epoch_is_scored_on_validation_then_test_with_the_kept_network(stag
     assert stage.loaded == [_settings()]
 
 
+def test_without_test_each_epoch_the_kept_network_is_scored_on_test_once_at_the_end(
+    stage: Stage, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    summary, lines = _train(out, _settings(test_each_epoch=False))
+    session = stage.passed[0][1]
+    val = {"model": session.model, "loss": session.loss_fn, "batch": 3, "keep": False, "world": SINGLE, "val": True}
+    assert stage.evaluated[:2] == [val, val]  # no test digits while training
+    last = stage.evaluated[2]
+    assert len(stage.evaluated) == 3 and last["val"] is False and last["model"] is not session.model
+    assert (last["loss"], last["batch"], last["world"]) == (session.loss_fn, 3, SINGLE)
+    # ... scored by the epoch kept (0), read back from best.npz, not by the last one
+    kept = {k: v.numpy() for k, v in last["model"].state_dict().items()}
+    assert _same(kept, _arrays(out / "checkpoints" / "best.npz", "model/"))
+    assert not _same(kept, {k: v.numpy() for k, v in session.model.state_dict().items()})
+    # the stand-in answers with its last epoch's test counts: 6 of 6 right, cost 1.5 / 6
+    scored = {"test_cost": 0.25, "test_accuracy": 1.0}
+    assert _rows(out) == [{**ROW0, **scored}, {**ROW1, "test_cost": None, "test_accuracy": None}]
+    assert (summary["best_epoch"], summary["test_cost"], summary["test_accuracy"]) == (0, 0.25, 1.0)
+    assert lines == [
+        "stand-in data",
+        "Validation with Epoch 0, avg_cost: 0.500000, acc: 0.7500",
+        "Validation with Epoch 1, avg_cost: 0.750000, acc: 0.5000",
+        "Best epoch 0 (validation cost 0.500000), test accuracy 100.00%",
+        f"Run directory: {out}",
+    ]
+    # drawn after each epoch as before, then once more with the test point
+    assert stage.drawn == [(1, out / "curves.png", 0), (2, out / "curves.png", 0), (2, out / "curves.png", 0)]
+    meta = json.loads((out / "model" / "lenet5.json").read_text())
+    assert meta["test_accuracy"] == 1.0 and meta["summary"]["test_accuracy"] == 1.0
+
+
 def test_config_json_says_how_the_run_was_made(stage: Stage, tmp_path: Path) -> None:
     out = tmp_path / "run"
     before = datetime.now(UTC).replace(microsecond=0)
