@@ -386,6 +386,9 @@ def test_selecting_by_accuracy_keeps_another_epoch(stage: Stage, tmp_path: Path)
     summary, lines = _train(tmp_path / "accuracy", _settings(select_by="accuracy"))
     assert (summary["best_epoch"], summary["selected_by"], summary["test_accuracy"]) == (1, "val_accuracy", 1.0)
     assert lines[-2] == "Best epoch 1 (validation accuracy 100.00%), test accuracy 100.00%"
+    stage.val[1] = Evaluation(4, 2, 3.0)  # now epoch 0 has the best accuracy too: 3 of 4
+    summary, lines = _train(tmp_path / "accuracy_0", _settings(select_by="accuracy"))
+    assert lines[-2] == "Best epoch 0 (validation accuracy 75.00%), test accuracy 50.00%"
 
 
 def test_a_later_epoch_that_does_better_is_kept(stage: Stage, tmp_path: Path) -> None:
