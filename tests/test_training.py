@@ -279,25 +279,6 @@ def test_opencv_distortions_match_the_reference_warp() -> None:
     assert np.abs(reference - digits).mean() > 5  # and they are really distorted
 
 
-def test_opencv_distortions_are_the_same_on_several_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The warps are shared out over threads: each digit's result must not depend on it."""
-    from lenet5.data import distort, mnist
-
-    digits = mnist.load(REPO / "data" / "mnist").train_images[:5000]
-    affines = distort.random_affines(len(digits), np.random.default_rng(3))
-    monkeypatch.setattr(distort.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
-    monkeypatch.setattr(distort, "MAX_WARP_THREADS", 1)
-    alone = distort.warp_opencv(digits, affines)
-    started = []
-    real = distort.ThreadPoolExecutor
-    monkeypatch.setattr(distort, "ThreadPoolExecutor", lambda n: started.append(n) or real(n))
-    monkeypatch.setattr(distort, "MAX_WARP_THREADS", 4)
-    shared = distort.warp_opencv(digits, affines)
-    assert started == [2]  # 5,000 digits: two threads of at least 2,048
-    assert np.array_equal(alone, shared)
-    assert np.abs(alone - digits).mean() > 5  # really warped
-
-
 def test_visualdl_logs_what_the_run_measured(tmp_path: Path) -> None:
     """`--visualdl`: the dashboard's scalars are the run's own metrics, epoch by epoch, and
     each epoch has a panel of misread validation digits."""

@@ -9,8 +9,6 @@ generator, so a pass's distorted set is the same every time it is regenerated.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +27,6 @@ class DistortionRanges:
 
 
 DEFAULT_RANGES = DistortionRanges()
-MAX_WARP_THREADS = 4  # threads that share an epoch's warpAffine calls (warp_opencv)
-MIN_WARP_SHARE = 2048  # digits per thread at the least: fewer are not worth a thread
 
 
 def random_affines(n: int, rng: np.random.Generator, ranges: DistortionRanges = DEFAULT_RANGES) -> np.ndarray:
@@ -90,20 +86,8 @@ def warp_opencv(images: np.ndarray, affines: np.ndarray) -> np.ndarray:
     matrices = np.concatenate([linear, (centre + shift - linear @ centre)[:, :, None]], axis=2)
     out = np.empty((n, height, width), dtype=np.float32)
     source = images.astype(np.float32)
-
-    def warp_range(start: int, stop: int) -> None:
-        for i in range(start, stop):
-            cv2.warpAffine(source[i], matrices[i], (width, height), dst=out[i], flags=cv2.INTER_LINEAR, borderValue=0.0)
-
-    # OpenCV lets go of the GIL inside each call, so a few threads share the digits; each
-    # digit's result is the same whichever thread warps it (the training run is unchanged).
-    threads = min(MAX_WARP_THREADS, len(os.sched_getaffinity(0)), max(1, n // MIN_WARP_SHARE))
-    bounds = np.linspace(0, n, threads + 1).astype(int)
-    if threads == 1:
-        warp_range(0, n)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(warp_range, bounds[:-1], bounds[1:]))
+    for i in range(n):
+        cv2.warpAffine(source[i], matrices[i], (width, height), dst=out[i], flags=cv2.INTER_LINEAR, borderValue=0.0)
     return out
 
 
