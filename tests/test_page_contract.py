@@ -445,6 +445,47 @@ def test_the_second_look_of_thin_strokes_reaches_a_quarter_of_the_digit_out() ->
     assert found.box == (100, 50, 137, 292) and found.other_digits == 2
 
 
+def test_the_second_look_reaches_exactly_twice_the_fitted_closing_out() -> None:
+    """The page above, one heavier stroke on the right only. The second look's crop is the
+    first look's box (100, 60, 128, 260) and 2 x 27 = 54 px: up to x = 182. A heavier stroke
+    wholly inside it (175-182) is the second look's seed and becomes the digit; 2 px farther
+    right (177-184) only 5 of its 7 columns are in the crop, lighter than the stroke, and
+    the stroke stays the digit. (A pad of a quarter of the box, 50 px, would leave the first
+    one out too.)"""
+    for x0, box in ((175, (175, 40, 182, 280)), (177, (100, 60, 108, 260))):
+        gray = np.full((320, 250), PAPER, np.uint8)
+        gray[60:260, 100:108] = INK
+        gray[120:160, 108:128] = 150
+        gray[40:280, x0 : x0 + 7] = INK  # 7 x 240: more ink than the stroke, less than stroke and pocket
+        assert page.find_digit(gray).box == box
+
+
+@pytest.mark.parametrize(("x", "y"), [(200, 50), (20, 100)])
+def test_the_second_look_of_thin_strokes_reaches_a_quarter_of_the_digits_height_out(x: int, y: int) -> None:
+    """The thin stroke's page with the digit moved (its box's corner no longer where its
+    sides' lengths were): the speck 35 px below still joins, a quarter of the 200 px height
+    being 50 px, whatever x0 and y0 are."""
+    gray = np.full((y + 260, x + 100), PAPER, np.uint8)
+    gray[y : y + 200, x : x + 2] = INK
+    gray[y + 50 : y + 90, x + 2 : x + 14] = 150  # the pocket
+    gray[y + 235 : y + 242, x : x + 2] = INK  # the speck below
+    found = page.find_digit(gray)
+    assert found.box == (x, y, x + 2, y + 242)
+
+
+@pytest.mark.parametrize("turn", [False, True])
+def test_a_thin_bar_beside_a_wide_one_sets_the_width_when_it_has_more_ridge(turn: bool) -> None:
+    """A 5 px bar 30 px long and a 2 px bar 15 px long leaving its side: the thin bar's
+    ridge (both its rows, at distance 1) outnumbers the wide bar's middle column (at 3), so
+    the median width is the thin bar's, 2 px, across or along the page. The ridge is where the
+    distance is the largest within one pixel: a window reaching two pixels to one side
+    drops thin-bar ridge pixels beside the wide bar."""
+    pieces = np.zeros((40, 40), np.uint8)
+    pieces[5:35, 10:15] = 1
+    pieces[18:20, 15:30] = 1
+    assert page.stroke_width(pieces.T.copy() if turn else pieces) == 2.0
+
+
 def test_a_pocket_narrower_than_the_fitted_closing_stays_with_the_digit() -> None:
     """Beside a stroke at the picture's left (the crop is cut there, 99 px wide), shadow and
     stroke 25 px across are filled by the 27 px closing; 30 px across are not."""
