@@ -206,3 +206,26 @@ def test_state_restores_from_plain_arrays() -> None:
     assert second.eta == first.eta
     for name, h in first.hessian.items():
         np.testing.assert_array_equal(second.hessian[name].numpy(), h.numpy())
+
+
+def test_sdlm_keeps_the_networks_float32_when_paddles_default_dtype_is_float64() -> None:
+    """A user's `paddle.set_default_dtype("float64")` (set for their own tensors) must not
+    change the SDLM state or the curvature of a float32 network: every tensor SDLM makes takes
+    the network's dtype, and the curvature is the same as under the float32 default."""
+    paddle.seed(3)
+    net = create_model("lenet5", init="sqrt")
+    patterns = np.random.default_rng(2).uniform(-0.1, 1.175, (2, 1, 32, 32)).astype(np.float32)
+    plain = {name: h.numpy() for name, h in diagonal_hessian(net, patterns).items()}
+    before = paddle.get_default_dtype()
+    paddle.set_default_dtype("float64")
+    try:
+        optimizer = SDLM(net.parameters())
+        curvature = diagonal_hessian(net, patterns)
+    finally:
+        paddle.set_default_dtype(before)
+    for p in net.parameters():
+        if not p.stop_gradient:
+            assert optimizer.hessian[p.name].dtype == paddle.float32, p.name
+            assert optimizer.step_size(p).dtype == np.float32, p.name
+            assert curvature[p.name].dtype == paddle.float32, p.name
+            np.testing.assert_array_equal(curvature[p.name].numpy(), plain[p.name], err_msg=p.name)
