@@ -556,3 +556,15 @@ def test_pieces_follow_a_cut_that_slants_left() -> None:
         ends.append([-1] * (p.y0) + rows + [-1] * (20 - p.y1))
     # a piece ends just left of the seam down to row 11 (below, another cut crosses it)
     assert any(e[:12] == [30 - y for y in range(12)] for e in ends)
+
+
+def test_cuts_of_equal_cost_are_taken_from_the_left() -> None:
+    """A blob 100 px wide and 40 high whose even columns hold half-strength ink: every cut
+    straight down an even column costs the same (0.5 ** 12 a pixel in a blob wider than a
+    digit), less than any other. Among equals the leftmost goes first, so the 18 cuts asked
+    for (7 per line height of width) are columns 8 (the margin), 12, ..., 76, each 4 px (a
+    tenth of the height) from the last; an unstable sort of the ties picks others."""
+    ink = np.ones((40, 100), np.float32)
+    ink[:, ::2] = 0.5
+    paths = _cut_paths(ink, 40.0)
+    assert [list(set(p.tolist())) for p in paths] == [[c] for c in range(8, 80, 4)]
