@@ -12,9 +12,15 @@ parameters apart by up to 0.105. So the equivalence is checked twice:
   at most 1 ulp of the largest parameter, for the fused step and for the Paddle path with
   Paddle's conv2d alike; the tolerance is 4 ulp. (A planted bug, F6's dE/dx taken after
   F6's update instead of before, was off by 6,900 ulp.)
-- over the first 1,000 updates of a run (the recipe's distortions, curvature, order): the
-  fused run may be no further from the Paddle run than FREE_RUN_FACTOR times the distance
-  between the Paddle run and the same run on Paddle's conv2d, measured in the test itself.
+- over the first 1,000 updates of a run (the recipe's distortions, curvature, order): after
+  100 and after 1,000 updates, the fused run may be no further from the Paddle run than
+  FREE_RUN_FACTOR times the distance between the Paddle run and the same run on Paddle's
+  conv2d, measured in the test itself. How fast that spread grows depends on the CPU's
+  kernels (after 1,000 updates: 0.105 on an AMD EPYC, 0.133 on an Intel Xeon, where training
+  had moved the parameters by 0.49), so by 1,000 updates the bound is loose; after 100 the
+  spread is still far below the distance trained (Intel: 0.0023 against 0.195), and there the
+  bound has teeth: a fused run that lost its parameters between patterns, or skipped some, is
+  caught.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ paddle = import_paddle()
 PATTERNS = 1000
 SQUASH = (SQUASH_A, SQUASH_S)
 PER_UPDATE_ULPS = 4  # measured: 1 (see the module's docstring)
-FREE_RUN_FACTOR = 4.0  # measured: 1.4 (0.143 against 0.105); chaotic, so with room
+FREE_RUN_FACTOR = 4.0  # measured after 1,000: 1.4 (AMD), 0.65 (Intel); after 100: 0.44 (Intel)
+EARLY = 100  # updates: the spread is still < 1/10 of the distance trained (Intel: 1/85)
 
 
 @pytest.fixture(autouse=True)
@@ -84,11 +91,17 @@ def _set_flat(model: Any, values: np.ndarray) -> None:
         at += size
 
 
-def _paddle_run(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> np.ndarray:
+def _paddle_run(
+    model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters after the first EARLY updates, and after all of them."""
     loss_fn = get_loss("map")
-    for i in order:
+    early = _flat(model)
+    for done, i in enumerate(order, 1):
         train_step(model, optimizer, loss_fn, x[i : i + 1], y[i : i + 1])
-    return _flat(model)
+        if done == EARLY:
+            early = _flat(model)
+    return early, _flat(model)
 
 
 def test_the_first_1000_updates_are_the_paddle_updates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,8 +118,10 @@ def test_the_first_1000_updates_are_the_paddle_updates(monkeypatch: pytest.Monke
     # Per update: the Paddle path runs on; before each of its updates the fused step makes
     # the same update from the same parameters.
     worst_ulps, moved = 0.0, 0.0
-    for i in order:
+    for done, i in enumerate(order):
         before = _flat(model)
+        if done == EARLY:
+            paddle_early = before
         per_sample, outputs, _ = train_step(model, optimizer, loss_fn, x[i : i + 1], y[i : i + 1])
         paddle_update = _flat(model)
         fused_update = before.copy()
@@ -124,12 +139,17 @@ def test_the_first_1000_updates_are_the_paddle_updates(monkeypatch: pytest.Monke
     # Paddle run on Paddle's conv2d (the current path's own float32 spread).
     _set_flat(model, start)
     fused_run = start.copy()
-    fused.trainer.train(fused_run, steps, x, y, order)
+    fused.trainer.train(fused_run, steps, x, y, order[:EARLY])
+    fused_early = fused_run.copy()
+    fused.trainer.train(fused_run, steps, x, y, order[EARLY:])
     with monkeypatch.context() as patch:
         patch.setattr(kernels, "_use_kernel", lambda t: False)
-        conv2d_run = _paddle_run(model, optimizer, x, y, order)
+        conv2d_early, conv2d_run = _paddle_run(model, optimizer, x, y, order)
+    early_spread = float(np.abs(conv2d_early - paddle_early).max())
+    assert 0 < early_spread < 0.1 * np.abs(paddle_early - start).max()  # training moved much further
+    assert np.abs(fused_early - paddle_early).max() <= FREE_RUN_FACTOR * early_spread
     float_spread = float(np.abs(conv2d_run - paddle_run).max())
-    assert 0 < float_spread < 0.2 * np.abs(paddle_run - start).max()  # training moved much further
+    assert float_spread > 0
     assert np.abs(fused_run - paddle_run).max() <= FREE_RUN_FACTOR * float_spread
 
 
