@@ -276,15 +276,34 @@ def test_a_close_up_digits_straight_stroke_is_no_side_of_a_sheet() -> None:
     assert find_sheet(close_up) is None
 
 
-def test_a_sheet_cut_by_the_frame_has_no_mirrored_marks_beyond_it() -> None:
+def test_a_sheet_cut_by_the_frame_has_no_mirrored_marks_beyond_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # The sheet runs 100 px past the top of a 600 x 200 frame; a printed mark lies at the
     # frame's top edge. Mirroring the picture there would draw a second mark above it.
     picture = np.full((600, 200), 200, np.uint8)
     picture[0:12, 80:120] = 30  # the mark, cut by the frame
     corners = np.array([[10.0, -100.0], [189.0, -100.0], [189.0, 489.0], [10.0, 489.0]])
-    cut = rectify(picture, Sheet(corners, 1.0, 0.9, cut=("top",)), margin=0.0, min_margin=0)
-    # Rows 0..99 of the straightened sheet are beyond the frame; row 100 is the frame's top.
-    assert cut.image[:95].min() > 150, "a mark was mirrored beyond the frame"
-    assert cut.image[100:110, 75:105].min() < 60  # the mark itself is kept
-    mirrored = rectify(picture, Sheet(corners, 1.0, 0.9), margin=0.0, min_margin=0)  # not marked as cut
+    # Found cut, or not (its corners fitted beyond the frame all the same: a photo's
+    # "Name:" label at the frame's edge was read as a digit from its own reflection).
+    for found in (Sheet(corners, 1.0, 0.9, cut=("top",)), Sheet(corners, 1.0, 0.9)):
+        cut = rectify(picture, found, margin=0.0, min_margin=0)
+        # Rows 0..99 of the straightened sheet are beyond the frame; row 100 is the frame's top.
+        assert cut.image[:95].min() > 150, "a mark was mirrored beyond the frame"
+        assert cut.image[100:110, 75:105].min() < 60  # the mark itself is kept
+    monkeypatch.setattr(sheet_module, "_blank_beyond_the_frame", lambda *args: None)
+    mirrored = rectify(picture, Sheet(corners, 1.0, 0.9, cut=("top",)), margin=0.0, min_margin=0)
     assert mirrored.image[88:99, 75:105].min() < 60  # what the mirror alone draws there
+
+
+def test_a_sheet_inside_the_frame_is_straightened_without_blanking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page's four corners inside the picture: nothing of it lies beyond the frame, and the
+    # extra warp that finds what does is not made (a sheet in view costs no more than before).
+    picture = np.full((600, 200), 200, np.uint8)
+    picture[0:12, 80:120] = 30
+    calls: list[int] = []
+    monkeypatch.setattr(sheet_module, "_blank_beyond_the_frame", lambda *args: calls.append(1))
+    inside = np.array([[0.0, 0.0], [199.0, 0.0], [199.0, 599.0], [0.0, 599.0]])
+    rectify(picture, Sheet(inside, 1.0, 0.9), margin=0.0, min_margin=0)
+    assert calls == []
+    beyond = inside + [[-1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # one corner a pixel out
+    rectify(picture, Sheet(beyond, 1.0, 0.9), margin=0.0, min_margin=0)
+    assert calls == [1]

@@ -249,3 +249,57 @@ def test_boxes_stay_inside_the_picture_when_the_sheet_reaches_past_the_frame() -
     assert page.to_original((10, 5, 20, 15)) == (20, 10, 40, 30)  # inside: only scaled
     unclipped = Page(np.zeros((10, 10), np.uint8), None, (2.0, 2.0), np.zeros((10, 10), np.uint8), 1.0)
     assert unclipped.to_original((-5, -3, 60, 50)) == (-10, -6, 120, 100)
+
+
+def _label(page: synth.Page, text: str) -> None:
+    """A printed word in dark toner near the page's top."""
+    mask = np.zeros(page.image.shape, np.uint8)
+    cv2.putText(mask, text, (60, 140), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 255, 6)
+    page.image[mask > 0] = 30
+
+
+def _found_digit(page: synth.Page, monkeypatch: pytest.MonkeyPatch, printed) -> Box:
+    """Where `photo_digit` finds the digit on a page photographed on a desk, with the script
+    network's verdict on each word (`printed`: the word's ink -> its share of print) chosen
+    by the test."""
+    from lenet5.infer import photo
+
+    monkeypatch.setattr(photo.script, "printed_share", lambda model, ink, threshold: printed(ink))
+    shot = synth.photograph(page, (900, 1000), angle=2.0, desk="grey", seed=1, jpeg=None)
+    return shot, photo.photo_digit(Image.fromarray(shot.frame)).box
+
+
+def test_predict_takes_the_digit_shaped_word_over_a_label_of_more_ink(digits, monkeypatch) -> None:
+    # A printed label the script network was unsure of (kept as handwriting) holds more dark
+    # ink than the small digit written below it; one digit is not six times as wide as tall.
+    images, labels = digits
+    page = synth.blank_page(600, 800, seed=4)
+    _label(page, "Amount")
+    digit = _write(page, images[_first(labels, 3)], 380, 400, 70)
+    shot, box = _found_digit(page, monkeypatch, lambda ink: 0.5)
+    assert _overlap(box, shot.to_frame(digit)) > 0.7, (box, shot.to_frame(digit))
+    # Wide and plainly handwritten by the network's verdict, it stays in play (a digit cut in
+    # two by a ruled line leaves a wide top part): then the most ink wins.
+    shot, box = _found_digit(page, monkeypatch, lambda ink: 0.0)
+    assert _overlap(box, shot.to_frame(digit)) < 0.2 and box[2] - box[0] > 3 * (box[3] - box[1])
+    # Without the digit, the label is still what `predict` reads: never "no digit found".
+    bare = synth.blank_page(600, 800, seed=4)
+    _label(bare, "Amount")
+    shot, box = _found_digit(bare, monkeypatch, lambda ink: 0.5)
+    assert box[2] - box[0] > 3 * (box[3] - box[1])
+
+
+def test_a_lone_digit_taken_for_print_beats_faint_marks_kept_as_handwriting(digits, monkeypatch) -> None:
+    # The script network calls a neat handwritten digit print; all that is left as
+    # "handwriting" is a hair-thin faint arc. The pen's digit is the darkest writing there.
+    images, labels = digits
+    page = synth.blank_page(600, 800, seed=5)
+    digit = _write(page, images[_first(labels, 3)], 250, 300, 80)
+    cv2.ellipse(page.image, (420, 620), (40, 22), 0, 20, 160, 150, 2)  # the faint arc
+    tall = 0.6 * 80 * 1000 / 800  # the digit's height in the photo is about this or more
+    shot, box = _found_digit(page, monkeypatch, lambda ink: 1.0 if ink.shape[0] > tall / 2 else 0.0)
+    assert _overlap(box, shot.to_frame(digit)) > 0.7, (box, shot.to_frame(digit))
+    # A dark mark kept as handwriting keeps its place: the rule is about faint leftovers only.
+    cv2.ellipse(page.image, (420, 620), (40, 22), 0, 20, 160, 40, 9)
+    shot, box = _found_digit(page, monkeypatch, lambda ink: 1.0 if ink.shape[0] > tall / 2 else 0.0)
+    assert _overlap(box, shot.to_frame(digit)) < 0.2, (box, shot.to_frame(digit))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -45,6 +45,16 @@ FAINT = 0.35
 # Above one half because losing a handwritten digit costs more than reading a label: on the
 # seed-1 desk sets 0.7 set aside 10 of 194 handwritten words (0.5: 22) and 127 of 146 others.
 PRINTED = 0.7
+# One digit is about as wide as it is tall (MNIST's are at most ~1.2 x, a "1" far less): a
+# word more than DIGIT_ASPECT times as wide as it is tall that the script network finds at
+# least DOUBTFUL print is a label it was unsure of, and is the digit `predict` reads only when
+# nothing else is left. (Wide and plainly handwritten, it stays in play: a digit cut by a
+# ruled line leaves a wide top part.)
+DIGIT_ASPECT = 2.0
+DOUBTFUL = 0.25
+# A lone digit-shaped glyph the script network set aside as print is the digit after all
+# when everything kept as handwriting is less than LONE_GLYPH as dark as it (see _lone_glyphs).
+LONE_GLYPH = 0.7
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class PageWriting:
     writing: Writing
     handwritten: frozenset[int]  # id() of the words kept as handwriting
     threshold: float  # ink strength above which a pixel is ink
+    printed: dict[int, float] = field(default_factory=dict)  # id() -> the script network's share of print
 
     def kept(self, word: Word) -> bool:
         return id(word) in self.handwritten
@@ -136,9 +147,10 @@ def page_writing(page: Page) -> PageWriting:
     model = script.shipped()
     if model is None:
         return PageWriting(writing, frozenset(map(id, words)), threshold)
-    handwritten = [w for w in words if script.printed_share(model, w.ink, threshold) < PRINTED]
+    printed = {id(w): script.printed_share(model, w.ink, threshold) for w in words}
+    handwritten = [w for w in words if printed[id(w)] < PRINTED]
     kept = _not_faint(handwritten if handwritten else words)
-    return PageWriting(writing, frozenset(map(id, kept)), threshold)
+    return PageWriting(writing, frozenset(map(id, kept)), threshold, printed)
 
 
 def dark_mass(word: Word, threshold: float) -> float:
@@ -169,12 +181,15 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     finder) is rendered as a close-up's digit is (lenet5.vision.page.soft_ink)."""
     page = find_page(image)
     found = page_writing(page)
-    words = [w for line in found.writing.lines for w in line.words if found.kept(w)]
+    every = [w for line in found.writing.lines for w in line.words]
+    words = _lone_glyphs(every, [w for w in every if found.kept(w)], found)
     if not words:
         raise NoInkError(f"{label}: no digit found")
     # The word of most clearly dark ink: a shadow's edge or a grey smudge may cover more
-    # pixels than a pen's digit, but faintly.
-    word = max(words, key=lambda w: dark_mass(w, found.threshold))
+    # pixels than a pen's digit, but faintly. Not a label the script network doubted, while
+    # there is anything else: it holds more ink than a small digit beside it.
+    plausible = [w for w in words if _digit_shaped(w) or found.printed.get(id(w), 0.0) < DOUBTFUL]
+    word = max(plausible or words, key=lambda w: dark_mass(w, found.threshold))
     others = max(0, word.features.blobs - 1) + sum(1 for w in words if w is not word and _digit_sized(w, word))
     if word.box[3] - word.box[1] < SMALL and page.fine_scale >= 1.5:
         # A small digit: a closer look at the finer picture renders it from more pixels.
@@ -186,6 +201,24 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
             pass  # what the page finder saw is still there to render
     ink = soft_ink(word.ink, word.mask, found.threshold)
     return PictureDigit(render_mnist(ink), page.to_original(word.box), others)
+
+
+def _digit_shaped(word: Word) -> bool:
+    x0, y0, x1, y1 = word.box
+    return (x1 - x0) <= DIGIT_ASPECT * (y1 - y0)
+
+
+def _lone_glyphs(every: list[Word], kept: list[Word], found: PageWriting) -> list[Word]:
+    """The words to choose the digit from: those kept as handwriting, unless they are all
+    much fainter than a digit-shaped glyph set aside as print; then those glyphs. The script
+    network is least sure of one glyph alone (a neat handwritten 3 may look typed to it),
+    and a pen's digit is the darkest writing on its page: what is left beside it as
+    "handwriting" is then a hair, a scratch or a fold, not what was written."""
+    if not kept:
+        return kept
+    darkest = max(_darkness(w) for w in kept)
+    lone = [w for w in every if not found.kept(w) and _digit_shaped(w) and darkest < LONE_GLYPH * _darkness(w)]
+    return lone or kept
 
 
 def _only_the_word(patch: np.ndarray, back: Callable[[Box], Box], word: Word) -> np.ndarray:

@@ -919,9 +919,23 @@ def rectify(gray: np.ndarray, sheet: Sheet, margin: float = 0.02, min_margin: in
     image = cv2.warpPerspective(
         gray, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101
     )
-    if sheet.cut:
+    if sheet.cut or not _inside_the_frame(homography, size, gray.shape):
         _blank_beyond_the_frame(image, gray.shape, homography)
     return Rectified(image, homography)
+
+
+def _inside_the_frame(homography: np.ndarray, size: tuple[int, int], shape: tuple[int, ...]) -> bool:
+    """Whether the straightened page lies wholly inside the picture. A sheet whose edge runs
+    out of the frame without being found cut (its corner fitted a little beyond the frame's
+    edge) still reaches past it, and the mirror there would copy a label near the edge into
+    a mark of its own. The page is a convex quadrilateral in the picture: inside when its
+    four corners are."""
+    width, height = size
+    corners = np.array([[[0, 0], [width, 0], [width, height], [0, height]]], np.float64) - 0.5
+    mapped = cv2.perspectiveTransform(corners, homography)[0]
+    return bool(
+        (mapped >= -0.5).all() and (mapped[:, 0] <= shape[1] - 0.5).all() and (mapped[:, 1] <= shape[0] - 0.5).all()
+    )
 
 
 BLANK_SCALE = 8  # the paper beyond the frame: a median over BLANK_SCALE * BLANK_WINDOW px...
