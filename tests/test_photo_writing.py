@@ -488,3 +488,44 @@ def test_a_lone_stroke_that_goes_on_in_other_ink_is_a_fragment() -> None:
     assert continues_past_its_ends(_writing(tail), _stroke_word((30, 60, 33, 90)))
     # Neither applies to a word that is no lone stroke.
     assert not continues_past_its_ends(_writing(side), _stroke_word((10, 20, 13, 50), aspect=0.8))
+
+
+def test_a_label_close_before_a_comb_is_not_part_of_its_number() -> None:
+    # The label ends closer to the first digit than a word's gap; the comb's first wall
+    # stands between them, and the label's first glyph is in no box: it stays its own word.
+    page = synth.blank_page(700, 400, seed=14)
+    label = synth.print_text(page, "Qty", 60, 212, 24)
+    left = label[2] + 8
+    for k in range(4):
+        synth.rectangle(page, (left + 62 * k, 150, left + 62 * k + 63, 230), 2)
+    digits = [synth.write(page, d, left + 12 + 62 * k, 212, 45, 3) for k, d in enumerate("3852")]
+    assert digits[0][0] - label[2] < writing.WORD_GAP * 45  # as close as a word's own glyphs
+    number = (digits[0][0], min(d[1] for d in digits), digits[-1][2], max(d[3] for d in digits))
+    words = _words(find_writing(_gray(page)))
+    assert len(words) == 2
+    assert words[0][2] <= label[2] + 3  # the label alone...
+    assert words[1] == pytest.approx(number, abs=3)  # ...and the digits, one word
+
+
+def test_a_box_side_printed_as_its_thin_rules_is_no_darker_than_they_are() -> None:
+    # A comb's rules one pixel dark with two soft rows each side (more rim than core), its
+    # wall two pixels dark with a soft column each side, all printed in one ink: the wall
+    # is a side, not a stroke drawn along the ruling in a darker ink.
+    strength = np.zeros((80, 80), np.float32)
+    ruling = np.zeros((80, 80), bool)
+    for row in (10, 66):
+        strength[row - 2 : row + 3] = 0.12
+        strength[row - 1 : row + 2] = 0.15
+        strength[row] = 0.6
+        ruling[row - 2 : row + 3] = True
+    strength[13:64, 30:34] = 0.3
+    strength[13:64, 31:33] = 0.6
+    runs = np.zeros((80, 80), np.uint8)
+    runs[13:64, 30:34] = 1
+    side = writing._as_dark_as(runs, strength, ruling, lambda *box: True)
+    assert side(30, 13, 4, 51)
+    # A pen's stroke along the same place, three times as dark as the rules' cores, is not.
+    strength[13:64, 31:33] = 1.0
+    strength[13:64, 30:34] = np.maximum(strength[13:64, 30:34], 0.5)
+    lighter = np.where(ruling, strength / 3, strength)
+    assert not writing._as_dark_as(runs, lighter, ruling, lambda *box: True)(30, 13, 4, 51)

@@ -70,6 +70,8 @@ RULE_SLENDER = 12  # a rule is at least this many times longer than thick
 SIDE_SLENDER = 5  # ...a box's side between two rules this many times
 DARKER = 1.6  # a rule's pixels this many times as dark as the rule are a stroke drawn along it...
 ALONG_HEIGHTS = 1.5  # ...if no longer than this many text heights
+CORE = 90  # percentile of a line's ink strength that is its core, not its soft rims
+RUN_CORE = 75  # ...of a box side's run, which a digit's darker stroke may touch
 OWN_COVER = 0.4  # a glyph's own stroke: the glyph it belongs to spans this share of it at least...
 OWN_LONGEST = 0.8  # ...and it spans no more than this share of the page
 MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet could not read them)
@@ -520,17 +522,23 @@ def _touching(crossing: np.ndarray, along: np.ndarray, horizontal: bool) -> Keep
 
 def _as_dark_as(runs: np.ndarray, strength: np.ndarray, ruling: np.ndarray, also: Keep) -> Keep:
     """`also`, and a test that a run is no darker than the rules at its ends (DARKER times
-    their median strength at most): a box's or a cell's side is printed as the rules it
-    joins are, while a 1 written in a square of squared paper, joining the grid lines above
-    and below it, is darker than they are."""
+    as dark at most): a box's or a cell's side is printed as the rules it joins are, while
+    a 1 written in a square of squared paper, joining the grid lines above and below it, is
+    darker than they are. The run's core (RUN_CORE) is compared with the rules' (CORE: the
+    soft rims, a pixel on each side, may be most of a thin rule's pixels), the rules
+    sampled along a stretch half as long as the run on each side of it, not only where they
+    meet it (a crossing's few pixels vary too much). The run's is a lower percentile: a
+    digit's stroke touching a box's side adds a few much darker pixels to its run."""
     reach = 4
 
     def keep(x: int, y: int, w: int, h: int) -> bool:
         values = strength[y : y + h, x : x + w][runs[y : y + h, x : x + w] > 0]
-        y0, x0 = max(0, y - reach), max(0, x - reach)
-        around = ruling[y0 : y + h + reach, x0 : x + w + reach]
-        ends = strength[y0 : y + h + reach, x0 : x + w + reach][around]
-        if values.size and ends.size and float(np.median(values)) > DARKER * float(np.median(ends)):
+        along = max(reach, max(w, h) // 2)  # the rules at its ends run across the run
+        wide, high = (along, reach) if w < h else (reach, along)
+        y0, x0 = max(0, y - high), max(0, x - wide)
+        around = ruling[y0 : y + h + high, x0 : x + w + wide]
+        ends = strength[y0 : y + h + high, x0 : x + w + wide][around]
+        if values.size and ends.size and np.percentile(values, RUN_CORE) > DARKER * np.percentile(ends, CORE):
             return False
         return also(x, y, w, h)
 
@@ -789,21 +797,37 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
     """A line's glyphs (left to right) into words at gaps wider than WORD_GAP of its height;
     but not at a gap of up to COMB_GAP heights with a printed side standing in it (`taken`:
     the rules' pixels) between glyphs written one per box: the digits of a number in a comb.
-    A word of several glyphs before the first wall (a printed label) takes nothing across it."""
+    Only glyphs in a box go on across a wall: a word whose first glyph has no wall on its
+    left (a printed label before the comb: its small letters may be too small to count as
+    glyphs, "Date" is one glyph and dust) ends at the comb's first wall, however narrow the
+    gap; and a word of several glyphs before the first wall takes nothing across a wide one."""
     words: list[list[_Blob]] = []
     right = None
-    combed = False  # the last word is one glyph, or glyphs one per box: it may take the next box's
+    combed = False  # the last word's glyphs went on across a wide gap's wall: one per box
     top, bottom = min(b.y0 for b in blobs), max(b.y1 for b in blobs)
+
+    def boxed(word: list[_Blob], tall: float) -> bool:
+        """A wall on the left of the word's first glyph, within a box's width (and right of
+        the word before it): the glyph is in a box."""
+        first = word[0]
+        start = max(words[-2][-1].x1 if len(words) > 1 else 0, first.x0 - int(COMB_GAP * tall))
+        return _comb(taken, (start, top, first.x0, bottom), tall)
+
     for blob in sorted(blobs, key=lambda b: b.x0):
-        if right is not None and blob.x0 - right > WORD_GAP * height:
+        if right is not None:
             # The glyphs' own height: a comb's digits may stand beside a label's smaller print.
             tall = max(blob.h, words[-1][-1].h)
-            combed = (combed or len(words[-1]) == 1) and _comb(taken, (right, top, blob.x0, bottom), tall)
-            if not combed:
-                right = None
+            wall = _comb(taken, (right, top, blob.x0, bottom), tall)
+            if blob.x0 - right > WORD_GAP * height:
+                combed = wall and (combed or (len(words[-1]) == 1 and boxed(words[-1], tall)))
+                if not combed:
+                    right = None
+            elif wall and not combed and not boxed(words[-1], tall):
+                right = None  # a label's glyphs close before the comb's first wall
         if right is None:
             words.append([blob])
             right = blob.x1
+            combed = False
         else:
             words[-1].append(blob)
             right = max(right, blob.x1)
