@@ -303,3 +303,18 @@ def test_a_lone_digit_taken_for_print_beats_faint_marks_kept_as_handwriting(digi
     cv2.ellipse(page.image, (420, 620), (40, 22), 0, 20, 160, 40, 9)
     shot, box = _found_digit(page, monkeypatch, lambda ink: 1.0 if ink.shape[0] > tall / 2 else 0.0)
     assert _overlap(box, shot.to_frame(digit)) < 0.2, (box, shot.to_frame(digit))
+
+
+def test_a_light_pens_digit_keeps_its_place_beside_a_black_printed_page_number(digits, monkeypatch) -> None:
+    # The handwritten digit is fainter than the black toner of a printed page number, but it
+    # is no hair or scratch: it holds more ink than the number, and it is what was written.
+    images, labels = digits
+    page = synth.blank_page(600, 800, seed=7)
+    digit = _write(page, images[_first(labels, 4)], 220, 300, 70, ink=120.0)
+    mask = np.zeros(page.image.shape, np.uint8)
+    cv2.putText(mask, "5", (290, 760), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 3)
+    page.image[mask > 0] = 30
+    # The network calls the digit (about 50 px high on the analysed page) handwriting and the
+    # page number (under 30 px) print; the digit is half as dark as the toner.
+    shot, box = _found_digit(page, monkeypatch, lambda ink: 0.0 if ink.shape[0] > 40 else 1.0)
+    assert _overlap(box, shot.to_frame(digit)) > 0.7, (box, shot.to_frame(digit))

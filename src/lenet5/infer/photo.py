@@ -53,8 +53,10 @@ PRINTED = 0.7
 DIGIT_ASPECT = 2.0
 DOUBTFUL = 0.25
 # A lone digit-shaped glyph the script network set aside as print is the digit after all
-# when everything kept as handwriting is less than LONE_GLYPH as dark as it (see _lone_glyphs).
+# when everything kept as handwriting is less than LONE_GLYPH as dark as it and holds less
+# than LONE_GLYPH_MASS of its dark ink (see _lone_glyphs).
 LONE_GLYPH = 0.7
+LONE_GLYPH_MASS = 0.5
 
 
 @dataclass(frozen=True)
@@ -213,11 +215,21 @@ def _lone_glyphs(every: list[Word], kept: list[Word], found: PageWriting) -> lis
     much fainter than a digit-shaped glyph set aside as print; then those glyphs. The script
     network is least sure of one glyph alone (a neat handwritten 3 may look typed to it),
     and a pen's digit is the darkest writing on its page: what is left beside it as
-    "handwriting" is then a hair, a scratch or a fold, not what was written."""
+    "handwriting" is then a hair, a scratch or a fold, not what was written. Slighter as
+    well as fainter: a digit in a light pen beside a black printed page number is fainter
+    than the number but holds as much ink."""
     if not kept:
         return kept
     darkest = max(_darkness(w) for w in kept)
-    lone = [w for w in every if not found.kept(w) and _digit_shaped(w) and darkest < LONE_GLYPH * _darkness(w)]
+    heaviest = max(dark_mass(w, found.threshold) for w in kept)
+    lone = [
+        w
+        for w in every
+        if not found.kept(w)
+        and _digit_shaped(w)
+        and darkest < LONE_GLYPH * _darkness(w)
+        and heaviest < LONE_GLYPH_MASS * dark_mass(w, found.threshold)
+    ]
     return lone or kept
 
 
