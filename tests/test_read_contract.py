@@ -497,3 +497,28 @@ def test_a_tail_at_the_exact_limits_is_joined() -> None:
     narrow = [_Word(100, 180, 400, 464)]  # exactly twice as wide as the 40 px tail
     short_tail = _Word(120, 160, 460, 480)
     assert _tails_joined([narrow, [short_tail]]) == [[*narrow, short_tail]]
+
+
+def _glyph_word(x0: int, x1: int, y0: int, y1: int, ink: float, blobs: int) -> Word:
+    """A real Word of even ink `ink` over its whole box, of `blobs` glyphs."""
+    shape = (y1 - y0, x1 - x0)
+    features = WordFeatures(blobs, blobs, 2.0, 0.1, 0.1, 0.0, ink, 0.1, 0.2, shape[1] / shape[0])
+    return Word((x0, y0, x1, y1), (1,), np.ones(shape, np.uint8), np.full(shape, ink, np.float32), features)
+
+
+def test_a_lone_stroke_set_aside_as_print_beside_a_number_is_one_of_its_digits() -> None:
+    # The script network took a handwritten "1" standing a little apart from its number for
+    # print: as tall as the line's digits and as dark as their ink, it is read with them.
+    number = _glyph_word(0, 100, 0, 40, 0.6, 4)
+    one = _glyph_word(130, 140, 2, 38, 0.65, 1)
+    kept = numbers._lone_strokes([_Line([number, one], height=40)], lambda w: w is number)
+    assert number_words([_Line([number, one], height=40)], kept) == [[number, one]]
+    # A printed label stays set aside: several glyphs, or much darker (toner), or small, or far.
+    for label in (
+        _glyph_word(130, 170, 2, 38, 0.65, 3),
+        _glyph_word(130, 140, 2, 38, 0.95, 1),
+        _glyph_word(130, 140, 20, 38, 0.65, 1),
+        _glyph_word(220, 230, 2, 38, 0.65, 1),
+    ):
+        kept = numbers._lone_strokes([_Line([number, label], height=40)], lambda w: w is number)
+        assert number_words([_Line([number, label], height=40)], kept) == [[number]]

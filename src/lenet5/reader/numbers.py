@@ -41,6 +41,11 @@ STRAY_INK = 0.2
 TAIL_INSIDE = 0.8  # a lone word this much within a number's width...
 TAIL_GAP = 0.25  # ...and at most this share of its height above or below it is part of it
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
+# A one-glyph word set aside as print is a digit of the handwritten number beside it when it
+# is at least this share of the line's glyph height and its strokes are within this
+# ratio of that word's darkness either way (the same pen on the same line; see _lone_strokes).
+LONE_STROKE_HEIGHT = 0.75
+LONE_STROKE_DARKNESS = 1.25
 # On a page of several words, a number read with less confidence than this is a stray mark
 # (a box's corner, a fragment of a rule, a speck that became a "1"), left out while any number
 # is read with more. On the seed-1 desk sets: 26 of 79 wrong numbers below 0.4, none of 123
@@ -102,7 +107,8 @@ def read_page(
         numbers.append(_read_whole(backend, page, label, digits))
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
-        groups = _tails_joined(_not_fragments(number_words(found.writing.lines, found.kept), found))
+        kept = _lone_strokes(found.writing.lines, found.kept)
+        groups = _tails_joined(_not_fragments(number_words(found.writing.lines, kept), found))
         for words in groups[:MAX_NUMBERS]:
             reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
             if reading is not None and reading.digits:
@@ -196,6 +202,44 @@ def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[W
             continue
         kept.append(words)
     return kept
+
+
+def _stroke_darkness(word: Word) -> float:
+    """How dark a word's strokes are: the 90th percentile of its ink strength on its mask."""
+    strokes = word.ink[word.mask > 0]
+    return float(np.percentile(strokes, 90)) if strokes.size else 0.0
+
+
+def _lone_strokes(lines: list[TextLine], kept: Callable[[Word], bool]) -> Callable[[Word], bool]:
+    """`kept`, and also each one-glyph word set aside as print that stands next to a kept
+    word on its line, within NUMBER_GAP line heights, about as tall and as dark as it.
+
+    The script network is least sure of one glyph alone, and a single stroke (a 1, a 6
+    written as an open curve, a 7 without its bar) has no style for it to judge: such a
+    digit written a little apart from the rest of its number was set aside as print and the
+    number read a digit short. Beside a handwritten number, as tall as its digits and
+    written with the same ink, it is one of them. A form's printed label is several glyphs,
+    smaller than the handwriting, or darker (toner against a pen), and stays set aside."""
+    rescued: set[int] = set()
+    for line in lines:
+        words = line.words
+        for k, word in enumerate(words):
+            if kept(word) or word.features.blobs != 1:
+                continue
+            neighbours = [words[j] for j in (k - 1, k + 1) if 0 <= j < len(words) and kept(words[j])]
+            if any(_same_number_stroke(word, other, line.height) for other in neighbours):
+                rescued.add(id(word))
+    if not rescued:
+        return kept
+    return lambda word: kept(word) or id(word) in rescued
+
+
+def _same_number_stroke(glyph: Word, beside: Word, line_height: float) -> bool:
+    gap = max(glyph.box[0] - beside.box[2], beside.box[0] - glyph.box[2])
+    tall = glyph.box[3] - glyph.box[1] >= LONE_STROKE_HEIGHT * line_height
+    own, other = _stroke_darkness(glyph), _stroke_darkness(beside)
+    alike = other > 0 and 1 / LONE_STROKE_DARKNESS <= own / other <= LONE_STROKE_DARKNESS
+    return gap <= NUMBER_GAP * line_height and tall and alike
 
 
 def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[list[Word]]:
