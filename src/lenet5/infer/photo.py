@@ -160,7 +160,7 @@ def dark_mass(word: Word, threshold: float) -> float:
     return float(word.ink[word.ink > 2 * threshold].sum())
 
 
-def _darkness(word: Word) -> float:
+def stroke_darkness(word: Word) -> float:
     """How dark a word's strokes are: the 90th percentile of its ink strength."""
     strokes = word.ink[word.mask > 0]
     return float(np.percentile(strokes, 90)) if strokes.size else 0.0
@@ -170,7 +170,7 @@ def _not_faint(words: list[Word]) -> list[Word]:
     """Words whose strokes are at least FAINT as dark as the darkest one's: what shows
     through from the sheet's back, a pencil's ghost of an erased word, a fold's shadow and
     the grain of a desk are all much fainter than the pen that wrote on the page."""
-    darkness = [_darkness(w) for w in words]
+    darkness = [stroke_darkness(w) for w in words]
     darkest = max(darkness, default=0.0)
     return [w for w, d in zip(words, darkness, strict=True) if d >= FAINT * darkest]
 
@@ -220,14 +220,14 @@ def _lone_glyphs(every: list[Word], kept: list[Word], found: PageWriting) -> lis
     than the number but holds as much ink."""
     if not kept:
         return kept
-    darkest = max(_darkness(w) for w in kept)
+    darkest = max(stroke_darkness(w) for w in kept)
     heaviest = max(dark_mass(w, found.threshold) for w in kept)
     lone = [
         w
         for w in every
         if not found.kept(w)
         and _digit_shaped(w)
-        and darkest < LONE_GLYPH * _darkness(w)
+        and darkest < LONE_GLYPH * stroke_darkness(w)
         and heaviest < LONE_GLYPH_MASS * dark_mass(w, found.threshold)
     ]
     return lone or kept

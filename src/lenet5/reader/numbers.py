@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from lenet5.infer.backends import Backend
-from lenet5.infer.photo import Page, PageWriting, dark_mass, find_page, page_writing
+from lenet5.infer.photo import Page, PageWriting, dark_mass, find_page, page_writing, stroke_darkness
 from lenet5.photo import TextLine, Word, continues_past_its_ends
 from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph, scored
 from lenet5.reader.segment import segment_ink
@@ -204,12 +204,6 @@ def _not_fragments(numbers: list[list[Word]], found: PageWriting) -> list[list[W
     return kept
 
 
-def _stroke_darkness(word: Word) -> float:
-    """How dark a word's strokes are: the 90th percentile of its ink strength on its mask."""
-    strokes = word.ink[word.mask > 0]
-    return float(np.percentile(strokes, 90)) if strokes.size else 0.0
-
-
 def _lone_strokes(lines: list[TextLine], kept: Callable[[Word], bool]) -> Callable[[Word], bool]:
     """`kept`, and also each one-glyph word set aside as print that stands next to a kept
     word on its line, within NUMBER_GAP line heights, about as tall and as dark as it.
@@ -237,7 +231,7 @@ def _lone_strokes(lines: list[TextLine], kept: Callable[[Word], bool]) -> Callab
 def _same_number_stroke(glyph: Word, beside: Word, line_height: float) -> bool:
     gap = max(glyph.box[0] - beside.box[2], beside.box[0] - glyph.box[2])
     tall = glyph.box[3] - glyph.box[1] >= LONE_STROKE_HEIGHT * line_height
-    own, other = _stroke_darkness(glyph), _stroke_darkness(beside)
+    own, other = stroke_darkness(glyph), stroke_darkness(beside)
     alike = other > 0 and 1 / LONE_STROKE_DARKNESS <= own / other <= LONE_STROKE_DARKNESS
     return gap <= NUMBER_GAP * line_height and tall and alike
 
