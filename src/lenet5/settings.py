@@ -152,6 +152,15 @@ class TrainSettings(BaseModel):
         Field(gt=0, allow_inf_nan=False),
         Setting("with --distort: multiply every distortion range by S", metavar="S"),
     ] = 1.0
+    elastic: Annotated[
+        float,
+        Field(ge=0, le=4, allow_inf_nan=False),
+        Setting(
+            "with --distort: also bend each distorted digit by a smooth random displacement field (Simard et al. "
+            "2003) whose root mean square is PX pixels (0: off; computed with OpenCV)",
+            metavar="PX",
+        ),
+    ] = 0.0
     distort_engine: Annotated[
         Literal["numpy", "opencv"],
         Setting(
@@ -308,8 +317,8 @@ def _conflicts(s: TrainSettings) -> list[str]:
             "--optimizer sdlm needs a model with an RBF output (--model lenet5)",
         ),
         (
-            not s.distort and (s.distort_fraction != 1.0 or s.distort_strength != 1.0),
-            "--distort-fraction and --distort-strength need --distort",
+            not s.distort and (s.distort_fraction != 1.0 or s.distort_strength != 1.0 or s.elastic != 0),
+            "--distort-fraction, --distort-strength and --elastic need --distort",
         ),
         (
             s.lr_schedule != "constant" and s.optimizer == "sdlm",
