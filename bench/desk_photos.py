@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lenet5.reader.lines import compose_line, crop, vary
+from lenet5.vision.pen import thin
 
 KINDS = ("desk_digit", "desk_number", "form_line", "small_digit_page", "desk_numbers_multi")
 _KIND_CODE = {"desk_digit": 11, "desk_number": 12, "form_line": 13, "small_digit_page": 14, "desk_numbers_multi": 15}
@@ -355,40 +356,6 @@ def _sheet(
 # ---------------------------------------------------------------------------------------
 # Handwriting: MNIST digits redrawn with a pen
 
-_KERNEL = np.array([[128, 1, 2], [64, 0, 4], [32, 16, 8]], np.float32)
-
-
-@functools.lru_cache(maxsize=1)
-def _thin_luts() -> tuple[np.ndarray, np.ndarray]:
-    """Zhang-Suen thinning: which 8-neighbourhoods delete the centre, per sub-iteration."""
-    first, second = np.zeros(256, bool), np.zeros(256, bool)
-    for code in range(256):
-        p = [(code >> k) & 1 for k in range(8)]  # P2 (north) ... P9 (north-west), clockwise
-        count = sum(p)
-        turns = sum(p[k] == 0 and p[(k + 1) % 8] == 1 for k in range(8))
-        p2, _p3, p4, _p5, p6, _p7, p8, _p9 = p
-        ok = 2 <= count <= 6 and turns == 1
-        first[code] = ok and p2 * p4 * p6 == 0 and p4 * p6 * p8 == 0
-        second[code] = ok and p2 * p4 * p8 == 0 and p2 * p6 * p8 == 0
-    return first, second
-
-
-def _thin(binary: np.ndarray) -> np.ndarray:
-    img = binary.astype(np.uint8)
-    luts = _thin_luts()
-    for _ in range(200):
-        changed = False
-        for lut in luts:
-            codes = cv2.filter2D(img, cv2.CV_32F, _KERNEL, borderType=cv2.BORDER_CONSTANT).astype(np.int32)
-            delete = lut[codes] & (img == 1)
-            if delete.any():
-                img[delete] = 0
-                changed = True
-        if not changed:
-            break
-    return img
-
-
 UP = 8  # MNIST px -> working px for the pen
 
 
@@ -399,7 +366,7 @@ def _digit_field(digit: np.ndarray, threshold: float) -> tuple[np.ndarray, np.nd
     big = cv2.resize(padded, (padded.shape[1] * UP, padded.shape[0] * UP), interpolation=cv2.INTER_CUBIC)
     big = cv2.GaussianBlur(big, (0, 0), UP * 0.4)
     binary = big > threshold
-    return binary, _thin(binary)
+    return binary, thin(binary)
 
 
 def _blobby(binary: np.ndarray, skeleton: np.ndarray) -> bool:

@@ -161,6 +161,15 @@ class TrainSettings(BaseModel):
             metavar="PX",
         ),
     ] = 0.0
+    pen: Annotated[
+        float,
+        Field(ge=0, le=1, allow_inf_nan=False),
+        Setting(
+            "redraw a share F of the training digits once as a pen of even width draws them, along their "
+            "strokes' middle lines (0: off; validation and test digits stay as they are)",
+            metavar="F",
+        ),
+    ] = 0.0
     distort_engine: Annotated[
         Literal["numpy", "opencv"],
         Setting(

@@ -42,6 +42,8 @@ def load_training_data(settings: TrainSettings, echo: Callable[[str], None]) -> 
     data, val_size, test_is_val = _dataset(settings, echo)
     splits = make_splits(data, val_size, settings.train_limit, settings.test_limit)
     digits_test = splits.test
+    if settings.pen > 0:
+        splits = _with_pen(splits, settings.pen, settings.seed, echo)
     train_lines, val_lines = _lines(splits, settings, echo) if settings.line_epochs else (None, None)
     if settings.junk > 0:
         splits = _with_junk(splits, settings.junk, settings.segmented, settings.seed)
@@ -88,6 +90,26 @@ def _predict_digit(path: Path) -> np.ndarray:
     from lenet5.infer.photo import read_photo_digit
 
     return read_photo_digit(path, str(path)).digit
+
+
+# Pen widths in MNIST px: what `lenet5 read` makes of a ballpoint's or gel pen's strokes
+# (thin strokes are brought to 0.12-0.14 of the digit's height, 2.4-2.8 px of MNIST's 20,
+# vision/page.py and reader/segment.py; a gel pen's can stay up to about 0.18).
+PEN_WIDTHS = (2.0, 3.6)
+
+
+def _with_pen(splits: Splits, share: float, seed: int, echo: Callable[[str], None]) -> Splits:
+    """The training split with `share` of its digits redrawn once as a pen of even width
+    draws them (vision/pen.py); chosen and sized by generators of the seed. Validation and
+    test keep MNIST's own digits, so a run's scores stay comparable with runs without it."""
+    from lenet5.vision.pen import redraw_as_pen
+
+    rng = np.random.default_rng([seed, 7])
+    chosen = np.flatnonzero(rng.random(len(splits.train)) < share)
+    echo(f"Redrawing {len(chosen)} training digits as a pen draws them")
+    images = splits.train.images.copy()
+    images[chosen] = redraw_as_pen(images[chosen], rng.uniform(*PEN_WIDTHS, len(chosen)))
+    return Splits(Split(images, splits.train.labels), splits.val, splits.test)
 
 
 def _with_junk(splits: Splits, share: float, segmented: float, seed: int) -> Splits:
