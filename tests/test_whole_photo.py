@@ -318,3 +318,29 @@ def test_a_light_pens_digit_keeps_its_place_beside_a_black_printed_page_number(d
     # page number (under 30 px) print; the digit is half as dark as the toner.
     shot, box = _found_digit(page, monkeypatch, lambda ink: 0.0 if ink.shape[0] > 40 else 1.0)
     assert _overlap(box, shot.to_frame(digit)) > 0.7, (box, shot.to_frame(digit))
+
+
+def test_a_ballpoints_thin_even_line_is_handwriting_even_when_the_network_says_print(monkeypatch) -> None:
+    # A ballpoint draws a line of one width along the hand's path: smooth and even, which the
+    # script network takes for print (a "10" in a table cell, P(print) 0.97 and 0.90, was
+    # passed over and the printed "Folders" beside it read as 8010815). But its line is far
+    # thinner for its height than any font's stems. Here the network calls every word print:
+    # the thin "10" must still be the handwriting, the bold toner label beside it not.
+    from lenet5.infer import photo
+
+    page = synth.blank_page(800, 600, seed=4)
+    mask = np.zeros(page.image.shape, np.uint8)
+    cv2.putText(mask, "Qty", (40, 330), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 6)  # bold toner
+    page.image[mask > 0] = 30
+    pen = np.zeros(page.image.shape, np.uint8)
+    cv2.line(pen, (420, 240), (410, 350), 255, 3, cv2.LINE_AA)  # a "1", 110 px tall, 3 px line
+    cv2.ellipse(pen, (500, 300), (35, 52), 0, 0, 360, 255, 3, cv2.LINE_AA)  # a "0"
+    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
+    monkeypatch.setattr(photo.script, "printed_share", lambda model, ink, threshold: 1.0)
+    shot = synth.photograph(page, (1000, 800), angle=3.0, desk="grey", seed=2, jpeg=None)
+    found = photo.page_writing(photo.find_page(Image.fromarray(shot.frame)))
+    words = sorted((w for line in found.writing.lines for w in line.words), key=lambda w: w.box[0])
+    label, written = words[0], words[1:]
+    assert label.box[3] - label.box[1] < 0.6 * min(w.box[3] - w.box[1] for w in written)  # the small label
+    assert written and all(found.kept(w) for w in written)
+    assert not found.kept(label)

@@ -45,6 +45,10 @@ FAINT = 0.35
 # Above one half because losing a handwritten digit costs more than reading a label: on the
 # seed-1 desk sets 0.7 set aside 10 of 194 handwritten words (0.5: 22) and 127 of 146 others.
 PRINTED = 0.7
+# ...unless its strokes are thinner than PEN_LINE of its own height: a ballpoint's even line
+# looks like print to the script network (smooth, one width), but a font's stems are at least
+# about a tenth of its capitals' height, more once a photo's blur has widened them.
+PEN_LINE = 0.10
 # One digit is about as wide as it is tall (MNIST's are at most ~1.2 x, a "1" far less): a
 # word more than DIGIT_ASPECT times as wide as it is tall that the script network finds at
 # least DOUBTFUL print is a label it was unsure of, and is the digit `predict` reads only when
@@ -150,9 +154,14 @@ def page_writing(page: Page) -> PageWriting:
     if model is None:
         return PageWriting(writing, frozenset(map(id, words)), threshold)
     printed = {id(w): script.printed_share(model, w.ink, threshold) for w in words}
-    handwritten = [w for w in words if printed[id(w)] < PRINTED]
+    handwritten = [w for w in words if printed[id(w)] < PRINTED or _pen_line(w)]
     kept = _not_faint(handwritten if handwritten else words)
     return PageWriting(writing, frozenset(map(id, kept)), threshold, printed)
+
+
+def _pen_line(word: Word) -> bool:
+    """Whether a word is written with a line thinner than any font's stems (PEN_LINE)."""
+    return word.features.stroke_width < PEN_LINE * (word.box[3] - word.box[1])
 
 
 def dark_mass(word: Word, threshold: float) -> float:

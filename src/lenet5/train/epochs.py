@@ -91,7 +91,9 @@ def pass_inputs(session: Session, epoch: int) -> np.ndarray:
         picks = np.random.default_rng([settings.seed, epoch, 4]).random(len(raw)) < settings.distort_fraction
         chosen = np.flatnonzero(picks)
         x_epoch = data.x_train.copy()
-        x_epoch[chosen] = data.normalize(distort_batch(raw[chosen], rng, ranges, engine=settings.distort_engine, elastic=settings.elastic))
+        x_epoch[chosen] = data.normalize(
+            distort_batch(raw[chosen], rng, ranges, engine=settings.distort_engine, elastic=settings.elastic)
+        )
         return x_epoch
     return data.normalize(distort_batch(raw, rng, ranges, engine=settings.distort_engine, elastic=settings.elastic))
 
