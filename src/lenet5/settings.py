@@ -86,6 +86,7 @@ class Setting:
 Network = Literal[tuple(sorted(NETWORK_INPUTS))]  # type: ignore[valid-type]
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]  # a Fraction that may be 0 (off)
 
 
 class TrainSettings(BaseModel):
@@ -162,8 +163,7 @@ class TrainSettings(BaseModel):
         ),
     ] = 0.0
     pen: Annotated[
-        float,
-        Field(ge=0, le=1, allow_inf_nan=False),
+        Share,
         Setting(
             "redraw a share F of the training digits once as a pen of even width draws them, along their "
             "strokes' middle lines (0: off; validation and test digits stay as they are)",
