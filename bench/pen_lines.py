@@ -52,10 +52,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7, help="7: the tuning set")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--errors", type=int, default=0, help="wrong readings to show per pen")
     args = parser.parse_args()
     backend = load_backend(args.model)
     numbers = dict.fromkeys(PENS, 0)
     digits = dict.fromkeys(PENS, 0)
+    wrong: dict[str, list[str]] = {name: [] for name in PENS}
     for index in range(args.count):
         for name, (style, share) in PENS.items():
             pen = desk_photos.Pen("black", np.array([0.1, 0.1, 0.1]), style, share * HEIGHT, 0.92, 0.0, 0.3)
@@ -63,11 +65,15 @@ def main() -> None:
             reading, _ = read_file(backend, picture(written.alpha), f"{index}.png")
             got = " ".join(n.number for n in reading.numbers)
             numbers[name] += got == written.text
+            if got != written.text and len(wrong[name]) < args.errors:
+                wrong[name].append(f"{written.text} -> {got}")
             if len(got) == len(written.text):
                 digits[name] += sum(a == b for a, b in zip(got, written.text, strict=True))
     rows = {name: {"numbers": numbers[name] / args.count, "digits": digits[name] / (4 * args.count)} for name in PENS}
     for name, row in rows.items():
         print(f"{name:14s} numbers {100 * row['numbers']:5.1f}%   digits {100 * row['digits']:5.1f}%")
+        if wrong[name]:
+            print("    wrong: " + ", ".join(wrong[name]))
     if args.json_out:
         write_result(args.json_out.stem, {"model": args.model, "count": args.count, "seed": args.seed, "pens": rows})
 
