@@ -29,7 +29,9 @@ a recipe does not mention keeps its default. The CLI's defaults are the `seed` r
   cores; label smoothing had the best mean validation accuracy over seeds 0-2 of the
   variants measured (docs/results.md); the shipped model was trained before it (30 epochs).
 - `reader`: the recogniser behind `lenet5 read`: the strong recipe's distortions and
-  schedule over 20 epochs (without label smoothing), plus
+  schedule over 20 epochs (without label smoothing), 40% of the training digits redrawn as a
+  ballpoint or gel pen draws them (vision/pen.py: phones see handwriting in thin even lines,
+  MNIST has thick scanned strokes), plus
   half as many junk pieces as digits (halves, pairs, digits with a slice of a neighbour:
   lenet5.reader.junk) as an 11th class, so the network can tell the number reader that a
   candidate piece is not one whole digit (LeCun et al. 1998, Sections V-VI), half as many
@@ -167,6 +169,7 @@ class TrainSettings(BaseModel):
         Setting(
             "redraw a share F of the training digits once as a pen of even width draws them, along their "
             "strokes' middle lines (0: off; validation and test digits stay as they are)",
+            recipes={"reader": 0.4},
             metavar="F",
         ),
     ] = 0.0
