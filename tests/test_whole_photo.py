@@ -139,6 +139,37 @@ def test_boxes_are_the_same_whether_a_large_photo_is_a_jpeg_or_a_png(command: st
     assert max(abs(a - b) for a, b in zip(jpeg, png, strict=True)) <= 12, (jpeg, png)
 
 
+def test_annotate_draws_on_the_upright_picture_of_a_large_photo_stored_sideways(digits, tmp_path: Path) -> None:
+    """A phone stores a portrait photo as landscape pixels with an EXIF tag that turns it
+    upright. `read --annotate` enlarges the reduced decode back to the file's size: that
+    size must be the upright one, or the copy is squeezed and the boxes miss the ink."""
+    images, labels = digits
+    upright_picture = np.full((4000, 3000), 225, np.uint8)  # portrait, as the user sees it
+    for k, digit in enumerate((4, 2)):
+        big = cv2.resize(255 - images[_first(labels, digit)], (500, 500), interpolation=cv2.INTER_CUBIC)
+        region = upright_picture[1500:2000, 800 + 450 * k : 1300 + 450 * k]
+        np.minimum(region, big, out=region)
+    stored = np.ascontiguousarray(np.rot90(upright_picture, 1))  # landscape pixels; tag 6 turns them back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "sideways.jpg"
+    Image.fromarray(stored).save(path, quality=90, exif=exif.tobytes())
+    result = run_cli("read", str(path), "--json", "--annotate", str(tmp_path / "marked"))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["number"] == "42"
+    x0, y0, x1, y1 = answer["numbers"][0]["box"]
+    assert x0 > 750 and x1 < 1800 and y0 > 1450 and y1 < 2050  # upright pixels, on the ink
+    marked = np.asarray(Image.open(tmp_path / "marked" / "sideways.read.png").convert("RGB")).astype(int)
+    assert marked.shape[:2] == (4000, 3000)
+    # Each digit's box is drawn in colour around its ink: the box's left side at the digit's
+    # left edge is coloured (grey pictures have R = G = B).
+    for digit in answer["numbers"][0]["digits"]:
+        bx0, by0, _, by1 = digit["box"]
+        side = marked[by0 + 5 : by1 - 5, bx0]
+        assert (side.max(axis=1) - side.min(axis=1) > 60).mean() > 0.8, digit["box"]
+
+
 def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
     """Two touching digits are no one digit: the reader model says so, and the digit it would
     pick gets under 50%."""

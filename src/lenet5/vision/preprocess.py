@@ -154,7 +154,12 @@ def upright(image: Image.Image) -> tuple[int, int]:
     except Exception:  # EXIF that Pillow cannot parse is simply not used (exif_transpose ignores it too)
         turned = False
     ImageOps.exif_transpose(image, in_place=True)
-    return (height, width) if turned else (width, height)
+    full = (height, width) if turned else (width, height)
+    if FULL_SIZE in image.info:
+        # Upright from here on: whatever later enlarges the reduced decode back to the file's
+        # size (`read --annotate`) must enlarge it to the turned size, not the stored one.
+        image.info[FULL_SIZE] = full
+    return full
 
 
 def analyse(image: Image.Image, label: str = "image") -> PictureDigit:
