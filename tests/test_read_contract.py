@@ -522,3 +522,30 @@ def test_a_lone_stroke_set_aside_as_print_beside_a_number_is_one_of_its_digits()
     ):
         kept = numbers._lone_strokes([_Line([number, label], height=40)], lambda w: w is number)
         assert number_words([_Line([number, label], height=40)], kept) == [[number]]
+
+
+def test_a_number_split_over_two_lines_of_writing_is_one() -> None:
+    from lenet5.reader.numbers import _across_lines
+
+    # "Invoice # 5 123743": the 5, written level with the label, was grouped into the
+    # label's line; the rest, a little higher, is a line of its own (form_line_0118, seed 3).
+    label, five = _Word(40, 100, 110, 125), _Word(179, 208, 157, 189)
+    rest = _Word(236, 502, 142, 187)
+    lines = [_Line([label, five], height=15), _Line([rest], height=37)]
+    numbers = [[five], [rest]]  # number_words's answer: one per line
+    assert _across_lines(numbers, lines) == [[five, rest]]
+    # Too far apart (more than NUMBER_GAP = 2.5 heights of the first: 80 px), two numbers.
+    far = _Word(300, 560, 142, 187)
+    assert _across_lines([[five], [far]], [_Line([label, five]), _Line([far])]) == [[five], [far]]
+    # One above the other, overlapping in height by less than half the shorter: two numbers.
+    above = _Word(236, 502, 100, 170)
+    assert _across_lines([[five], [above]], [_Line([five]), _Line([above])]) == [[five], [above]]
+    # A much shorter word beside the number (a 9's tail) is left to _tails_joined.
+    number, tail = _Word(155, 421, 397, 465), _Word(400, 418, 443, 476)
+    assert _across_lines([[number], [tail]], [_Line([number]), _Line([tail])]) == [[number], [tail]]
+    # Words already on one line are number_words's business: not joined again.
+    same = _Line([five, rest])
+    assert _across_lines([[five], [rest]], [same]) == [[five], [rest]]
+    # The order stays line by line (several numbers on a sheet are given top to bottom).
+    top, bottom = _Word(300, 400, 0, 40), _Word(0, 100, 300, 340)
+    assert _across_lines([[top], [bottom]], [_Line([top]), _Line([bottom])]) == [[top], [bottom]]

@@ -17,7 +17,7 @@ reader's own limits per line (lenet5.reader.segment).
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ STRAY_INK = 0.2
 TAIL_INSIDE = 0.8  # a lone word this much within a number's width...
 TAIL_GAP = 0.25  # ...and at most this share of its height above or below it is part of it
 NUMBER_GAP = 2.5  # line heights: words further apart on one line are different numbers
+ACROSS_OVERLAP = 0.5  # numbers on two lines overlapping in height by half the shorter: one (_across_lines)
 # A one-glyph word set aside as print is a digit of the handwritten number beside it when it
 # is at least this share of the line's glyph height and its strokes are within this
 # ratio of that word's darkness either way (the same pen on the same line; see _lone_strokes).
@@ -108,7 +109,8 @@ def read_page(
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
         kept = _lone_strokes(found.writing.lines, found.kept)
-        groups = _tails_joined(_not_fragments(number_words(found.writing.lines, kept), found))
+        written = _across_lines(number_words(found.writing.lines, kept), found.writing.lines)
+        groups = _tails_joined(_not_fragments(written, found))
         for words in groups[:MAX_NUMBERS]:
             reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
             if reading is not None and reading.digits:
@@ -161,6 +163,41 @@ def _tails_joined(numbers: list[list[Word]]) -> list[list[Word]]:
             joined[host] = sorted([*joined[host], words[0]], key=lambda w: w.box[0])
             joined[i] = []
     return [words for words in joined if words]
+
+
+def _across_lines(numbers: list[list[Word]], lines: list[TextLine]) -> list[list[Word]]:
+    """Numbers on different lines of writing that stand side by side, within NUMBER_GAP of
+    their height and overlapping in height by at least half the shorter, are one number. A
+    number's first digit written a little lower than the rest, level with the form's printed
+    label, was grouped into the label's line ("Invoice # 5 | 123743"): read as two numbers.
+    Both must be at least SHORT_WORD as tall as the other. The numbers keep their order
+    (line by line, top to bottom)."""
+    line_of = {id(word): k for k, line in enumerate(lines) for word in line.words}
+    joined: list[list[Word]] = [list(words) for words in numbers]
+    by_left = sorted(range(len(joined)), key=lambda k: joined[k][0].box[0])
+    lefts = [joined[k][0].box[0] for k in by_left]
+    for i in by_left:
+        words = joined[i]
+        if not words:
+            continue
+        x0, y0, x1, y1 = _union(words)
+        height = y1 - y0
+        # Only numbers starting at most NUMBER_GAP heights after this one ends are looked at.
+        for j in by_left[bisect_left(lefts, x0 + 1) : bisect_right(lefts, x1 + NUMBER_GAP * height)]:
+            other = joined[j]
+            if not other or line_of.get(id(other[0])) == line_of.get(id(words[0])):
+                continue
+            a0, b0, _, b1 = _union(other)
+            overlap = min(y1, b1) - max(y0, b0)
+            shorter, taller = sorted((height, b1 - b0))
+            # As tall as each other: a much shorter word below a number is its tail (_tails_joined).
+            alike = shorter >= SHORT_WORD * taller
+            if alike and a0 >= x1 - ACROSS_OVERLAP * height and overlap >= ACROSS_OVERLAP * shorter:
+                words = sorted([*words, *other], key=lambda w: w.box[0])
+                joined[i], joined[j] = words, []
+                x0, y0, x1, y1 = _union(words)
+                height = y1 - y0
+    return [_digit_high(words) if len(words) > 1 else words for words in joined if words]
 
 
 def _holds_tail(number: Box, tail: Box) -> bool:
