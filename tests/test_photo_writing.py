@@ -346,6 +346,28 @@ def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     assert lines[0].words[0].features.blobs == 4
 
 
+def test_a_digit_with_one_loop_written_solid_is_writing_not_a_blot() -> None:
+    # A bold pen's 8 whose lower loop closed up (seed 3 form_line_0104: the first 8 of
+    # "881" was set aside as a blot): it fills its box like a blot and is several times
+    # thicker than the page's thin strokes, but its widest inner circle spans only about
+    # two thirds of its width. A blot, round or oval, spans nearly all of it.
+    page = synth.blank_page(700, 400, seed=8)
+    pen = np.zeros(page.image.shape, np.uint8)
+    cv2.line(pen, (120, 160), (112, 232), 255, 3, cv2.LINE_AA)  # a "1", thin
+    cv2.ellipse(pen, (300, 196), (22, 36), 0, 0, 360, 255, 3, cv2.LINE_AA)  # a "0", thin
+    # The 8: an upper loop written with a bold pen, its lower loop solid; about 31 x 38 px,
+    # 0.69 of its box ink, its widest inner circle 0.67 of its width (the photo's 8: 29 x
+    # 30, 0.69 and 0.66).
+    cv2.ellipse(pen, (200, 187), (9, 9), 0, 0, 360, 255, 5, cv2.LINE_AA)
+    cv2.ellipse(pen, (200, 203), (15, 9), 0, 0, 360, 255, -1, cv2.LINE_AA)
+    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
+    cv2.circle(page.image, (520, 196), 22, 40.0, -1)  # an ink blot on the same line
+    lines = find_writing(_gray(page))
+    boxes = [w.box for line in lines for w in line.words]
+    assert any(x0 <= 190 and x1 >= 210 and y0 <= 180 and y1 >= 208 for x0, y0, x1, y1 in boxes), boxes  # the 8
+    assert not any(x0 <= 510 <= x1 and y0 <= 196 <= y1 for x0, y0, x1, y1 in boxes), boxes  # not the blot
+
+
 def test_a_close_up_sevens_bar_is_its_own_stroke_not_a_rule() -> None:
     # The bar is 45% of the page wide, longer than the first pass's rules: but it is one
     # glyph's own stroke, the glyph spanning most of it.

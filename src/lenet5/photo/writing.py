@@ -84,6 +84,7 @@ CONTINUES = 0.5  # ...looked past its ends for this share of its height...
 CONTINUED = 0.45  # ...where other ink on this share of the rows makes it part of something else
 SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
+BLOT_ROUND = 0.75  # ...and its widest inner circle spans this share of its box's narrower side (a blot is round)
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
 PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
 PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
@@ -700,12 +701,15 @@ def _bar(blob: _Blob, labels: np.ndarray) -> bool:
 def _filled(blob: _Blob, labels: np.ndarray, stroke: float) -> bool:
     """Compact, mostly ink, and as thick as it is wide: a blot or a dot, not strokes (a bold
     digit fills its box as much as a round blot does, but its strokes are thin: thinner
-    than the box, and no more than a couple of times the page's other strokes)."""
+    than the box, and no more than a couple of times the page's other strokes). A digit
+    with one loop written solid can be several times the page's strokes: its widest inner
+    circle still spans no more than about two thirds of its width (BLOT_ROUND), a blot's
+    nearly all of it."""
     least = min(blob.w, blob.h)
     if blob.area < 0.6 * blob.w * blob.h or max(blob.w, blob.h) > 2 * least:
         return False
     thickness = _thickness(blob, labels)
-    return thickness >= 0.6 * least and thickness >= BLOT_STROKES * stroke
+    return thickness >= BLOT_ROUND * least and thickness >= BLOT_STROKES * stroke
 
 
 def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float, float]) -> str:
