@@ -15,6 +15,7 @@ the digit as a whole.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,16 +49,23 @@ def random_affines(n: int, rng: np.random.Generator, ranges: DistortionRanges = 
     return affines
 
 
+def _sources(affines: np.ndarray, height: int, width: int, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Where each output pixel of every digit comes from under its affine map (inverse
+    mapping about the image centre): x and y, [n, H*W] each, in pixels. `warp` keeps
+    float64 (the paper recipe's runs are reproduced bit for bit); OpenCV's maps are float32."""
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    ys, xs = np.mgrid[0:height, 0:width]
+    out_xy = np.stack([xs.ravel() - cx, ys.ravel() - cy]).astype(dtype)  # [2, H*W], centred
+    linear, shift = affines[:, :, :2], affines[:, :, 2].astype(dtype)
+    inverse = np.linalg.inv(linear).astype(dtype)  # [n, 2, 2]
+    src = np.einsum("nij,njp->nip", inverse, out_xy[None] - shift[:, :, None])  # [n, 2, H*W]
+    return src[:, 0] + cx, src[:, 1] + cy
+
+
 def warp(images: np.ndarray, affines: np.ndarray) -> np.ndarray:
     """Apply per-image affine maps to [n, H, W] images (0 = background) by inverse mapping."""
     n, height, width = images.shape
-    cy, cx = (height - 1) / 2, (width - 1) / 2
-    ys, xs = np.mgrid[0:height, 0:width]
-    out_xy = np.stack([xs.ravel() - cx, ys.ravel() - cy])  # [2, H*W], centred
-    linear, shift = affines[:, :, :2], affines[:, :, 2]
-    inverse = np.linalg.inv(linear)  # [n, 2, 2]
-    src = np.einsum("nij,njp->nip", inverse, out_xy[None] - shift[:, :, None])  # [n, 2, H*W]
-    sx, sy = src[:, 0] + cx, src[:, 1] + cy
+    sx, sy = _sources(affines, height, width)
     x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
     fx, fy = sx - x0, sy - y0
     flat = images.reshape(n, -1).astype(np.float32)
@@ -111,6 +119,17 @@ def _gaussian_matrix(size: int, sigma: float) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+@functools.lru_cache(maxsize=4)
+def _elastic_basis(size: int) -> np.ndarray:
+    """[size, ELASTIC_MODES]: V diag(sqrt w) of elastic_fields, the same for every chunk."""
+    blur = _gaussian_matrix(size, ELASTIC_SIGMA)
+    eigenvalues, eigenvectors = np.linalg.eigh(blur @ blur.T / 3)
+    keep = np.argsort(eigenvalues)[::-1][:ELASTIC_MODES]
+    basis = (eigenvectors[:, keep] * np.sqrt(eigenvalues[keep])).astype(np.float32)
+    basis.flags.writeable = False  # shared by every call
+    return basis
+
+
 def elastic_fields(n: int, size: int, rms: float, rng: np.random.Generator) -> np.ndarray:
     """[n, 2, size, size] smooth displacement fields (x, y), in pixels, with the statistics of
     Simard et al.'s fields (uniform noise blurred by a Gaussian of ELASTIC_SIGMA), scaled so
@@ -124,10 +143,7 @@ def elastic_fields(n: int, size: int, rms: float, rng: np.random.Generator) -> n
     (B) covariance of uniform noise (variance 1/3). With C = V diag(w) V^T, the field
     V diag(sqrt w) Z diag(sqrt w) V^T, Z standard normal, has exactly that covariance; the
     six largest eigenvalues hold 99.9995% of it at sigma 6 (28 px), so Z is 6 x 6."""
-    blur = _gaussian_matrix(size, ELASTIC_SIGMA)
-    eigenvalues, eigenvectors = np.linalg.eigh(blur @ blur.T / 3)
-    keep = np.argsort(eigenvalues)[::-1][:ELASTIC_MODES]
-    basis = (eigenvectors[:, keep] * np.sqrt(eigenvalues[keep])).astype(np.float32)  # [size, k]
+    basis = _elastic_basis(size)
     # Expected mean square of one pixel's displacement is the mean of diag(C) squared
     # (separable covariance); the scale makes its square root `rms`.
     scale = rms / (basis**2).sum(axis=1).mean()
@@ -141,14 +157,9 @@ def warp_elastic(images: np.ndarray, affines: np.ndarray, fields: np.ndarray) ->
     import cv2
 
     n, height, width = images.shape
-    cy, cx = (height - 1) / 2, (width - 1) / 2
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    linear, shift = affines[:, :, :2], affines[:, :, 2]
-    inverse = np.linalg.inv(linear).astype(np.float32)[:, :, :, None, None]  # [n, 2, 2, 1, 1]
-    shift = shift.astype(np.float32)
-    dx, dy = xs - cx - shift[:, 0, None, None], ys - cy - shift[:, 1, None, None]  # [n, H, W]
-    map_x = inverse[:, 0, 0] * dx + inverse[:, 0, 1] * dy + (fields[:, 0] + cx)
-    map_y = inverse[:, 1, 0] * dx + inverse[:, 1, 1] * dy + (fields[:, 1] + cy)
+    sx, sy = _sources(affines, height, width, np.float32)
+    map_x = sx.reshape(n, height, width) + fields[:, 0]
+    map_y = sy.reshape(n, height, width) + fields[:, 1]
     out = np.empty((n, height, width), dtype=np.float32)
     source = images.astype(np.float32)
     for i in range(n):
