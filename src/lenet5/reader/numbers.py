@@ -174,6 +174,7 @@ def _across_lines(numbers: list[list[Word]], lines: list[TextLine]) -> list[list
     (line by line, top to bottom)."""
     line_of = {id(word): k for k, line in enumerate(lines) for word in line.words}
     joined: list[list[Word]] = [list(words) for words in numbers]
+    grown: set[int] = set()  # numbers that took in another: number_words's height check again
     by_left = sorted(range(len(joined)), key=lambda k: joined[k][0].box[0])
     lefts = [joined[k][0].box[0] for k in by_left]
     for i in by_left:
@@ -195,9 +196,10 @@ def _across_lines(numbers: list[list[Word]], lines: list[TextLine]) -> list[list
             if alike and a0 >= x1 - ACROSS_OVERLAP * height and overlap >= ACROSS_OVERLAP * shorter:
                 words = sorted([*words, *other], key=lambda w: w.box[0])
                 joined[i], joined[j] = words, []
+                grown.add(i)
                 x0, y0, x1, y1 = _union(words)
                 height = y1 - y0
-    return [_digit_high(words) if len(words) > 1 else words for words in joined if words]
+    return [_digit_high(words) if k in grown else words for k, words in enumerate(joined) if words]
 
 
 def _holds_tail(number: Box, tail: Box) -> bool:
