@@ -551,3 +551,33 @@ def test_a_box_side_printed_as_its_thin_rules_is_no_darker_than_they_are() -> No
     strength[13:64, 30:34] = np.maximum(strength[13:64, 30:34], 0.5)
     lighter = np.where(ruling, strength / 3, strength)
     assert not writing._as_dark_as(runs, lighter, ruling, lambda *box: True)(30, 13, 4, 51)
+
+
+def test_a_folds_crease_broken_into_dashes_is_not_part_of_the_digits_beside_it() -> None:
+    # A fold's crease is as thin as a pen's line and breaks into dashes of every length;
+    # stacked into one tall "glyph" it joined the 7 beside it, and the number's height
+    # became the crease's (desk_numbers_multi_0027, seed 3: "7436" was not read).
+    page = synth.blank_page(600, 700, seed=4)
+    truth = synth.write(page, "74", 150, 330, 50, 4)
+    rng = np.random.default_rng(0)
+    y = 40
+    while y < 660:
+        length = int(rng.integers(5, 46))
+        cv2.line(page.image, (138, y), (138, y + length), 150.0, 3)
+        y += length + int(rng.integers(3, 10))
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
+def test_a_run_of_small_print_joined_to_a_tall_glyph_is_a_word_of_its_own() -> None:
+    # "Postcode:" in small print, its dotted leader run into the handwritten 2: the gap
+    # between them is narrow, but a glyph twice as tall as the several before it starts a
+    # word (form_line_0105, seed 3). One short digit before tall ones stays in their word.
+    def blob(k: int, x0: int, x1: int, top: int) -> writing._Blob:
+        return writing._Blob(k, x0, top, x1, 458, (x1 - x0) * (458 - top) // 3, 0.7)
+
+    label = [blob(1, 58, 70, 442), blob(2, 72, 84, 446), blob(3, 86, 100, 442)]
+    digits = [blob(4, 110, 150, 408), blob(5, 160, 195, 410)]
+    assert writing._split_words(label + digits, 41.5) == [label, digits]
+    zero = [blob(6, 58, 80, 434)]
+    assert writing._split_words(zero + digits, 41.5) == [zero + digits]

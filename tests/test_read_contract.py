@@ -513,9 +513,11 @@ def test_a_lone_stroke_set_aside_as_print_beside_a_number_is_one_of_its_digits()
     one = _glyph_word(130, 140, 2, 38, 0.65, 1)
     kept = numbers._lone_strokes([_Line([number, one], height=40)], lambda w: w is number)
     assert number_words([_Line([number, one], height=40)], kept) == [[number, one]]
-    # A printed label stays set aside: several glyphs, or much darker (toner), or small, or far.
+    # A printed label stays set aside: several glyphs, or one piece wider than tall (a short
+    # word blurred together: "Qty"), or much darker (toner), or small, or far.
     for label in (
         _glyph_word(130, 170, 2, 38, 0.65, 3),
+        _glyph_word(130, 187, 4, 38, 0.65, 1),
         _glyph_word(130, 140, 2, 38, 0.95, 1),
         _glyph_word(130, 140, 20, 38, 0.65, 1),
         _glyph_word(220, 230, 2, 38, 0.65, 1),
@@ -549,3 +551,44 @@ def test_a_number_split_over_two_lines_of_writing_is_one() -> None:
     # The order stays line by line (several numbers on a sheet are given top to bottom).
     top, bottom = _Word(300, 400, 0, 40), _Word(0, 100, 300, 340)
     assert _across_lines([[top], [bottom]], [_Line([top]), _Line([bottom])]) == [[top], [bottom]]
+
+
+def _found(printed: dict[_Word, float]) -> numbers.PageWriting:
+    """What page_writing would say of these words: each with the script network's share of
+    print, kept as handwriting below PRINTED (0.7)."""
+    kept = frozenset(id(w) for w, share in printed.items() if share < 0.7)
+    return numbers.PageWriting(None, kept, 0.1, {id(w): share for w, share in printed.items()})  # type: ignore[arg-type]
+
+
+def test_a_small_doubtful_word_at_a_numbers_end_is_its_label() -> None:
+    # "Ref." (24 px, 0.44 print) on the line beside the handwritten 216 (40 px): joined to it
+    # across lines, it was read "889216" (form_line_0019, seed 1).
+    ref, digits = _Word(236, 279, 471, 495), _Word(328, 433, 451, 491)
+    assert numbers._label_ends([[ref, digits]], _found({ref: 0.44, digits: 0.28})) == [[digits]]
+    # At either end, and only there; a word the network is sure of, or one as tall, stays.
+    after = _Word(440, 480, 471, 495)
+    found = _found({ref: 0.44, digits: 0.28, after: 0.5})
+    assert numbers._label_ends([[digits, after]], found) == [[digits]]
+    assert numbers._label_ends([[digits, ref, digits]], found) == [[digits, ref, digits]]
+    assert numbers._label_ends([[ref, digits]], _found({ref: 0.1, digits: 0.28})) == [[ref, digits]]
+    tall = _Word(236, 279, 455, 491)
+    assert numbers._label_ends([[tall, digits]], _found({tall: 0.44, digits: 0.28})) == [[tall, digits]]
+    # A word the network set aside and a rule took back (a lone 1) is not judged again.
+    one = _Word(106, 131, 471, 495)
+    assert numbers._label_ends([[one, digits]], _found({one: 0.9, digits: 0.28})) == [[one, digits]]
+
+
+def test_a_small_number_leaning_to_print_beside_handwriting_is_a_label() -> None:
+    # A form's labels in a small font ("Labels", "Apples": 16 px, 0.56-0.69 print) were
+    # read as numbers beside the handwritten 54 (38 px, no print): form_line_0030, seed 1.
+    written, labels = _Word(349, 447, 259, 297), _Word(101, 162, 266, 282)
+    apples = _Word(99, 165, 469, 490)
+    found = _found({written: 0.0, labels: 0.6, apples: 0.56})
+    assert numbers._printed_labels([[labels], [written], [apples]], found) == [[written]]
+    # Kept: as tall as the handwriting, or surer of being handwritten, or set aside and
+    # taken back by another rule, or nothing on the page surely handwritten to compare with.
+    big = _Word(101, 200, 266, 300)
+    assert numbers._printed_labels([[big], [written]], _found({written: 0.0, big: 0.6})) == [[big], [written]]
+    assert numbers._printed_labels([[labels], [written]], _found({written: 0.0, labels: 0.4})) == [[labels], [written]]
+    assert numbers._printed_labels([[labels], [written]], _found({written: 0.0, labels: 0.8})) == [[labels], [written]]
+    assert numbers._printed_labels([[labels], [written]], _found({written: 0.3, labels: 0.6})) == [[labels], [written]]

@@ -29,13 +29,17 @@ Input is a rectified sheet (`sheet.rectify`), or any picture of paper without de
    beside a few digits, shorter but far thicker than their strokes; it never sets the
    text height, and its middle is never taken for a rule), marks
    much fainter than the page's writing (squared paper's grid, show-through, a shadow's
-   remains), flat dashes under the text and flat pieces of a fold or a broken rule are
-   furniture; blobs below glyph size, short slivers and compact dots are minor: they never
-   make a line, they join a word they sit in (a decimal point, a detached bit), or are dust.
+   remains), flat dashes under the text, flat pieces of a fold or a broken rule, and the
+   dashes a fold's crease breaks into (thin pieces in one column or row, one after the
+   other, several text heights long together) are furniture; blobs below glyph size, short
+   slivers and compact dots are minor: they never make a line, they join a word they sit
+   in (a decimal point, a detached bit), or are dust.
 4. Lines and words. Glyphs are taken left to right; each joins the line whose last glyphs
    it overlaps vertically by half its height (following a line that slopes), if near
    enough (LINE_GAP), or starts a new one. Within a line, a gap wider than WORD_GAP of the
-   line's height starts a new word. Lines come top to bottom, words left to right.
+   line's height starts a new word, and so does a glyph twice as tall as the several
+   before it (a label's small print run into the digits by a dotted leader). Lines come
+   top to bottom, words left to right.
 
 Each word carries its mask and its cleaned ink strength (furniture and other words' ink
 removed, the strokes' soft rims kept) for a reader, and a few cheap features that could
@@ -78,6 +82,7 @@ MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet co
 GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
 COMB_GAP = 1.8  # ...unless a box's wall stands in a gap up to this many heights: a comb's boxes
+HEIGHT_BREAK = 0.5  # a glyph twice as tall as the several glyphs before it starts a word
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
 LONE_STROKE = 0.5  # a word of one piece at most this wide for its height is one stroke...
 CONTINUES = 0.5  # ...looked past its ends for this share of its height...
@@ -95,6 +100,11 @@ FAINT_LINE = 0.4  # a line of one glyph under this share of the darkest line's i
 FAINT_WORDS = 0.25  # ...a line of several under this share (a ballpoint's digits beside bold print)
 LONE_SHARE = 0.5  # a line of one glyph under this share of the page's text height is a speck or a hair
 LINE_GAP = 4.0  # a glyph this many line heights right of a line starts another
+DASH_THIN = 0.25  # pieces at most this share of the text height across (and a stroke's width)...
+DASH_STEP = 0.5  # ...in one column (or row), each within this share of the text height of the next...
+DASH_DRIFT = 3  # ...and at most this many px aside of it, are one broken line (a fold, a dashed rule)...
+DASH_PIECES = 3  # ...if there are this many at least...
+DASH_COVER = 0.5  # ...covering this share of the span between its ends (a dotted line's dots: too little)
 
 
 @dataclass(frozen=True)
@@ -750,6 +760,56 @@ def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[flo
     return "glyph"
 
 
+def _dashed(blobs: list[_Blob], text_height: float, stroke: float) -> set[int]:
+    """The blobs that are pieces of a broken straight line: a sheet's fold, a dashed rule.
+    A fold's crease is as thin as a pen's line and breaks into short dashes, each too short
+    for a rule; stacked, they became one tall glyph that joined the digits beside it.
+    Pieces count when they are thin (a stroke's width), lie in one column (or row) one after
+    the other with small gaps, and run together for RULE_HEIGHTS text heights: no digit,
+    and no column of 1s on successive lines (their gaps are a line's spacing), does that."""
+    if not text_height:
+        return set()
+    # Thin: a stroke's width, and far under a glyph's (a pen lying on the page can make the
+    # page's stroke width a digit's).
+    thin = min(max(2.0 * stroke, 3.0), DASH_THIN * text_height)
+    step = DASH_STEP * text_height
+    found: set[int] = set()
+    for vertical in (True, False):
+        # Each piece as (start, end) along the line's direction and its centre across it.
+        spans = [
+            ((b.y0, b.y1, (b.x0 + b.x1) // 2) if vertical else (b.x0, b.x1, (b.y0 + b.y1) // 2), b)
+            for b in blobs
+            if (b.w if vertical else b.h) <= thin
+        ]
+        spans.sort(key=lambda item: item[0])
+        # Chains still open, by their last piece's centre: a piece looks only at the few
+        # chains within DASH_DRIFT of its own centre (and drops those it has left behind),
+        # so a page of specks costs one pass.
+        open_chains: dict[int, list[list[tuple[tuple[int, int, int], _Blob]]]] = {}
+        chains = []
+        for item in spans:
+            (start, _end, across) = item[0]
+            joined = None
+            for at in range(across - DASH_DRIFT, across + DASH_DRIFT + 1):
+                alive = [c for c in open_chains.get(at, []) if start - c[-1][0][1] <= step][-4:]
+                open_chains[at] = alive
+                if joined is None:
+                    joined = next((c for c in alive if start >= c[-1][0][1]), None)
+            if joined is None:
+                joined = []
+                chains.append(joined)
+            else:
+                open_chains[joined[-1][0][2]].remove(joined)
+            joined.append(item)
+            open_chains.setdefault(across, []).append(joined)
+        for chain in chains:
+            span = chain[-1][0][1] - chain[0][0][0]
+            cover = sum(end - start for (start, end, _), _b in chain)
+            if len(chain) >= DASH_PIECES and span >= RULE_HEIGHTS * text_height and cover >= DASH_COVER * span:
+                found.update(b.index for _, b in chain)
+    return found
+
+
 # --- lines and words --------------------------------------------------------------------------
 
 
@@ -822,7 +882,9 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
             # The glyphs' own height: a comb's digits may stand beside a label's smaller print.
             tall = max(blob.h, words[-1][-1].h)
             wall = _comb(taken, (right, top, blob.x0, bottom), tall)
-            if blob.x0 - right > WORD_GAP * height:
+            if len(words[-1]) >= 2 and max(b.h for b in words[-1]) < HEIGHT_BREAK * blob.h and not combed:
+                right = None  # a label's small print, joined to the digits by a dotted leader
+            elif blob.x0 - right > WORD_GAP * height:
                 combed = wall and (combed or (len(words[-1]) == 1 and boxed(words[-1], tall)))
                 if not combed:
                     right = None
@@ -1065,8 +1127,9 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     text_height = _text_height(glyphs, pens) or text_height
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, faint, _page_stroke(labels, blobs))
+    furniture = pens | _dashed(blobs, text_height, floors[2])
     for blob in blobs:
-        kinds["furniture" if blob.index in pens else _kind(blob, labels, text_height, floors)].append(blob)
+        kinds["furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors)].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
     lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height, taken)

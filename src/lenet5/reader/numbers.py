@@ -6,8 +6,10 @@
 2. The writing. Ink is found on the page, rules, boxes, underlines, specks, blots and
    shadow edges are taken out, and what is left is grouped into lines and words
    (lenet5.photo.writing).
-3. The numbers. Each line's words, left to right, are one number unless a wide gap parts
-   them; each is read by the number reader (segmentation, every grouping scored, the best
+3. The numbers. Each line's words, left to right, are one number unless a wide gap or a
+   printed word parts them (number_groups: also a number's halves on two lines joined, a
+   small doubtful label at a number's end left out, small numbers the script network leans
+   to call print left out); each is read by the number reader (segmentation, every grouping scored, the best
    path: lenet5.reader.segment and lenet5.reader.graph) on its own cleaned ink.
 
 Numbers come top to bottom, each with its box and its digits' boxes in the original
@@ -26,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from lenet5.infer.backends import Backend
-from lenet5.infer.photo import Page, PageWriting, dark_mass, find_page, page_writing, stroke_darkness
+from lenet5.infer.photo import PRINTED, Page, PageWriting, dark_mass, find_page, page_writing, stroke_darkness
 from lenet5.photo import TextLine, Word, continues_past_its_ends
 from lenet5.reader.read import NumberReading, ReadDigit, reading_of, score_graph, scored
 from lenet5.reader.segment import segment_ink
@@ -44,9 +46,21 @@ NUMBER_GAP = 2.5  # line heights: words further apart on one line are different 
 ACROSS_OVERLAP = 0.5  # numbers on two lines overlapping in height by half the shorter: one (_across_lines)
 # A one-glyph word set aside as print is a digit of the handwritten number beside it when it
 # is at least this share of the line's glyph height and its strokes are within this
-# ratio of that word's darkness either way (the same pen on the same line; see _lone_strokes).
+# ratio of that word's darkness either way (the same pen on the same line; see _lone_strokes),
+# and no wider than tall: a stroke (a 1, an open 6, a 7 without its bar) is narrow, a short
+# printed word ("Qty", "No.") that blurred into one piece is wider than tall.
 LONE_STROKE_HEIGHT = 0.75
 LONE_STROKE_DARKNESS = 1.25
+LONE_STROKE_WIDTH = 1.0
+# A number's first or last word under this share of its tallest word's height, that the
+# script network gives at least this share of print, is a label before (or after) it.
+LABEL_HEIGHT = 0.75
+LABEL_PRINTED = 0.3
+# A whole number under this share of the height of the tallest number the script network
+# gives under SURELY_WRITTEN of print, that it gives at least LABEL_LEANING, is a label.
+LABEL_SMALL = 0.7
+LABEL_LEANING = 0.5
+SURELY_WRITTEN = 0.25
 # On a page of several words, a number read with less confidence than this is a stray mark
 # (a box's corner, a fragment of a rule, a speck that became a "1"), left out while any number
 # is read with more. On the seed-1 desk sets: 26 of 79 wrong numbers below 0.4, none of 123
@@ -108,10 +122,7 @@ def read_page(
         numbers.append(_read_whole(backend, page, label, digits))
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
-        kept = _lone_strokes(found.writing.lines, found.kept)
-        written = _across_lines(number_words(found.writing.lines, kept), found.writing.lines)
-        groups = _tails_joined(_not_fragments(written, found))
-        for words in groups[:MAX_NUMBERS]:
+        for words in number_groups(found)[:MAX_NUMBERS]:
             reading = _read_words(backend, words, found.threshold, page, label, budget, digits)
             if reading is not None and reading.digits:
                 numbers.append(reading)
@@ -125,6 +136,37 @@ def read_page(
         best = max(n.confidence for n in read)
         raise NoInkError(f"{label}: no number read with confidence {min_confidence:g} or more (best: {best:.2f})")
     return PageReading(label, sure, page.rectified is not None)
+
+
+def number_groups(found: PageWriting) -> list[list[Word]]:
+    """The words of each number on the page, in reading order (the module docstring's steps)."""
+    kept = _lone_strokes(found.writing.lines, found.kept)
+    written = _label_ends(_across_lines(number_words(found.writing.lines, kept), found.writing.lines), found)
+    return _printed_labels(_tails_joined(_not_fragments(written, found)), found)
+
+
+def _printed_labels(numbers: list[list[Word]], found: PageWriting) -> list[list[Word]]:
+    """Numbers without those that look like a form's printed labels beside its handwriting:
+    smaller than the tallest number the script network is sure is handwritten (LABEL_SMALL),
+    and kept as handwriting by that network only just ("Labels", "Apples" in a small
+    font: at least LABEL_LEANING print, under PRINTED). A number with a word the network set
+    aside that another rule took back (a 1, a ballpoint's line) is not judged again here."""
+
+    def height(words: list[Word]) -> int:
+        return max(w.box[3] for w in words) - min(w.box[1] for w in words)
+
+    def share(words: list[Word]) -> float:
+        return max(found.printed.get(id(w), 0.0) for w in words)
+
+    written = [height(words) for words in numbers if share(words) < SURELY_WRITTEN]
+    if not written:
+        return numbers
+    tallest = max(written)
+    return [
+        words
+        for words in numbers
+        if not (height(words) < LABEL_SMALL * tallest and LABEL_LEANING <= share(words) < PRINTED)
+    ]
 
 
 def _one_line_close_up(page: Page, found: PageWriting) -> bool:
@@ -269,7 +311,8 @@ def _lone_strokes(lines: list[TextLine], kept: Callable[[Word], bool]) -> Callab
 
 def _same_number_stroke(glyph: Word, beside: Word, line_height: float) -> bool:
     gap = max(glyph.box[0] - beside.box[2], beside.box[0] - glyph.box[2])
-    tall = glyph.box[3] - glyph.box[1] >= LONE_STROKE_HEIGHT * line_height
+    height = glyph.box[3] - glyph.box[1]
+    tall = height >= LONE_STROKE_HEIGHT * line_height and glyph.box[2] - glyph.box[0] <= LONE_STROKE_WIDTH * height
     own, other = stroke_darkness(glyph), stroke_darkness(beside)
     alike = other > 0 and 1 / LONE_STROKE_DARKNESS <= own / other <= LONE_STROKE_DARKNESS
     return gap <= NUMBER_GAP * line_height and tall and alike
@@ -292,6 +335,27 @@ def number_words(lines: list[TextLine], kept: Callable[[Word], bool]) -> list[li
         if current:
             numbers.append(current)
     return [_digit_high(words) for words in numbers]
+
+
+def _label_ends(numbers: list[list[Word]], found: PageWriting) -> list[list[Word]]:
+    """Numbers without a first or last word that is both smaller than their tallest
+    (LABEL_HEIGHT) and doubtful print (LABEL_PRINTED): a form's label ("Ref.", "#") that the
+    script network was not sure enough of to set aside, written just before the digits."""
+    trimmed = []
+    for words in numbers:
+        tallest = max(w.box[3] - w.box[1] for w in words)
+        # Kept by the script network, but with doubt (a lone stroke taken back beside the
+        # digits by _lone_strokes was judged there: a 1, whatever the network says).
+        doubtful = [found.kept(w) and found.printed.get(id(w), 0.0) >= LABEL_PRINTED for w in words]
+        labels = [d and w.box[3] - w.box[1] < LABEL_HEIGHT * tallest for d, w in zip(doubtful, words, strict=True)]
+        start, end = 0, len(words)
+        while end - start > 1 and labels[start]:
+            start += 1
+        while end - start > 1 and labels[end - 1]:
+            end -= 1
+        words = words[start:end]
+        trimmed.append(words)
+    return trimmed
 
 
 def _digit_high(words: list[Word]) -> list[Word]:
