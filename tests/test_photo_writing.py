@@ -581,3 +581,19 @@ def test_a_run_of_small_print_joined_to_a_tall_glyph_is_a_word_of_its_own() -> N
     assert writing._split_words(label + digits, 41.5) == [label, digits]
     zero = [blob(6, 58, 80, 434)]
     assert writing._split_words(zero + digits, 41.5) == [zero + digits]
+
+
+def test_a_thick_blob_reaching_in_from_the_pages_edge_is_furniture_whatever_the_text_height() -> None:
+    # A pen lying across the sheet's edge, on a page whose only digit is too small and bold
+    # to set the text height (0): judged by its size against that height, the pen was a
+    # glyph, and `predict` read it instead of the 3 (small_digit_page_0033, seed 1).
+    labels = np.zeros((737, 863), np.int32)
+    cv2.line(labels, (780, 150), (900, 190), 1, 32)  # the pen, cut by the right edge
+    cv2.line(labels, (850, 400), (863, 440), 2, 6)  # a digit's stroke cut by the edge
+    ys, xs = np.nonzero(labels == 1)
+    pen = writing._Blob(1, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, len(xs), 0.6)
+    ys, xs = np.nonzero(labels == 2)
+    stroke = writing._Blob(2, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, len(xs), 0.6)
+    floors = (0.1, 0.0, 6.0)  # the ink threshold, no faint floor, the page's strokes 6 px wide
+    assert writing._kind(pen, labels, 0.0, floors) == "furniture"
+    assert writing._kind(stroke, labels, 0.0, floors) == "glyph"

@@ -736,6 +736,11 @@ def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[flo
         return "furniture"  # a page edge, the desk, a shadow's border, a pen lying across, a rule's end
     if _on_edge(blob, labels.shape) and size < 0.6 * text_height:
         return "minor"  # a bit of something cut by the page's edge: a digit cut so short is unreadable anyway
+    if _on_edge(blob, labels.shape) and stroke > 0 and _thickness(blob, labels) >= BLOT_STROKES * stroke:
+        # Thick and cut by the page's edge: a pen or a shadow reaching in from the desk. A
+        # digit cut by the edge is written with the page's pen. (Judged before the text
+        # height, which such a blob may have set when it is most of the ink.)
+        return "furniture"
     if _filled(blob, labels, stroke):
         # A blot if large, else a dot (dust, a decimal point).
         return "furniture" if least >= max(10, 0.4 * text_height) else "minor"
