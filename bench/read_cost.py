@@ -76,6 +76,22 @@ def strokes() -> bytes:
     return _png(page)
 
 
+def dashes() -> bytes:
+    """Thin dashes of random lengths in columns 8 px apart and rows between them: every
+    piece a candidate for the writing finder's broken-line (fold) test, many chains at once."""
+    rng = np.random.default_rng(3)
+    page = np.full((1000, 1000), 235, np.uint8)
+    import cv2
+
+    for x in range(6, 1000, 8):
+        y = int(rng.integers(0, 8))
+        while y < 1000:
+            length = int(rng.integers(3, 30))
+            cv2.line(page, (x, y), (x + int(rng.integers(-1, 2)), y + length), 60, 2)
+            y += length + int(rng.integers(2, 9))
+    return _png(page)
+
+
 def jpeg_noise_12mp() -> bytes:
     """Random grey 8x8 blocks (one JPEG block each: a flat block costs few bytes) over 12 MP."""
     rng = np.random.default_rng(2)
@@ -107,6 +123,7 @@ PICTURES = {
     "speckle 1024": lambda: speckle(1024),
     "uniform noise": noise_png,
     "short strokes": strokes,
+    "dashed columns": dashes,
     "12 MP JPEG noise": jpeg_noise_12mp,
     "blank 12 MP photo": blank_photo,
     "two digits (baseline)": baseline,

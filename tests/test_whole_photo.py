@@ -375,3 +375,24 @@ def test_a_ballpoints_thin_even_line_is_handwriting_even_when_the_network_says_p
     assert label.box[3] - label.box[1] < 0.6 * min(w.box[3] - w.box[1] for w in written)  # the small label
     assert written and all(found.kept(w) for w in written)
     assert not found.kept(label)
+
+
+def test_a_pen_lying_across_a_printed_title_is_no_thin_pen_line() -> None:
+    # A pen lying across "Visitor log", joined to its "g": 265 px tall and 22 px thick, as
+    # thin for its height as a ballpoint's digit; kept as handwriting, it was read as a
+    # stray "1" beside the form's number (form_line_0023, seed 2: the median stroke of the
+    # page's words 7.1 px). A thin word counts as a pen's writing only when its strokes are
+    # no thicker than 1.5 times the page's words' median.
+    from lenet5.infer.photo import _pen_line
+    from lenet5.photo import Word, WordFeatures
+
+    def word(height: int, stroke: float) -> Word:
+        features = WordFeatures(1, 1, stroke, 0.1, 0.1, 0.0, 0.8, 0.1, 0.2, 1.0)
+        square = np.ones((height, height), np.uint8)
+        return Word((0, 0, height, height), (1,), square, square.astype(np.float32), features)
+
+    assert not _pen_line(word(265, 21.7), typical_stroke=7.1)
+    assert _pen_line(word(56, 3.85), typical_stroke=4.2)  # a ballpoint's "1" beside small print
+    assert _pen_line(word(56, 5.0), typical_stroke=4.2)  # a little thicker than the page's strokes
+    assert not _pen_line(word(56, 6.0), typical_stroke=4.2)  # a font's stems, for that height
+    assert _pen_line(word(265, 21.7), typical_stroke=0.0)  # nothing to compare with

@@ -49,6 +49,10 @@ PRINTED = 0.7
 # looks like print to the script network (smooth, one width), but a font's stems are at least
 # about a tenth of its capitals' height, more once a photo's blur has widened them.
 PEN_LINE = 0.10
+# Nor for a word of strokes over PEN_LINE_STROKES times the median of the page's words': a
+# pen lying across a printed title, joined to its letters, is as thin for its height as a
+# ballpoint's digit, but its body is several times as thick as anything written.
+PEN_LINE_STROKES = 1.5
 # One digit is about as wide as it is tall (MNIST's are at most ~1.2 x, a "1" far less): a
 # word more than DIGIT_ASPECT times as wide as it is tall that the script network finds at
 # least DOUBTFUL print is a label it was unsure of, and is the digit `predict` reads only when
@@ -154,14 +158,19 @@ def page_writing(page: Page) -> PageWriting:
     if model is None:
         return PageWriting(writing, frozenset(map(id, words)), threshold)
     printed = {id(w): script.printed_share(model, w.ink, threshold) for w in words}
-    handwritten = [w for w in words if printed[id(w)] < PRINTED or _pen_line(w)]
+    typical = float(np.median([w.features.stroke_width for w in words])) if words else 0.0
+    handwritten = [w for w in words if printed[id(w)] < PRINTED or _pen_line(w, typical)]
     kept = _not_faint(handwritten if handwritten else words)
     return PageWriting(writing, frozenset(map(id, kept)), threshold, printed)
 
 
-def _pen_line(word: Word) -> bool:
-    """Whether a word is written with a line thinner than any font's stems (PEN_LINE)."""
-    return word.features.stroke_width < PEN_LINE * (word.box[3] - word.box[1])
+def _pen_line(word: Word, typical_stroke: float) -> bool:
+    """Whether a word is written with a line thinner than any font's stems (PEN_LINE), and
+    no thicker than the page's words' typical strokes (PEN_LINE_STROKES)."""
+    stroke = word.features.stroke_width
+    return stroke < PEN_LINE * (word.box[3] - word.box[1]) and (
+        not typical_stroke or stroke <= PEN_LINE_STROKES * typical_stroke
+    )
 
 
 def dark_mass(word: Word, threshold: float) -> float:
