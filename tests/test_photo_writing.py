@@ -368,6 +368,24 @@ def test_a_digit_with_one_loop_written_solid_is_writing_not_a_blot() -> None:
     assert not any(x0 <= 510 <= x1 and y0 <= 196 <= y1 for x0, y0, x1, y1 in boxes), boxes  # not the blot
 
 
+def test_a_small_bold_nine_with_a_solid_head_is_writing_not_a_blot() -> None:
+    # A marker's small 9 whose loop closed up (seed 1 small_digit_page_0025: 20 x 27 px,
+    # its widest inner circle 17 px): as wide as a blot, but its tail makes it longer; a
+    # blot's inner circle spans its length as well as its width.
+    page = synth.blank_page(700, 400, seed=9)
+    pen = np.zeros(page.image.shape, np.uint8)
+    cv2.line(pen, (120, 180), (116, 210), 255, 3, cv2.LINE_AA)  # a thin "1", 30 px
+    cv2.ellipse(pen, (200, 195), (10, 15), 0, 0, 360, 255, 3, cv2.LINE_AA)  # a thin "0"
+    cv2.circle(pen, (400, 190), 10, 255, -1, cv2.LINE_AA)  # the 9's solid head...
+    cv2.line(pen, (405, 198), (403, 208), 255, 6, cv2.LINE_AA)  # ...and its tail: 23 x 34 px, 0.62 ink
+    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
+    cv2.circle(page.image, (560, 195), 13, 40.0, -1)  # a round blot on the same line
+    lines = find_writing(_gray(page))
+    boxes = [w.box for line in lines for w in line.words]
+    assert any(x0 <= 392 and x1 >= 408 and y0 <= 182 and y1 >= 208 for x0, y0, x1, y1 in boxes), boxes  # the 9
+    assert not any(x0 <= 560 <= x1 and y0 <= 195 <= y1 for x0, y0, x1, y1 in boxes), boxes  # not the blot
+
+
 def test_a_close_up_sevens_bar_is_its_own_stroke_not_a_rule() -> None:
     # The bar is 45% of the page wide, longer than the first pass's rules: but it is one
     # glyph's own stroke, the glyph spanning most of it.

@@ -90,6 +90,7 @@ CONTINUED = 0.45  # ...where other ink on this share of the rows makes it part o
 SLIVER = 0.2  # a blob this many times thinner than long, and short, is no glyph of its own
 BLOT_STROKES = 3.0  # a blot is this many times thicker than the page's strokes at least
 BLOT_ROUND = 0.75  # ...and its widest inner circle spans this share of its box's narrower side (a blot is round)
+BLOT_LONG = 0.7  # ...and this share of its longer side (a bold 9's solid head spans its width, not its tail)
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
 PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
 PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
@@ -714,12 +715,14 @@ def _filled(blob: _Blob, labels: np.ndarray, stroke: float) -> bool:
     than the box, and no more than a couple of times the page's other strokes). A digit
     with one loop written solid can be several times the page's strokes: its widest inner
     circle still spans no more than about two thirds of its width (BLOT_ROUND), a blot's
-    nearly all of it."""
+    nearly all of it; and a blot is about as long as it is wide, while a bold 9 whose head
+    is solid spans its width but not its tail (BLOT_LONG)."""
     least = min(blob.w, blob.h)
     if blob.area < 0.6 * blob.w * blob.h or max(blob.w, blob.h) > 2 * least:
         return False
     thickness = _thickness(blob, labels)
-    return thickness >= BLOT_ROUND * least and thickness >= BLOT_STROKES * stroke
+    round_ = thickness >= BLOT_ROUND * least and thickness >= BLOT_LONG * max(blob.w, blob.h)
+    return round_ and thickness >= BLOT_STROKES * stroke
 
 
 def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float, float]) -> str:
