@@ -211,9 +211,9 @@ def test_number_words_part_at_wide_gaps_and_set_aside_words() -> None:
 
 def test_a_number_keeps_no_word_much_shorter_than_its_tallest() -> None:
     # A small printed label that passed as handwriting ("ID") beside digits 20 px high.
-    label, first, second = _Word(0, 10, 8, 19), _Word(14, 24, 0, 20), _Word(28, 38, 2, 20)
+    label, first, second = _Word(0, 10, 9, 19), _Word(14, 24, 0, 20), _Word(28, 38, 2, 20)
     assert number_words([_Line([label, first, second], height=20)], lambda w: True) == [[first, second]]
-    at_the_bar = _Word(0, 10, 8, 20)  # 12 px: exactly 0.6 of 20, still a digit
+    at_the_bar = _Word(0, 10, 9, 20)  # 11 px: exactly 0.55 of 20, still a digit
     assert number_words([_Line([at_the_bar, first], height=20)], lambda w: True) == [[at_the_bar, first]]
     alone = _Word(0, 10, 8, 19)  # a short word that is a number of its own is kept
     assert number_words([_Line([alone])], lambda w: True) == [[alone]]

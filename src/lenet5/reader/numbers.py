@@ -36,7 +36,7 @@ from lenet5.vision.preprocess import MAX_PIXELS, NoInkError, with_picture
 
 MAX_NUMBERS = 32  # numbers read in one picture (a page of noise would make hundreds of "lines")
 MAX_ARCS = 4000  # candidate digits scored in one picture, all its numbers together (about 0.5 s of work)
-SHORT_WORD = 0.6  # a word of a number less than this share of its tallest word's height is no digit of it
+SHORT_WORD = 0.55  # a word of a number less than this share of its tallest word's height is no digit of it
 # A lone glyph with less clearly dark ink than this share of what the page's other numbers
 # have per glyph is a mark, not a digit (a 1 has about half an average digit's ink).
 STRAY_INK = 0.2
