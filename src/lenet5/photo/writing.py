@@ -833,13 +833,22 @@ class _Line:
 
     def __init__(self, blob: _Blob) -> None:
         self.blobs = [blob]
+        self._reach: tuple[float, float, float, int] | None = None
+
+    def add(self, blob: _Blob) -> None:
+        self.blobs.append(blob)
+        self._reach = None
 
     def reach(self) -> tuple[float, float, float, int]:
-        """Top, bottom and height of its last glyphs (a sloping line is followed), its right end."""
-        last = self.blobs[-3:]
-        top = _median([b.y0 for b in last])
-        bottom = _median([b.y1 for b in last])
-        return top, bottom, _median([b.h for b in self.blobs]), max(b.x1 for b in self.blobs)
+        """Top, bottom and height of its last glyphs (a sloping line is followed), its right end.
+        Kept until a glyph is added: every glyph asks every line (a page of a thousand short
+        strokes asked 37,000 times, each a median over the line's glyphs)."""
+        if self._reach is None:
+            last = self.blobs[-3:]
+            top = _median([b.y0 for b in last])
+            bottom = _median([b.y1 for b in last])
+            self._reach = (top, bottom, _median([b.h for b in self.blobs]), max(b.x1 for b in self.blobs))
+        return self._reach
 
     def fit(self, blob: _Blob) -> float:
         """How well the blob continues the line: its vertical overlap with the line's last
@@ -859,7 +868,7 @@ def _gather(glyphs: list[_Blob]) -> list[list[_Blob]]:
         scores = [line.fit(blob) for line in lines]
         best = int(np.argmax(scores)) if scores else -1
         if best >= 0 and scores[best] >= 0.5:
-            lines[best].blobs.append(blob)
+            lines[best].add(blob)
         else:
             lines.append(_Line(blob))
     return [line.blobs for line in lines]
