@@ -346,13 +346,21 @@ def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     assert lines[0].words[0].features.blobs == 4
 
 
+def _words_beside_a_blot(pen: np.ndarray, blot: tuple[int, int], radius: int, seed: int) -> list[Box]:
+    """The word boxes found on a 700 x 400 page with `pen` (0..255) written in ink 40 and a
+    round ink blot of that ink on the same line."""
+    page = synth.blank_page(700, 400, seed=seed)
+    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
+    cv2.circle(page.image, blot, radius, 40.0, -1)
+    return [w.box for line in find_writing(_gray(page)) for w in line.words]
+
+
 def test_a_digit_with_one_loop_written_solid_is_writing_not_a_blot() -> None:
     # A bold pen's 8 whose lower loop closed up (seed 3 form_line_0104: the first 8 of
     # "881" was set aside as a blot): it fills its box like a blot and is several times
     # thicker than the page's thin strokes, but its widest inner circle spans only about
     # two thirds of its width. A blot, round or oval, spans nearly all of it.
-    page = synth.blank_page(700, 400, seed=8)
-    pen = np.zeros(page.image.shape, np.uint8)
+    pen = np.zeros((400, 700), np.uint8)
     cv2.line(pen, (120, 160), (112, 232), 255, 3, cv2.LINE_AA)  # a "1", thin
     cv2.ellipse(pen, (300, 196), (22, 36), 0, 0, 360, 255, 3, cv2.LINE_AA)  # a "0", thin
     # The 8: an upper loop written with a bold pen, its lower loop solid; about 31 x 38 px,
@@ -360,10 +368,7 @@ def test_a_digit_with_one_loop_written_solid_is_writing_not_a_blot() -> None:
     # 30, 0.69 and 0.66).
     cv2.ellipse(pen, (200, 187), (9, 9), 0, 0, 360, 255, 5, cv2.LINE_AA)
     cv2.ellipse(pen, (200, 203), (15, 9), 0, 0, 360, 255, -1, cv2.LINE_AA)
-    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
-    cv2.circle(page.image, (520, 196), 22, 40.0, -1)  # an ink blot on the same line
-    lines = find_writing(_gray(page))
-    boxes = [w.box for line in lines for w in line.words]
+    boxes = _words_beside_a_blot(pen, (520, 196), 22, seed=8)
     assert any(x0 <= 190 and x1 >= 210 and y0 <= 180 and y1 >= 208 for x0, y0, x1, y1 in boxes), boxes  # the 8
     assert not any(x0 <= 510 <= x1 and y0 <= 196 <= y1 for x0, y0, x1, y1 in boxes), boxes  # not the blot
 
@@ -372,16 +377,12 @@ def test_a_small_bold_nine_with_a_solid_head_is_writing_not_a_blot() -> None:
     # A marker's small 9 whose loop closed up (seed 1 small_digit_page_0025: 20 x 27 px,
     # its widest inner circle 17 px): as wide as a blot, but its tail makes it longer; a
     # blot's inner circle spans its length as well as its width.
-    page = synth.blank_page(700, 400, seed=9)
-    pen = np.zeros(page.image.shape, np.uint8)
+    pen = np.zeros((400, 700), np.uint8)
     cv2.line(pen, (120, 180), (116, 210), 255, 3, cv2.LINE_AA)  # a thin "1", 30 px
     cv2.ellipse(pen, (200, 195), (10, 15), 0, 0, 360, 255, 3, cv2.LINE_AA)  # a thin "0"
     cv2.circle(pen, (400, 190), 10, 255, -1, cv2.LINE_AA)  # the 9's solid head...
     cv2.line(pen, (405, 198), (403, 208), 255, 6, cv2.LINE_AA)  # ...and its tail: 23 x 34 px, 0.62 ink
-    page.image[:] = page.image * (1 - pen / 255.0) + 40 * (pen / 255.0)
-    cv2.circle(page.image, (560, 195), 13, 40.0, -1)  # a round blot on the same line
-    lines = find_writing(_gray(page))
-    boxes = [w.box for line in lines for w in line.words]
+    boxes = _words_beside_a_blot(pen, (560, 195), 13, seed=9)
     assert any(x0 <= 392 and x1 >= 408 and y0 <= 182 and y1 >= 208 for x0, y0, x1, y1 in boxes), boxes  # the 9
     assert not any(x0 <= 560 <= x1 and y0 <= 195 <= y1 for x0, y0, x1, y1 in boxes), boxes  # not the blot
 
