@@ -884,6 +884,7 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
     gap; and a word of several glyphs before the first wall takes nothing across a wide one."""
     words: list[list[_Blob]] = []
     right = None
+    tallest = 0  # the last word's tallest glyph so far (kept as it grows: a long word is not rescanned)
     combed = False  # the last word's glyphs went on across a wide gap's wall: one per box
     top, bottom = min(b.y0 for b in blobs), max(b.y1 for b in blobs)
 
@@ -899,7 +900,7 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
             # The glyphs' own height: a comb's digits may stand beside a label's smaller print.
             tall = max(blob.h, words[-1][-1].h)
             wall = _comb(taken, (right, top, blob.x0, bottom), tall)
-            if len(words[-1]) >= 2 and max(b.h for b in words[-1]) < HEIGHT_BREAK * blob.h and not combed:
+            if len(words[-1]) >= 2 and tallest < HEIGHT_BREAK * blob.h and not combed:
                 right = None  # a label's small print, joined to the digits by a dotted leader
             elif blob.x0 - right > WORD_GAP * height:
                 combed = wall and (combed or (len(words[-1]) == 1 and boxed(words[-1], tall)))
@@ -909,11 +910,11 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
                 right = None  # a label's glyphs close before the comb's first wall
         if right is None:
             words.append([blob])
-            right = blob.x1
+            right, tallest = blob.x1, blob.h
             combed = False
         else:
             words[-1].append(blob)
-            right = max(right, blob.x1)
+            right, tallest = max(right, blob.x1), max(tallest, blob.h)
     return words
 
 

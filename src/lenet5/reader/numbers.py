@@ -153,7 +153,8 @@ def _printed_labels(numbers: list[list[Word]], found: PageWriting) -> list[list[
     aside that another rule took back (a 1, a ballpoint's line) is not judged again here."""
 
     def height(words: list[Word]) -> int:
-        return max(w.box[3] for w in words) - min(w.box[1] for w in words)
+        _, y0, _, y1 = _union(words)
+        return y1 - y0
 
     def share(words: list[Word]) -> float:
         return max(found.printed.get(id(w), 0.0) for w in words)
@@ -353,8 +354,7 @@ def _label_ends(numbers: list[list[Word]], found: PageWriting) -> list[list[Word
             start += 1
         while end - start > 1 and labels[end - 1]:
             end -= 1
-        words = words[start:end]
-        trimmed.append(words)
+        trimmed.append(words[start:end])
     return trimmed
 
 
