@@ -1,0 +1,70 @@
+"""The desk-photo generator (bench/desk_photos.py) writes the digit it claims to write.
+
+The photo sets in docs/results.md are only a measure if each picture shows its answer. A thin
+pen drawn along the middle lines of an MNIST digit whose loop was written solid draws another
+digit (a 9 with a solid head became a "1"); such a digit keeps its own outline."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "desk_photos.py"
+
+
+@pytest.fixture(scope="module")
+def desk_photos():
+    spec = importlib.util.spec_from_file_location("desk_photos_under_test", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def _thin_pen(desk_photos):
+    return desk_photos.Pen("blue", np.array([0.3, 0.3, 0.6]), "ballpoint", 2.5, 0.9, 0.2, 0.3)
+
+
+def _draw(desk_photos, binary: np.ndarray) -> np.ndarray:
+    """The digit as `_write` draws it with a thin pen, at 8 target px per MNIST px (1:1)."""
+    skeleton = desk_photos.thin(binary)
+    filled = desk_photos._filled(binary, skeleton)
+    return desk_photos._pen_alpha(binary, skeleton, 8.0, _thin_pen(desk_photos), marker=filled)
+
+
+def test_a_nine_with_a_solid_head_keeps_its_head(desk_photos) -> None:
+    # A 9 as MNIST has many: a solid head 60 px across on a stem 16 px wide, 200 px tall
+    # (working px, UP = 8 per MNIST px).
+    nine = np.zeros((240, 160), np.uint8)
+    cv2.circle(nine, (80, 60), 30, 1, -1)
+    cv2.line(nine, (100, 80), (100, 220), 1, 16)
+    nine = nine.astype(bool)
+    alpha = _draw(desk_photos, nine)
+    # Off the middle line, inside the head: a thin pen along the middle lines leaves this
+    # paper; the writer's solid head is ink.
+    assert alpha[60, 62] > 0.9 and alpha[45, 80] > 0.9
+    assert (alpha[30:90, 50:110] > 0.5).mean() > 0.6  # most of the head's square is ink
+    # Drawn as its outline: the stem is the MNIST stroke's 16 px, the shape is the digit's.
+    assert 14 <= (alpha[180] > 0.5).sum() <= 18
+    assert ((alpha > 0.5) == nine).mean() > 0.99
+
+
+def test_a_digit_of_strokes_is_drawn_as_a_thin_pen(desk_photos) -> None:
+    # A 0 of even 16 px strokes: nothing to fill; the pen draws only its middle line.
+    zero = np.zeros((240, 160), np.uint8)
+    cv2.ellipse(zero, (80, 120), (50, 90), 0, 0, 360, 1, 16)
+    zero = zero.astype(bool)
+    skeleton = desk_photos.thin(zero)
+    assert not desk_photos._filled(zero, skeleton)
+    alpha = _draw(desk_photos, zero)
+    assert alpha[120, 80] == 0  # the hole stays paper
+    assert (alpha > 0.5).sum() < 0.5 * zero.sum()  # thinner than the MNIST stroke
