@@ -49,7 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lenet5.reader.lines import compose_line, crop, vary
-from lenet5.vision.pen import thin
+from lenet5.vision.pen import filled_in, thin
 
 KINDS = ("desk_digit", "desk_number", "form_line", "small_digit_page", "desk_numbers_multi")
 _KIND_CODE = {"desk_digit": 11, "desk_number": 12, "form_line": 13, "small_digit_page": 14, "desk_numbers_multi": 15}
@@ -378,36 +378,6 @@ def _blobby(binary: np.ndarray, skeleton: np.ndarray) -> bool:
     return float(np.percentile(ridge, 98)) > 2.2 * float(np.median(ridge))
 
 
-FILLED = 0.15  # of the digit's size: a stroke half this wide is a loop written solid ...
-FILLED_RATIO = 1.75  # ... or one this many times its strokes' usual half-width ...
-FILLED_SHARE = 0.2  # ... round which lies this share of the digit's ink
-
-
-def _filled(binary: np.ndarray, skeleton: np.ndarray) -> bool:
-    """Whether a thin pen along the digit's middle lines would write another digit: where
-    the writer's thick pen filled a loop in. MNIST has many such digits (an 8 with solid
-    loops, a 9 with a solid head, about 5% of the test digits); their middle lines are one
-    stroke through the blob, and a thin pen along them draws an 8 as a "/", a 6 as an "L",
-    a 9 as a "1". Such a digit keeps its own outline (as a marker draws it).
-
-    The blob: the largest discs inside the digit round its middle-line points too thick
-    for a stroke; a blunt stroke end or the blot where two strokes cross is thick too, but
-    holds little of the digit's ink."""
-    inner = cv2.distanceTransform(binary.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    rows, cols = np.nonzero(binary.any(axis=1))[0], np.nonzero(binary.any(axis=0))[0]
-    size = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)  # a squat 2 is as wide as tall
-    ridge = inner[skeleton > 0]
-    usual = float(np.median(ridge))
-    if usual > FILLED * size:
-        return True  # all of it is a blob
-    thick = max(FILLED * size, FILLED_RATIO * usual)
-    ys, xs = np.nonzero((skeleton > 0) & (inner > thick))
-    core = np.zeros(binary.shape, np.uint8)
-    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-        cv2.circle(core, (x, y), int(inner[y, x]), 1, -1)
-    return int(((core > 0) & binary).sum()) >= FILLED_SHARE * int(binary.sum())
-
-
 @dataclass(frozen=True)
 class Pen:
     ink: str
@@ -492,7 +462,7 @@ def _write(
     boxes = []
     for k, (digit, (binary, skeleton)) in enumerate(zip(digits, fields, strict=True)):
         top, left = _find(line, owner, k, digit)
-        alpha = _pen_alpha(binary, skeleton, scale, pen, marker or _filled(binary, skeleton))
+        alpha = _pen_alpha(binary, skeleton, scale, pen, marker or filled_in(binary, skeleton))
         y, x = round(top * scale), round(left * scale)  # the field's 3 px pad = the patch's
         region = patch[y : y + alpha.shape[0], x : x + alpha.shape[1]]
         np.maximum(region, alpha[: region.shape[0], : region.shape[1]], out=region)

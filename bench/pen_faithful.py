@@ -3,10 +3,10 @@
 bench/desk_photos.py writes MNIST test digits with a pen: a ballpoint or gel pen draws the
 middle lines of the digit's strokes. A digit whose loop MNIST's writer filled in has a
 middle line through the blob, and a thin pen along it writes another digit; such digits
-(`desk_photos._filled`) keep their own outline. This script measures how often the drawn
+(`lenet5.vision.pen.filled_in`) keep their own outline. This script measures how often the drawn
 digit still reads as its label, with the 1998 network (`lenet5`: neither the reader that
 the photo sets measure nor anything the generator was tuned with), for three ways of
-drawing: a thin pen for every digit (the generator before `_filled`), the generator's
+drawing: a thin pen for every digit (the generator before `filled_in`), the generator's
 choice, and every digit's outline. Only the drawing differs between the rows: the same
 digits, the same random variations, one 2 px pen on 60 px digits.
 
@@ -53,7 +53,7 @@ def main() -> None:
         binary, skeleton = desk_photos._digit_field(digit, rng.uniform(0.22, 0.38))
         if desk_photos._blobby(binary, skeleton):
             continue  # drawn as its outline before and after: not part of the question
-        is_filled = desk_photos._filled(binary, skeleton)
+        is_filled = desk_photos.filled_in(binary, skeleton)
         filled.append(is_filled)
         kept.append(int(labels[i]))
         for way, outline in zip(ways, (False, is_filled, True), strict=True):

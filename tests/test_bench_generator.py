@@ -37,7 +37,7 @@ def _thin_pen(desk_photos):
 def _draw(desk_photos, binary: np.ndarray) -> np.ndarray:
     """The digit as `_write` draws it with a thin pen, at 8 target px per MNIST px (1:1)."""
     skeleton = desk_photos.thin(binary)
-    filled = desk_photos._filled(binary, skeleton)
+    filled = desk_photos.filled_in(binary, skeleton)
     return desk_photos._pen_alpha(binary, skeleton, 8.0, _thin_pen(desk_photos), marker=filled)
 
 
@@ -64,7 +64,7 @@ def test_a_digit_of_strokes_is_drawn_as_a_thin_pen(desk_photos) -> None:
     cv2.ellipse(zero, (80, 120), (50, 90), 0, 0, 360, 1, 16)
     zero = zero.astype(bool)
     skeleton = desk_photos.thin(zero)
-    assert not desk_photos._filled(zero, skeleton)
+    assert not desk_photos.filled_in(zero, skeleton)
     alpha = _draw(desk_photos, zero)
     assert alpha[120, 80] == 0  # the hole stays paper
     assert (alpha > 0.5).sum() < 0.5 * zero.sum()  # thinner than the MNIST stroke
