@@ -12,7 +12,9 @@ a morphological skeleton breaks it into pieces, and the redrawn strokes come out
 
 A digit whose writer filled a loop in (`filled_in`) has no middle line that a pen could
 have drawn: its middle line runs through the blob, and a thin pen along it writes another
-digit. Such digits are left as MNIST has them, here and in bench/desk_photos.py's pictures.
+digit. bench/desk_photos.py draws such digits as their outline. `redraw_as_pen` still
+redraws them: a reader trained with them left as MNIST has them read fewer numbers on the
+tuning photos (docs/results.md, "The whole photo"), so the shipped reader's recipe stays.
 """
 
 from __future__ import annotations
@@ -93,19 +95,14 @@ def filled_in(binary: np.ndarray, middle: np.ndarray) -> bool:
 def redraw_as_pen(digits: np.ndarray, widths: np.ndarray, threshold: float = 0.4) -> np.ndarray:
     """uint8 [n, H, W] digits (0 = paper) -> the same digits as a round pen of `widths[i]`
     MNIST pixels draws their middle lines, uint8, at full ink. The ink edge is taken at
-    `threshold` of full ink (MNIST's grey rim is the scanner's blur, not the pen). A digit
-    with a loop written solid (`filled_in`) is kept as it is: no pen draws it so."""
+    `threshold` of full ink (MNIST's grey rim is the scanner's blur, not the pen)."""
     out = np.empty_like(digits)
     n, height, width = digits.shape
     for i in range(n):
         big = cv2.resize(digits[i].astype(np.float32) / 255.0, (width * UP, height * UP), interpolation=cv2.INTER_CUBIC)
-        binary = big > threshold
-        middle = thin(binary)
+        middle = thin(big > threshold)
         if not middle.any():
             out[i] = 0
-            continue
-        if filled_in(binary, middle):
-            out[i] = digits[i]
             continue
         distance = cv2.distanceTransform(1 - middle, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         # A round pen of the given width, its edge anti-aliased over one working pixel.
