@@ -157,6 +157,18 @@ def test_selection_in_the_line_passes_follows_validation_lines():
 
 
 LINE_RUN = {"junk": 0.5, "epochs": 1, "line_epochs": 2, "lines": 24, "train_limit": 1000, "val_size": 500}
+TINY_VALIDATION_LINES = 100  # the recipe reads 500 after every pass: most of a tiny run's time
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _few_validation_lines():
+    """Every tiny line run of this module (the shared one, and those compared with it, a
+    resumed one included) makes and reads the same 100 validation lines."""
+    from lenet5.reader import line_training
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(line_training, "VALIDATION_LINES", TINY_VALIDATION_LINES)
+        yield
 
 
 @pytest.fixture(scope="module")
