@@ -49,7 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lenet5.reader.lines import compose_line, crop, vary
-from lenet5.vision.pen import filled_in, thin
+from lenet5.vision.pen import thin
 
 KINDS = ("desk_digit", "desk_number", "form_line", "small_digit_page", "desk_numbers_multi")
 _KIND_CODE = {"desk_digit": 11, "desk_number": 12, "form_line": 13, "small_digit_page": 14, "desk_numbers_multi": 15}
@@ -376,6 +376,41 @@ def _blobby(binary: np.ndarray, skeleton: np.ndarray) -> bool:
     inner = cv2.distanceTransform(binary.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     ridge = inner[skeleton > 0]
     return float(np.percentile(ridge, 98)) > 2.2 * float(np.median(ridge))
+
+
+FILLED = 0.15  # of the digit's size: a stroke half this wide is a loop written solid ...
+FILLED_RATIO = 1.75  # ... or one this many times its strokes' usual half-width ...
+FILLED_SHARE = 0.2  # ... round which lies this share of the digit's ink
+
+
+def filled_in(binary: np.ndarray, middle: np.ndarray) -> bool:
+    """Whether a thin pen along a digit's middle lines (`thin(binary)`) would write another
+    digit: where the writer's thick pen filled a loop in. MNIST has many such digits (an 8
+    with solid loops, a 9 with a solid head: about 5% of the test digits); their middle line
+    is one stroke through the blob, and a thin pen along it draws an 8 as a "/", a 6 as an
+    "L", a 9 as a "1" (bench/pen_faithful.py measures it). Such a digit is drawn as its own
+    outline, as a marker draws every digit. (`train --pen`, lenet5.vision.pen, still redraws
+    them: a reader trained without those redraws read fewer numbers on the tuning photos,
+    docs/results.md, "The whole photo".)
+
+    The blob: the union of the largest discs inside the digit round its middle-line points
+    too thick for a stroke (FILLED of the digit's size and FILLED_RATIO times the strokes'
+    median half-width); a blunt stroke end or the blot where two strokes cross is thick too,
+    but holds less than FILLED_SHARE of the digit's ink."""
+    if not middle.any():
+        return True  # nothing but a blob
+    inner = cv2.distanceTransform(binary.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    rows, cols = np.flatnonzero(binary.any(axis=1)), np.flatnonzero(binary.any(axis=0))
+    size = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)  # a squat 2 is as wide as tall
+    usual = float(np.median(inner[middle > 0]))
+    if usual > FILLED * size:
+        return True  # all of it is a blob
+    thick = max(FILLED * size, FILLED_RATIO * usual)
+    ys, xs = np.nonzero((middle > 0) & (inner > thick))
+    core = np.zeros(binary.shape, np.uint8)
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+        cv2.circle(core, (x, y), int(inner[y, x]), 1, -1)
+    return int(((core > 0) & binary).sum()) >= FILLED_SHARE * int(binary.sum())
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 bench/desk_photos.py writes MNIST test digits with a pen: a ballpoint or gel pen draws the
 middle lines of the digit's strokes. A digit whose loop MNIST's writer filled in has a
 middle line through the blob, and a thin pen along it writes another digit; such digits
-(`lenet5.vision.pen.filled_in`) keep their own outline. This script measures how often the drawn
+(`desk_photos.filled_in`) keep their own outline. This script measures how often the drawn
 digit still reads as its label, with the 1998 network (`lenet5`: neither the reader that
 the photo sets measure nor anything the generator was tuned with), for three ways of
 drawing: a thin pen for every digit (the generator before `filled_in`), the generator's

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_config
 from lenet5.data.distort import DistortionRanges, distort_batch, elastic_fields, random_affines, warp_elastic
 from lenet5.errors import UserError
-from lenet5.vision.pen import filled_in, redraw_as_pen, thin
+from lenet5.vision.pen import redraw_as_pen, thin
 
 
 def _bar_digits(n: int) -> np.ndarray:
@@ -82,18 +82,6 @@ def test_a_pen_redraws_a_thick_stroke_at_the_width_asked() -> None:
     assert ring.sum() / 255 > 1.2 * wide_pen.sum() / 255  # thinner than the original stroke
     empty = redraw_as_pen(np.zeros((1, 28, 28), np.uint8), np.array([2.0]))
     assert not empty.any()
-
-
-def test_a_loop_written_solid_is_told_from_a_loop_of_strokes() -> None:
-    # A 9 as MNIST has many: a solid head on a stem. Its middle line is one stroke through
-    # the head: a thin pen along it would draw a "1". A 0 of even strokes has none such.
-    nine = np.zeros((28, 28), np.uint8)
-    cv2.circle(nine, (13, 9), 6, 255, -1)
-    cv2.line(nine, (17, 12), (17, 25), 255, 3)
-    ring = cv2.circle(np.zeros((28, 28), np.uint8), (14, 14), 8, 255, thickness=5)
-    for digit, solid in ((nine, True), (ring, False)):
-        big = cv2.resize(digit.astype(np.float32) / 255, (112, 112), interpolation=cv2.INTER_CUBIC) > 0.4
-        assert filled_in(big, thin(big)) is solid
 
 
 def test_pen_redraws_only_a_share_of_the_training_digits() -> None:

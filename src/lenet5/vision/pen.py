@@ -9,12 +9,6 @@ like an MNIST digit. `redraw_as_pen` makes training digits of that look (`train 
 The middle lines come from Zhang and Suen's thinning ("A fast parallel algorithm for
 thinning digital patterns", CACM 1984), which keeps a stroke connected and one pixel wide;
 a morphological skeleton breaks it into pieces, and the redrawn strokes come out lumpy.
-
-A digit whose writer filled a loop in (`filled_in`) has no middle line that a pen could
-have drawn: its middle line runs through the blob, and a thin pen along it writes another
-digit. bench/desk_photos.py draws such digits as their outline. `redraw_as_pen` still
-redraws them: a reader trained with them left as MNIST has them read fewer numbers on the
-tuning photos (docs/results.md, "The whole photo"), so the shipped reader's recipe stays.
 """
 
 from __future__ import annotations
@@ -28,9 +22,6 @@ import numpy as np
 # (north-west) = 128, so a lookup table can say which neighbourhoods delete the centre.
 _NEIGHBOURS = np.array([[128, 1, 2], [64, 0, 4], [32, 16, 8]], np.float32)
 UP = 4  # MNIST px -> working px: thinning and redrawing at 4x keep a 2-3 px pen round
-FILLED = 0.15  # of the digit's size: a stroke half this wide is a loop written solid ...
-FILLED_RATIO = 1.75  # ... or one this many times its strokes' usual half-width ...
-FILLED_SHARE = 0.2  # ... round which lies this share of the digit's ink
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,33 +54,6 @@ def thin(binary: np.ndarray) -> np.ndarray:
         if not changed:
             break
     return img
-
-
-def filled_in(binary: np.ndarray, middle: np.ndarray) -> bool:
-    """Whether a thin pen along a digit's middle lines (`thin(binary)`) would write another
-    digit: where the writer's thick pen filled a loop in. MNIST has many such digits (an 8
-    with solid loops, a 9 with a solid head: about 5% of the test digits); their middle line
-    is one stroke through the blob, and a thin pen along it draws an 8 as a "/", a 6 as an
-    "L", a 9 as a "1" (bench/pen_faithful.py measures it).
-
-    The blob: the union of the largest discs inside the digit round its middle-line points
-    too thick for a stroke (FILLED of the digit's size and FILLED_RATIO times the strokes'
-    median half-width); a blunt stroke end or the blot where two strokes cross is thick too,
-    but holds less than FILLED_SHARE of the digit's ink."""
-    if not middle.any():
-        return True  # nothing but a blob
-    inner = cv2.distanceTransform(binary.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    rows, cols = np.flatnonzero(binary.any(axis=1)), np.flatnonzero(binary.any(axis=0))
-    size = float(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)  # a squat 2 is as wide as tall
-    usual = float(np.median(inner[middle > 0]))
-    if usual > FILLED * size:
-        return True  # all of it is a blob
-    thick = max(FILLED * size, FILLED_RATIO * usual)
-    ys, xs = np.nonzero((middle > 0) & (inner > thick))
-    core = np.zeros(binary.shape, np.uint8)
-    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-        cv2.circle(core, (x, y), int(inner[y, x]), 1, -1)
-    return int(((core > 0) & binary).sum()) >= FILLED_SHARE * int(binary.sum())
 
 
 def redraw_as_pen(digits: np.ndarray, widths: np.ndarray, threshold: float = 0.4) -> np.ndarray:
