@@ -331,6 +331,32 @@ def test_a_handwritten_one_beside_small_print_is_not_a_pen() -> None:
     assert number == [pytest.approx((zero[0], 250, two[2], 303), abs=4)]
 
 
+def test_a_markers_one_beside_the_markers_digits_and_thin_print_is_not_a_pen() -> None:
+    # A form's print sets the text height and the page's strokes, so a marker's 1 is three
+    # text heights long and three strokes thick: a pen by those measures. Its own digits are
+    # drawn as thick, and it is no longer than they are tall (tune s1 form_line_0001, 0013).
+    page = synth.blank_page(700, 500, seed=17)
+    for k, word in enumerate(["Street", "Tel.:", "Name", "Postcode", "Total", "Price"]):
+        synth.print_text(page, word, 40, 40 + 50 * k, 16)
+    one = (230, 250, 240, 302)
+    cv2.line(page.image, (one[2], one[1]), (one[0], one[3]), 40.0, 9, cv2.LINE_AA)  # slanted forward
+    digits = synth.write(page, "08", 262, 300, 50, 9)
+    number = [w for w in _words(find_writing(_gray(page))) if w[0] > 200]
+    assert number == [pytest.approx((one[0] - 4, 245, digits[2], 306), abs=5)]
+
+
+def test_a_number_after_a_printed_label_stays_one_line_when_its_second_digit_stands_higher() -> None:
+    # The 1 continues the label's line; the 9 beside it stands above the middle of the
+    # label's letters, and was measured against them only: a line of its own, so the 19 came
+    # apart (or, fainter than the print, the 9 was dropped: tune s3 form_line_0021).
+    page = synth.blank_page(600, 400, seed=18)
+    label = synth.print_text(page, "Phone", 30, 250, 26)
+    one = synth.write(page, "1", 150, 250, 48, 2, ink=120.0)
+    nine = synth.write(page, "9", 192, 236, 48, 2, ink=120.0)
+    lines = [[w.box for w in line.words] for line in find_writing(_gray(page))]
+    assert lines == [[pytest.approx(label, abs=3), pytest.approx((one[0], nine[1], nine[2], one[3]), abs=3)]]
+
+
 def test_a_bold_digit_filling_its_box_is_writing_not_a_blot() -> None:
     # A marker's 8 whose loops have closed up fills its box like a blot, but it is no
     # thicker than a couple of the page's other strokes.

@@ -49,7 +49,7 @@ Boxes are (x0, y0, x1, y1) in pixel edges, x1 and y1 exclusive.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -94,6 +94,7 @@ BLOT_LONG = 0.7  # ...and this share of its longer side (a bold 9's solid head s
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
 PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
 PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
+PEN_PEER = 0.6  # ...unless writing beside it is drawn this many times as thick (a marker's 1)
 FEW_GLYPHS = 6  # a page with this few glyph-like blobs may have a pen for half its ink
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
@@ -675,7 +676,20 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
                 and _bar(b, labels)
             ):
                 pens.add(b.index)
+    others = [b for b in glyphs if b.index not in pens]
+    pens = {b.index for b in glyphs if b.index in pens and not _written_like(b, others, labels)}
     return pens if len(pens) < len(glyphs) else set()
+
+
+def _written_like(bar: _Blob, others: list[_Blob], labels: np.ndarray) -> bool:
+    """Whether a bar is a stroke of the page's writing: another glyph is drawn with a line
+    nearly as thick (PEN_PEER) and is tall enough that the bar is not PEN_HEIGHTS times its
+    height. A marker's 1 beside the marker's digits (a form's thin print makes it look thick
+    against the page's strokes); a pen is thicker than the writing and longer than a digit."""
+    length = max(bar.w, bar.h)
+    peers = [b for b in others if b.h > length / PEN_HEIGHTS]  # few: each costs a distance transform
+    thickness = _thickness(bar, labels)
+    return any(_thickness(b, labels) >= PEN_PEER * thickness for b in peers)
 
 
 def _text_height(glyphs: list[_Blob], pens: set[int]) -> float:
@@ -725,10 +739,16 @@ def _filled(blob: _Blob, labels: np.ndarray, stroke: float) -> bool:
     return round_ and thickness >= BLOT_STROKES * stroke
 
 
-def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[float, float, float]) -> str:
+def _kind(
+    blob: _Blob,
+    labels: np.ndarray,
+    text_height: float,
+    floors: tuple[float, float, float],
+    glyphs: Sequence[_Blob] = (),
+) -> str:
     """The blob's part: "glyph", "minor" (dust, a dot, a detached bit: joins a word it sits
     in) or "furniture". `floors`: the ink threshold, the faint floor (`_faint_floor`) and
-    the page's stroke width."""
+    the page's stroke width; `glyphs`: the page's glyph-like blobs (`_written_like`)."""
     threshold, faint, stroke = floors
     size, least = max(blob.w, blob.h), min(blob.w, blob.h)
     if blob.strength < faint:
@@ -763,6 +783,7 @@ def _kind(blob: _Blob, labels: np.ndarray, text_height: float, floors: tuple[flo
         size >= PEN_HEIGHTS * text_height > 0
         and _bar(blob, labels)
         and _thickness(blob, labels) >= PEN_STROKES * stroke
+        and not _written_like(blob, [g for g in glyphs if g is not blob], labels)
     ):
         return "furniture"  # a pen lying on the sheet: a long straight bar, solid ink, thick
     return "glyph"
@@ -852,12 +873,17 @@ class _Line:
 
     def fit(self, blob: _Blob) -> float:
         """How well the blob continues the line: its vertical overlap with the line's last
-        glyphs, as a share of the smaller height; 0 when it is too far right."""
+        glyphs, as a share of the smaller height; or with its last glyph alone, as a share of
+        the larger (a glyph of its size beside it); 0 when it is too far right. (The last
+        glyph: a handwritten number after a printed label is taller than the label's letters,
+        and its second digit may stand higher than their middle.)"""
         top, bottom, height, right = self.reach()
         if blob.x0 - right > LINE_GAP * height:
             return 0.0
+        last = self.blobs[-1]
+        beside = (min(blob.y1, last.y1) - max(blob.y0, last.y0)) / max(blob.h, last.h, 1)
         overlap = min(blob.y1, bottom) - max(blob.y0, top)
-        return max(0.0, overlap / max(1.0, min(blob.h, bottom - top)))
+        return max(0.0, beside, overlap / max(1.0, min(blob.h, bottom - top)))
 
 
 def _gather(glyphs: list[_Blob]) -> list[list[_Blob]]:
@@ -1146,8 +1172,10 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, faint, _page_stroke(labels, blobs))
     furniture = pens | _dashed(blobs, text_height, floors[2])
+    written = [g for g in glyphs if g.index not in furniture]
     for blob in blobs:
-        kinds["furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors)].append(blob)
+        kind = "furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors, written)
+        kinds[kind].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
     lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height, taken)
