@@ -574,6 +574,25 @@ def test_a_label_close_before_a_comb_is_not_part_of_its_number() -> None:
     assert words[1] == pytest.approx(number, abs=3)  # ...and the digits, one word
 
 
+def test_a_label_blurred_into_one_glyph_in_the_cell_before_a_number_is_not_a_combs_digit() -> None:
+    # A table: the label's cell and the number's, a wall between them in a gap wider than a
+    # word's. The label ("Apples", blurred into one glyph) has the table's side on its left,
+    # as a comb's digit has its box's: but it is three times wider than tall, no digit
+    # (tune s1 form_line_0009, read 82784707 for 784707). The boxes are that picture's.
+    def blob(k: int, box: tuple[int, int, int, int]) -> writing._Blob:
+        return writing._Blob(k, *box, (box[2] - box[0]) * (box[3] - box[1]) // 3, 0.5)
+
+    taken = np.zeros((600, 600), np.uint8)
+    taken[450:560, 30:33] = taken[450:560, 150:153] = 1  # the table's side, the wall between the cells
+    label = [blob(1, (45, 493, 120, 519))]
+    boxes = [(189, 492, 219, 535), (247, 482, 286, 530), (309, 475, 360, 527), (378, 490, 410, 534)]
+    digits = [blob(2 + k, box) for k, box in enumerate(boxes)]
+    assert writing._split_words(label + digits, 45.0, taken) == [label, digits]
+    # A digit as wide as tall in the same cell is in a box: it goes on across the wall.
+    digit = [blob(9, (80, 480, 120, 526))]
+    assert writing._split_words(digit + digits, 45.0, taken) == [digit + digits]
+
+
 def test_a_box_side_printed_as_its_thin_rules_is_no_darker_than_they_are() -> None:
     # A comb's rules one pixel dark with two soft rows each side (more rim than core), its
     # wall two pixels dark with a soft column each side, all printed in one ink: the wall

@@ -82,6 +82,7 @@ MIN_GLYPH = 10  # px: smaller blobs are minor whatever the text height (LeNet co
 GLYPH_SHARE = 0.3  # ...and so are blobs under this share of the text height
 WORD_GAP = 0.9  # a gap over this share of the line's height separates words (digits of a number are closer)
 COMB_GAP = 1.8  # ...unless a box's wall stands in a gap up to this many heights: a comb's boxes
+COMB_BOX = 1.5  # ...that hold a digit each: no wider than this many times its height
 HEIGHT_BREAK = 0.5  # a glyph twice as tall as the several glyphs before it starts a word
 FAINT_SHARE = 0.25  # blobs fainter than this share of the strongest glyph are not writing
 LONE_STROKE = 0.5  # a word of one piece at most this wide for its height is one stroke...
@@ -929,7 +930,10 @@ def _split_words(blobs: list[_Blob], height: float, taken: np.ndarray | None = N
             if len(words[-1]) >= 2 and tallest < HEIGHT_BREAK * blob.h and not combed:
                 right = None  # a label's small print, joined to the digits by a dotted leader
             elif blob.x0 - right > WORD_GAP * height:
-                combed = wall and (combed or (len(words[-1]) == 1 and boxed(words[-1], tall)))
+                # One glyph in a box, as wide as a digit at most (COMB_BOX: a label that
+                # blurred into one glyph in a table's cell before the number's is wider).
+                alone = len(words[-1]) == 1 and words[-1][0].w <= COMB_BOX * words[-1][0].h
+                combed = wall and (combed or (alone and boxed(words[-1], tall)))
                 if not combed:
                     right = None
             elif wall and not combed and not boxed(words[-1], tall):
