@@ -187,6 +187,7 @@ class _Word:
     def __init__(self, x0: int, x1: int, y0: int = 0, y1: int = 10, ink: float = 1.0) -> None:
         self.box = (x0, y0, x1, y1)
         self.ink = np.full((y1 - y0, x1 - x0), ink, np.float32)
+        self.mask = np.ones((y1 - y0, x1 - x0), np.uint8)  # one glyph filling its box
 
 
 class _Line:
@@ -408,6 +409,23 @@ def test_a_lone_glyph_of_far_less_dark_ink_than_the_digits_is_no_number() -> Non
     assert _not_fragments([faint], found) == [faint]  # nothing to compare with: kept
     # Under twice the ink threshold a pixel is not clearly dark: 0.18 counts for nothing.
     assert _not_fragments([number, [_glyphs((200, 100, 230, 130), 1, 0.18)]], found) == [number]
+
+
+def test_a_digit_as_tall_as_the_digits_of_a_sloping_word_beside_it_stays_in_the_number() -> None:
+    from lenet5.reader.numbers import _digit_high
+
+    # Seven digits 50 px tall written along a slope: their word is 112 px high. The first
+    # digit, a word of its own 60 px high, was dropped as under 0.55 of that (a label's
+    # height beside digits): tune s2 form_line_0008, read 2643944 for 72643944.
+    sloping = np.zeros((112, 500), np.uint8)
+    for k in range(7):
+        sloping[62 - 9 * k : 112 - 9 * k, 10 + 70 * k : 50 + 70 * k] = 1
+    features = WordFeatures(7, 7, 2.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.2, 500 / 112)
+    number = Word((157, 242, 657, 354), (1,), sloping, sloping.astype(np.float32), features)
+    first = _glyphs((93, 284, 133, 344), 1, 0.5)
+    assert _digit_high([first, number]) == [first, number]
+    label = _glyphs((20, 320, 80, 344), 2, 0.5)  # a printed label 24 px high before them
+    assert _digit_high([label, first, number]) == [first, number]
 
 
 def test_a_tail_below_a_number_is_joined_to_it() -> None:

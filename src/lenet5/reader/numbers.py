@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -359,11 +360,20 @@ def _label_ends(numbers: list[list[Word]], found: PageWriting) -> list[list[Word
 
 
 def _digit_high(words: list[Word]) -> list[Word]:
-    """The words of a number without those much shorter than its tallest: a form's small
-    printed label that passed as handwriting ("ID", "Coffee") beside the written digits,
-    which share one height."""
-    tallest = max(w.box[3] - w.box[1] for w in words)
+    """The words of a number without those much shorter than its tallest glyph: a form's
+    small printed label that passed as handwriting ("ID", "Coffee") beside the written
+    digits, which share one height. The tallest glyph, not the tallest word: a word of
+    digits written along a slope is much taller than each of them."""
+    if len(words) < 2:
+        return words
+    tallest = max(_tallest_glyph(w) for w in words)
     return [w for w in words if w.box[3] - w.box[1] >= SHORT_WORD * tallest]
+
+
+def _tallest_glyph(word: Word) -> int:
+    """The height of the tallest connected piece of the word's ink, px."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(word.mask, connectivity=8)
+    return int(stats[1:, cv2.CC_STAT_HEIGHT].max()) if count > 1 else word.box[3] - word.box[1]
 
 
 def words_ink(words: list[Word]) -> tuple[np.ndarray, Box]:
