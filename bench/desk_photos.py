@@ -388,10 +388,11 @@ def filled_in(binary: np.ndarray, middle: np.ndarray) -> bool:
     digit: where the writer's thick pen filled a loop in. MNIST has many such digits (an 8
     with solid loops, a 9 with a solid head: about 5% of the test digits); their middle line
     is one stroke through the blob, and a thin pen along it draws an 8 as a "/", a 6 as an
-    "L", a 9 as a "1" (bench/pen_faithful.py measures it). Such a digit is drawn as its own
-    outline, as a marker draws every digit. (`train --pen`, lenet5.vision.pen, still redraws
-    them: a reader trained without those redraws read fewer numbers on the tuning photos,
-    docs/results.md, "The whole photo".)
+    "L", a 9 as a "1" (bench/pen_faithful.py measures it). A thin pen's number takes the
+    next test digit of the same label instead (`_thin_pen_pick`); a marker draws every
+    digit as its outline. (`train --pen`, lenet5.vision.pen, still redraws them: a reader
+    trained without those redraws read fewer numbers on the tuning photos, docs/results.md,
+    "The whole photo".)
 
     The blob: the union of the largest discs inside the digit round its middle-line points
     too thick for a stroke (FILLED of the digit's size and FILLED_RATIO times the strokes'
@@ -411,6 +412,29 @@ def filled_in(binary: np.ndarray, middle: np.ndarray) -> bool:
     for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
         cv2.circle(core, (x, y), int(inner[y, x]), 1, -1)
     return int(((core > 0) & binary).sum()) >= FILLED_SHARE * int(binary.sum())
+
+
+@functools.lru_cache(maxsize=8192)
+def _filled_test_digit(index: int, threshold: float) -> bool:
+    """Whether MNIST test digit `index` has a loop written solid (`filled_in`) where the pen
+    takes MNIST's grey edge at `threshold` (the small affine change `vary` makes later
+    opens no loop; if one stays, `_write` draws the number with a marker)."""
+    binary, middle = _digit_field(crop(_test_digits()[0][index]), threshold)
+    return filled_in(binary, middle)
+
+
+def _thin_pen_pick(index: int, threshold: float) -> int:
+    """The test digit a thin pen writes for `index`: itself, or where its writer filled a
+    loop in (which a thin pen cannot do, and a thin pen along its middle line draws another
+    digit: `filled_in`), the next test digit of the same label that is written with strokes.
+    No random numbers are drawn for it."""
+    labels = _test_digits()[1]
+    threshold = round(threshold, 2)  # (for the cache)
+    for step in range(len(labels)):
+        k = (index + step) % len(labels)
+        if labels[k] == labels[index] and not _filled_test_digit(k, threshold):
+            return k
+    return index
 
 
 @dataclass(frozen=True)
@@ -487,17 +511,20 @@ def _write(
     """`count` MNIST test digits written as one number, nominal digit height `height` px."""
     images, labels = _test_digits()
     picks = picks if picks is not None else [int(i) for i in rng.integers(0, len(labels), count)]
+    if pen.style != "marker":
+        picks = [_thin_pen_pick(i, pen.threshold) for i in picks]
     digits = [vary(crop(images[i]), rng) for i in picks]
     line, owner = compose_line(digits, spacing, rng)
     fields = [_digit_field(d, pen.threshold) for d in digits]
-    marker = pen.style == "marker" or any(_blobby(b, s) for b, s in fields)
+    # One writer, one pen: a number with a digit no thin pen draws is a marker's throughout.
+    marker = pen.style == "marker" or any(_blobby(b, s) or filled_in(b, s) for b, s in fields)
     scale = height / 20
     ph, pw = round((line.shape[0] + 6) * scale), round((line.shape[1] + 6) * scale)
     patch = np.zeros((ph, pw), np.float32)
     boxes = []
     for k, (digit, (binary, skeleton)) in enumerate(zip(digits, fields, strict=True)):
         top, left = _find(line, owner, k, digit)
-        alpha = _pen_alpha(binary, skeleton, scale, pen, marker or filled_in(binary, skeleton))
+        alpha = _pen_alpha(binary, skeleton, scale, pen, marker)
         y, x = round(top * scale), round(left * scale)  # the field's 3 px pad = the patch's
         region = patch[y : y + alpha.shape[0], x : x + alpha.shape[1]]
         np.maximum(region, alpha[: region.shape[0], : region.shape[1]], out=region)

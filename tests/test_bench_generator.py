@@ -2,7 +2,8 @@
 
 The photo sets in docs/results.md are only a measure if each picture shows its answer. A thin
 pen drawn along the middle lines of an MNIST digit whose loop was written solid draws another
-digit (a 9 with a solid head became a "1"); such a digit keeps its own outline."""
+digit (a 9 with a solid head became a "1"): a thin pen's number takes another test digit of
+the same label instead, and a marker draws such a digit as its own outline."""
 
 from __future__ import annotations
 
@@ -80,3 +81,18 @@ def test_a_loop_written_solid_is_told_from_a_loop_of_strokes(desk_photos) -> Non
     for digit, solid in ((nine, True), (ring, False)):
         big = cv2.resize(digit.astype(np.float32) / 255, (112, 112), interpolation=cv2.INTER_CUBIC) > 0.4
         assert desk_photos.filled_in(big, desk_photos.thin(big)) is solid
+
+
+def test_a_thin_pen_writes_no_digit_with_a_loop_written_solid(desk_photos) -> None:
+    # The first test digits that are filled at a middle pen threshold: a thin pen's number
+    # that drew one takes the next test digit of its label written with strokes, and draws
+    # it as a thin line; a marker keeps the digit the picture drew.
+    labels = desk_photos._test_digits()[1]
+    filled = [i for i in range(400) if desk_photos._filled_test_digit(i, 0.3)][:3]
+    assert filled  # (MNIST has about 2-5% of them)
+    rng = np.random.default_rng(0)
+    thin = desk_photos._write(rng, len(filled), 40.0, _thin_pen(desk_photos), picks=list(filled))
+    assert [labels[i] for i in thin.mnist] == [labels[i] for i in filled]
+    assert all(i != j and not desk_photos._filled_test_digit(j, 0.3) for i, j in zip(filled, thin.mnist))
+    marker = desk_photos.Pen("black", np.array([0.1, 0.1, 0.1]), "marker", 0.0, 1.0, 0.0, 0.3)
+    assert desk_photos._write(rng, len(filled), 40.0, marker, picks=list(filled)).mnist == filled
