@@ -182,6 +182,31 @@ def test_best_reading_takes_the_least_penalty_path() -> None:
     assert type(digit) is int and type(probability) is float
 
 
+def test_a_flat_run_of_junk_at_a_lines_end_is_passed_over() -> None:
+    # Pieces: a dash of a dotted underline (30 x 4 px) that touches the first digit, an 8,
+    # a 5. The dash is junk to the network, and a 7 at 2%: read as one, "785".
+    arcs = [(0, 1), (1, 2), (2, 3), (0, 2)]
+    scores = [
+        _probs(d7=0.02, junk=0.98),
+        _probs(d8=0.95, junk=0.05),
+        _probs(d5=0.9, junk=0.1),
+        _probs(d8=0.01, junk=0.99),
+    ]
+    boxes = [(0, 40, 30, 44), (20, 0, 50, 44), (55, 0, 85, 44), (0, 0, 50, 44)]
+    graph = ScoredGraph(4, arcs, np.array(scores), boxes)
+    assert [d for d, _, _ in graph.best_reading()] == [8, 5]
+    assert [box for _, _, box in graph.best_reading()] == [(20, 0, 50, 44), (55, 0, 85, 44)]
+    assert [d for d, _, _ in graph.best_reading(length=3)] == [7, 8, 5]  # a length asked for is kept
+    # A 2's base, cut from its body, is 2.5 times wider than tall: a digit's stroke, not passed over.
+    base = ScoredGraph(4, arcs, np.array(scores), [(0, 35, 30, 47), *boxes[1:]])
+    assert [d for d, _, _ in base.best_reading()] == [7, 8, 5]
+    # Not without a junk class (nothing says it is no digit), nor the whole line.
+    ten = ScoredGraph(4, arcs, np.array(scores)[:, :10], boxes)
+    assert len(ten.best_reading()) == 3
+    dash = ScoredGraph(2, [(0, 1)], np.array([_probs(d7=0.02, junk=0.98)]), [(0, 40, 30, 44)])
+    assert [d for d, _, _ in dash.best_reading()] == [7]
+
+
 def test_junk_counts_against_an_arc() -> None:
     # the two-piece arc is a 4 at 0.5 of the digits, but mostly junk: with junk it loses
     arcs = [(0, 1), (1, 2), (0, 2)]

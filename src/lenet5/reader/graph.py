@@ -18,6 +18,8 @@ import numpy as np
 
 JUNK_WEIGHT = 1.0  # how much of the junk class's probability counts against an arc (ScoredGraph)
 DIGIT_PENALTY = 0.0  # added to every digit of a reading (ScoredGraph.best_reading)
+FLAT_PIECE = 4.0  # a piece this many times wider than tall is no digit alone (a 2's base is about 2.5)...
+SKIP_PENALTY = 1.0  # ...and at a line's end may be passed over at this cost (nats) beyond -log p(junk)
 
 
 def best_path(costs: dict[tuple[int, int], float], nodes: int, length: int | None = None) -> list[tuple[int, int]]:
@@ -124,13 +126,38 @@ class ScoredGraph:
         probs = self.digit_probabilities(junk_weight)
         best = probs.max(axis=1)
         costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
+        skipped = set()
+        if length is None:
+            for k, cost in self._end_skips(junk_weight).items():
+                if cost < costs[self.arcs[k]]:
+                    costs[self.arcs[k]] = cost
+                    skipped.add(k)
         index = {arc: k for k, arc in enumerate(self.arcs)}
         reading = []
         for arc in best_path(costs, self.nodes, length):
             k = index[arc]
+            if k in skipped:
+                continue
             digit = int(np.argmax(probs[k]))
             reading.append((digit, float(probs[k, digit]), self.boxes[k]))
         return reading
+
+    def _end_skips(self, junk_weight: float) -> dict[int, float]:
+        """The arcs at the line's ends that may be passed over as no digit, with the cost of
+        doing so: flat (FLAT_PIECE: no digit is), starting at the first piece or ending at the
+        last, and taken by the network for junk: -log p(junk) + SKIP_PENALTY. The dashes of
+        a dotted underline that a digit touches stay with it through the writing finder, and
+        were read as a digit of 1-3%. Only with a junk class, and never the whole line."""
+        if self.scores.shape[1] <= 10 or self.nodes < 3:
+            return {}
+        junk = junk_weight * self.scores[:, 10:].sum(axis=1)
+        share = junk / np.maximum(self.scores[:, :10].sum(axis=1) + junk, 1e-12)
+        skips = {}
+        for k, (i, j) in enumerate(self.arcs):
+            x0, y0, x1, y1 = self.boxes[k]
+            if (i == 0 or j == self.nodes - 1) and (i, j) != (0, self.nodes - 1) and x1 - x0 >= FLAT_PIECE * (y1 - y0):
+                skips[k] = SKIP_PENALTY - math.log(max(float(share[k]), 1e-12))
+        return skips
 
     def posterior(self, reading: list[tuple[int, float, tuple[int, int, int, int]]]) -> float:
         """The probability of `reading` (best_reading's) among every reading of the line: its
