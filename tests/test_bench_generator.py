@@ -93,6 +93,6 @@ def test_a_thin_pen_writes_no_digit_with_a_loop_written_solid(desk_photos) -> No
     rng = np.random.default_rng(0)
     thin = desk_photos._write(rng, len(filled), 40.0, _thin_pen(desk_photos), picks=list(filled))
     assert [labels[i] for i in thin.mnist] == [labels[i] for i in filled]
-    assert all(i != j and not desk_photos._filled_test_digit(j, 0.3) for i, j in zip(filled, thin.mnist))
+    assert all(i != j and not desk_photos._filled_test_digit(j, 0.3) for i, j in zip(filled, thin.mnist, strict=True))
     marker = desk_photos.Pen("black", np.array([0.1, 0.1, 0.1]), "marker", 0.0, 1.0, 0.0, 0.3)
     assert desk_photos._write(rng, len(filled), 40.0, marker, picks=list(filled)).mnist == filled
