@@ -194,6 +194,15 @@ class TrainSettings(BaseModel):
             metavar="D",
         ),
     ] = 0.0
+    weight_decay: Annotated[
+        float,
+        Field(ge=0, lt=1, allow_inf_nan=False),
+        Setting(
+            "decoupled weight decay W with Adam (AdamW: each step also shrinks every weight by learning rate "
+            "times W; 0: off)",
+            metavar="W",
+        ),
+    ] = 0.0
     label_smoothing: Annotated[
         float,
         Field(ge=0, lt=1, allow_inf_nan=False),
@@ -361,6 +370,7 @@ def _conflicts(s: TrainSettings) -> list[str]:
             s.label_smoothing > 0 and s.loss != "cross_entropy",
             f"--label-smoothing: smooths cross-entropy's targets, not --loss {s.loss}",
         ),
+        (s.weight_decay > 0 and s.optimizer != "adam", "--weight-decay: decoupled decay is Adam's (AdamW) here"),
         (
             s.ema > 0 and s.optimizer == "sdlm",
             "--ema: the 1998 recipe (SDLM) keeps the paper's own weights, not an average",

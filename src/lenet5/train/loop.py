@@ -155,7 +155,7 @@ def start(
     """The data, the network and its optimizer, restored from last.npz when resuming."""
     data = load_training_data(settings, echo)
     model = network_for(settings)
-    optimizer = build_optimizer(settings.optimizer, settings.lr, model, settings.batch_size)
+    optimizer = build_optimizer(settings.optimizer, settings.lr, model, settings.batch_size, settings.weight_decay)
     session = Session(settings, run, world, data, model, optimizer, get_loss(settings.loss), model, echo, progress)
     if settings.label_smoothing > 0:
         session.update_loss_fn = get_loss(settings.loss, settings.label_smoothing)
