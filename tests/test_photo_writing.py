@@ -345,6 +345,33 @@ def test_a_markers_one_beside_the_markers_digits_and_thin_print_is_not_a_pen() -
     assert number == [pytest.approx((one[0] - 4, 245, digits[2], 306), abs=5)]
 
 
+def test_a_bar_is_writing_beside_a_glyph_as_thick_and_tall_and_each_thickness_is_measured_once(monkeypatch) -> None:
+    labels = np.zeros((400, 2400), np.int32)
+    cv2.line(labels, (20, 20), (40, 120), 1, 10)  # the bar: 100 px long, 10 px thick
+    cv2.line(labels, (100, 60), (100, 120), 2, 8)  # a stroke 60 px tall, 8 px thick: writing
+    cv2.line(labels, (200, 90), (200, 120), 3, 9)  # as thick, but 30 px: a bar 100 px long is no stroke of it
+    cv2.line(labels, (300, 20), (300, 120), 4, 2)  # tall, but a thin pen's
+    for k in range(5, 305):  # many short glyphs: dust beside the writing
+        cv2.circle(labels, (400 + 6 * (k % 300), 300), 2, k, -1)
+
+    def blob(k: int) -> writing._Blob:
+        ys, xs = np.nonzero(labels == k)
+        return writing._Blob(k, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, len(xs), 0.6)
+
+    blobs = {k: blob(k) for k in range(1, 305)}
+    bar = blobs[1]
+    assert writing._Peers([bar, blobs[2], *blobs.values()], labels).written_like(bar)
+    assert not writing._Peers([bar, blobs[3], blobs[4]], labels).written_like(bar)  # not with itself either
+    assert not writing._Peers([], labels).written_like(bar)
+    calls = []
+    measure = writing._thickness
+    monkeypatch.setattr(writing, "_thickness", lambda b, lab: calls.append(b.index) or measure(b, lab))
+    peers = writing._Peers(list(blobs.values()), labels)
+    for b in blobs.values():  # every blob asked about, as on a page of hatching
+        peers.written_like(b)
+    assert len(calls) <= 2 * len(blobs)  # each glyph once as a peer, once as the bar asked about
+
+
 def test_a_number_after_a_printed_label_stays_one_line_when_its_second_digit_stands_higher() -> None:
     # The 1 continues the label's line; the 9 beside it stands above the middle of the
     # label's letters, and was measured against them only: a line of its own, so the 19 came

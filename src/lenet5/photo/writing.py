@@ -49,6 +49,7 @@ Boxes are (x0, y0, x1, y1) in pixel edges, x1 and y1 exclusive.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -677,20 +678,43 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
                 and _bar(b, labels)
             ):
                 pens.add(b.index)
-    others = [b for b in glyphs if b.index not in pens]
-    pens = {b.index for b in glyphs if b.index in pens and not _written_like(b, others, labels)}
+    if pens:
+        peers = _Peers([b for b in glyphs if b.index not in pens], labels)
+        pens = {b.index for b in glyphs if b.index in pens and not peers.written_like(b)}
     return pens if len(pens) < len(glyphs) else set()
 
 
-def _written_like(bar: _Blob, others: list[_Blob], labels: np.ndarray) -> bool:
-    """Whether a bar is a stroke of the page's writing: another glyph is drawn with a line
-    nearly as thick (PEN_PEER) and is tall enough that the bar is not PEN_HEIGHTS times its
-    height. A marker's 1 beside the marker's digits (a form's thin print makes it look thick
-    against the page's strokes); a pen is thicker than the writing and longer than a digit."""
-    length = max(bar.w, bar.h)
-    peers = [b for b in others if b.h > length / PEN_HEIGHTS]  # few: each costs a distance transform
-    thickness = _thickness(bar, labels)
-    return any(_thickness(b, labels) >= PEN_PEER * thickness for b in peers)
+class _Peers:
+    """The page's glyphs, tallest first, to ask whether a bar is a stroke of the writing
+    (`written_like`). Each glyph's thickness (a distance transform) is measured once, when a
+    question first reaches down to its height: at most one per blob whatever the number of
+    bars asked about (a page of hatching is thousands of them)."""
+
+    def __init__(self, glyphs: Sequence[_Blob], labels: np.ndarray) -> None:
+        self.glyphs = sorted(glyphs, key=lambda b: -b.h)
+        self.labels = labels
+        self.heights = [-b.h for b in self.glyphs]  # ascending, for bisection
+        self.best: list[tuple[float, int, float]] = []  # per prefix: thickest, its index, second thickest
+
+    def _thickest(self, count: int) -> tuple[float, int, float]:
+        """The two largest thicknesses among the `count` tallest glyphs (and the first's index)."""
+        while len(self.best) < count:
+            glyph = self.glyphs[len(self.best)]
+            t = _thickness(glyph, self.labels)
+            top, index, second = self.best[-1] if self.best else (0.0, -1, 0.0)
+            self.best.append((t, glyph.index, top) if t > top else (top, index, max(second, t)))
+        return self.best[count - 1] if count else (0.0, -1, 0.0)
+
+    def written_like(self, bar: _Blob) -> bool:
+        """Whether the bar is a stroke of the page's writing: another glyph is drawn with a
+        line nearly as thick (PEN_PEER) and is tall enough that the bar is not PEN_HEIGHTS
+        times its height. A marker's 1 beside the marker's digits (a form's thin print makes
+        it look thick against the page's strokes); a pen is thicker than the writing and
+        longer than a digit."""
+        taller = bisect_left(self.heights, -max(bar.w, bar.h) / PEN_HEIGHTS)  # glyphs with h > length / 2
+        top, index, second = self._thickest(taller)
+        other = second if index == bar.index else top
+        return other > 0 and other >= PEN_PEER * _thickness(bar, self.labels)
 
 
 def _text_height(glyphs: list[_Blob], pens: set[int]) -> float:
@@ -745,11 +769,11 @@ def _kind(
     labels: np.ndarray,
     text_height: float,
     floors: tuple[float, float, float],
-    glyphs: Sequence[_Blob] = (),
+    peers: _Peers | None = None,
 ) -> str:
     """The blob's part: "glyph", "minor" (dust, a dot, a detached bit: joins a word it sits
     in) or "furniture". `floors`: the ink threshold, the faint floor (`_faint_floor`) and
-    the page's stroke width; `glyphs`: the page's glyph-like blobs (`_written_like`)."""
+    the page's stroke width; `peers`: the page's glyph-like blobs (`_Peers.written_like`)."""
     threshold, faint, stroke = floors
     size, least = max(blob.w, blob.h), min(blob.w, blob.h)
     if blob.strength < faint:
@@ -784,7 +808,7 @@ def _kind(
         size >= PEN_HEIGHTS * text_height > 0
         and _bar(blob, labels)
         and _thickness(blob, labels) >= PEN_STROKES * stroke
-        and not _written_like(blob, [g for g in glyphs if g is not blob], labels)
+        and not (peers is not None and peers.written_like(blob))
     ):
         return "furniture"  # a pen lying on the sheet: a long straight bar, solid ink, thick
     return "glyph"
@@ -1176,9 +1200,9 @@ def analyse_writing(gray: np.ndarray) -> Writing:
     kinds: dict[str, list[_Blob]] = {"glyph": [], "minor": [], "furniture": []}
     floors = (threshold, faint, _page_stroke(labels, blobs))
     furniture = pens | _dashed(blobs, text_height, floors[2])
-    written = [g for g in glyphs if g.index not in furniture]
+    peers = _Peers([g for g in glyphs if g.index not in furniture], labels)
     for blob in blobs:
-        kind = "furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors, written)
+        kind = "furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors, peers)
         kinds[kind].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
