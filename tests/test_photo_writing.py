@@ -239,6 +239,18 @@ def test_a_pen_lying_on_the_sheet_is_not_writing() -> None:
     assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
 
 
+def test_a_pen_lying_beside_a_markers_number_is_not_writing() -> None:
+    # A marker's strokes are a pen's half thickness: the pen is no PEN_STROKES times as thick
+    # as the page's strokes; but it is four times as long as the tallest of the digits drawn
+    # nearly as thick (tune s3 desk_number_0091: the pen set the number's height, the digits
+    # were dropped as too short beside it, "no number found").
+    page = synth.blank_page(900, 600, seed=19)
+    truth = synth.write(page, "2604", 350, 330, 55, 15)  # strokes 8 px by stroke_width, 11-13 px thick
+    cv2.line(page.image, (110, 140), (170, 350), 35.0, 14, cv2.LINE_AA)  # 15 px thick, 225 px long
+    lines = find_writing(_gray(page))
+    assert [w.box for line in lines for w in line.words] == [pytest.approx(truth, abs=3)]
+
+
 def test_a_lone_small_digit_beside_a_pen_is_the_writing() -> None:
     # With one small digit on the page, the pen is half the ink: its height must not be
     # taken for the text height (the digit would then be too small to be a glyph).

@@ -96,7 +96,8 @@ BLOT_LONG = 0.7  # ...and this share of its longer side (a bold 9's solid head s
 PEN_HEIGHTS = 2.0  # a solid bar this many text heights long is a pen lying on the sheet...
 PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the page's strokes
 PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
-PEN_PEER = 0.6  # ...unless writing beside it is drawn this many times as thick (a marker's 1)
+PEN_PEER = 0.6  # ...unless writing beside it is drawn this many times as thick (a marker's 1)...
+PEN_LONG = 3.0  # ...and it is shorter than this many times that writing's tallest glyph
 FEW_GLYPHS = 6  # a page with this few glyph-like blobs may have a pen for half its ink
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
@@ -659,11 +660,16 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
     as thick as the strokes of the rest: a handwritten 1 beside a table's small print is as
     long, but drawn with a pen's line); or, beside a few digits (where a pen is half the ink
     and could set the text height), PEN_SHORT times as long and BLOT_STROKES times as thick
-    as their strokes. Not all of them: a page of nothing but 1s is writing."""
+    as their strokes. Not all of them: a page of nothing but 1s is writing. Not a bar that
+    is a stroke of writing as heavy as it (`_Peers.written_like`: a marker's 1); but a long
+    bar is a pen, however thin the page's strokes make it look, when it is PEN_LONG times as
+    long as the tallest glyph drawn nearly as thick (a pen beside a marker's digits is no
+    thicker than twice their strokes)."""
     if len(glyphs) < 2:
         return set()
     typical = _median([b.h for b in glyphs])
-    pens = {b.index for b in glyphs if max(b.w, b.h) >= PEN_HEIGHTS * typical and _bar(b, labels)}
+    long_bars = {b.index for b in glyphs if max(b.w, b.h) >= PEN_HEIGHTS * typical and _bar(b, labels)}
+    pens = set(long_bars)
     if pens and blobs is not None:
         stroke = _page_stroke(labels, [b for b in blobs if b.index not in pens])
         pens = {b.index for b in glyphs if b.index in pens and _thickness(b, labels) >= PEN_STROKES * stroke}
@@ -678,9 +684,10 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
                 and _bar(b, labels)
             ):
                 pens.add(b.index)
-    if pens:
-        peers = _Peers([b for b in glyphs if b.index not in pens], labels)
+    if pens or long_bars:
+        peers = _Peers([b for b in glyphs if b.index not in pens | long_bars], labels)
         pens = {b.index for b in glyphs if b.index in pens and not peers.written_like(b)}
+        pens |= {b.index for b in glyphs if b.index in long_bars and peers.far_longer(b)}
     return pens if len(pens) < len(glyphs) else set()
 
 
@@ -704,6 +711,21 @@ class _Peers:
             top, index, second = self.best[-1] if self.best else (0.0, -1, 0.0)
             self.best.append((t, glyph.index, top) if t > top else (top, index, max(second, t)))
         return self.best[count - 1] if count else (0.0, -1, 0.0)
+
+    def far_longer(self, bar: _Blob) -> bool:
+        """Whether the bar (not one of the glyphs) is PEN_LONG times as long as the tallest
+        glyph drawn with a line at least PEN_PEER as thick as its own (and there is one).
+        Every glyph's thickness is measured (once); the tallest thick one is then found by
+        bisection, the prefixes' thickest never decreasing."""
+        least = PEN_PEER * _thickness(bar, self.labels)
+        count = len(self.glyphs)
+        if not count or self._thickest(count)[0] < least:
+            return False
+        lo, hi = 0, count - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if self.best[mid][0] >= least else (mid + 1, hi)
+        return max(bar.w, bar.h) >= PEN_LONG * self.glyphs[lo].h
 
     def written_like(self, bar: _Blob) -> bool:
         """Whether the bar is a stroke of the page's writing: another glyph is drawn with a
