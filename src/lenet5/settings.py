@@ -89,6 +89,7 @@ Network = Literal[tuple(sorted(NETWORK_INPUTS))]  # type: ignore[valid-type]
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]  # a Fraction that may be 0 (off)
+Rate = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]  # a decay or a smoothing: 0 (off) up to, not at, 1
 
 
 class TrainSettings(BaseModel):
@@ -186,8 +187,7 @@ class TrainSettings(BaseModel):
         Setting("validation score that picks the best epoch", recipes={"strong": "accuracy", "reader": "accuracy"}),
     ] = "cost"
     ema: Annotated[
-        float,
-        Field(ge=0, lt=1, allow_inf_nan=False),
+        Rate,
         Setting(
             "keep an exponential moving average of the weights, decay D per step (0: off); the average is what "
             "is evaluated, kept and exported",
@@ -195,8 +195,7 @@ class TrainSettings(BaseModel):
         ),
     ] = 0.0
     weight_decay: Annotated[
-        float,
-        Field(ge=0, lt=1, allow_inf_nan=False),
+        Rate,
         Setting(
             "decoupled weight decay W with Adam (AdamW: each step also shrinks every weight by learning rate "
             "times W; 0: off)",
@@ -204,8 +203,7 @@ class TrainSettings(BaseModel):
         ),
     ] = 0.0
     label_smoothing: Annotated[
-        float,
-        Field(ge=0, lt=1, allow_inf_nan=False),
+        Rate,
         Setting(
             "train cross-entropy against targets that give E of the probability to the other classes (0: off; "
             "validation and test costs stay plain cross-entropy)",
