@@ -1309,7 +1309,7 @@ def _form_comb(
     layout.line((left, y + box_h), (left + boxes * box_w, y + box_h), line_w, box_shade)
     _images, labels = _test_digits()
     picks = [int(i) for i in rng.integers(0, len(labels), count)]
-    number = {"text": "", "sheet_boxes": [], "mnist_test_index": picks}
+    number: dict[str, Any] = {"text": "", "sheet_boxes": [], "mnist_test_index": []}
     for k, pick in enumerate(picks):
         one = _write(rng, 1, height * rng.uniform(0.85, 1.05), pen, picks=[pick])
         h, w = one.alpha.shape
@@ -1319,6 +1319,7 @@ def _form_comb(
         written = layout.numbers.pop()
         number["text"] += written["text"]
         number["sheet_boxes"] += written["sheet_boxes"]
+        number["mnist_test_index"] += written["mnist_test_index"]  # the digit drawn (`_thin_pen_pick`)
     layout.numbers.append(number)
     return True
 

@@ -205,6 +205,13 @@ def test_a_flat_run_of_junk_at_a_lines_end_is_passed_over() -> None:
     assert len(ten.best_reading()) == 3
     dash = ScoredGraph(2, [(0, 1)], np.array([_probs(d7=0.02, junk=0.98)]), [(0, 40, 30, 44)])
     assert [d for d, _, _ in dash.best_reading()] == [7]
+    # Two dashes and nothing else: each alone is an end, both together the whole line; a
+    # path of nothing but skips is read again without them.
+    dashes = ScoredGraph(3, [(0, 1), (1, 2)], np.array([_probs(d7=0.02, junk=0.98)] * 2), [(0, 40, 30, 44)] * 2)
+    assert [d for d, _, _ in dashes.best_reading()] == [7, 7]
+    # Boxes with no height (the line training's graphs) are not flat; nor asked, the ends stay.
+    assert len(ScoredGraph(4, arcs, np.array(scores), [(0, 0, 0, 0)] * 4).best_reading()) == 3
+    assert len(graph.best_reading(skip_ends=False)) == 3
 
 
 def test_junk_counts_against_an_arc() -> None:

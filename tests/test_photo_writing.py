@@ -361,7 +361,7 @@ def test_a_bar_is_writing_beside_a_glyph_as_thick_and_tall_and_each_thickness_is
     labels = np.zeros((400, 2400), np.int32)
     cv2.line(labels, (20, 20), (40, 120), 1, 10)  # the bar: 100 px long, 10 px thick
     cv2.line(labels, (100, 60), (100, 120), 2, 8)  # a stroke 60 px tall, 8 px thick: writing
-    cv2.line(labels, (200, 90), (200, 120), 3, 9)  # as thick, but 30 px: a bar 100 px long is no stroke of it
+    cv2.line(labels, (200, 100), (200, 120), 3, 9)  # as thick, but 31 px tall: the bar is no stroke of it
     cv2.line(labels, (300, 20), (300, 120), 4, 2)  # tall, but a thin pen's
     for k in range(5, 305):  # many short glyphs: dust beside the writing
         cv2.circle(labels, (400 + 6 * (k % 300), 300), 2, k, -1)
@@ -372,9 +372,15 @@ def test_a_bar_is_writing_beside_a_glyph_as_thick_and_tall_and_each_thickness_is
 
     blobs = {k: blob(k) for k in range(1, 305)}
     bar = blobs[1]
-    assert writing._Peers([bar, blobs[2], *blobs.values()], labels).written_like(bar)
+    assert writing._Peers(list(blobs.values()), labels).written_like(bar)
+    assert writing._Peers([bar, blobs[2]], labels).written_like(bar)
     assert not writing._Peers([bar, blobs[3], blobs[4]], labels).written_like(bar)  # not with itself either
     assert not writing._Peers([], labels).written_like(bar)
+    # The converse: a bar three times as long as the tallest glyph drawn nearly as thick is a
+    # pen. The bar's box is 111 px tall: 3.6 times the 31 px stroke, 1.6 times the 69 px one.
+    assert writing._Peers([blobs[3], blobs[4]], labels).far_longer(bar)
+    assert not writing._Peers([blobs[2], blobs[3]], labels).far_longer(bar)
+    assert not writing._Peers([blobs[4]], labels).far_longer(bar)  # nothing drawn as thick: not this way
     calls = []
     measure = writing._thickness
     monkeypatch.setattr(writing, "_thickness", lambda b, lab: calls.append(b.index) or measure(b, lab))

@@ -48,5 +48,6 @@ def test_weight_decay_is_adams_only() -> None:
         from_recipe("seed", optimizer="sgd", weight_decay=0.05)
     with pytest.raises(UserError, match=r"weight.decay"):
         from_recipe("strong", weight_decay=-0.1)
-    with pytest.raises(UserError, match="--weight-decay"):
-        build_optimizer("sgd", 0.1, create_model("seed"), weight_decay=0.05)
+    for name in ("sgd", "sdlm"):
+        with pytest.raises(UserError, match="--weight-decay"):
+            build_optimizer(name, 0.1, create_model("lenet5"), weight_decay=0.05)

@@ -662,9 +662,9 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
     and could set the text height), PEN_SHORT times as long and BLOT_STROKES times as thick
     as their strokes. Not all of them: a page of nothing but 1s is writing. Not a bar that
     is a stroke of writing as heavy as it (`_Peers.written_like`: a marker's 1); but a long
-    bar is a pen, however thin the page's strokes make it look, when it is PEN_LONG times as
-    long as the tallest glyph drawn nearly as thick (a pen beside a marker's digits is no
-    thicker than twice their strokes)."""
+    bar is a pen, whatever the page's strokes, when it is PEN_LONG times as long as the
+    tallest glyph drawn nearly as thick (a pen beside a marker's digits is no thicker than
+    twice their strokes; a long thin bar beside thin writing is no writing either)."""
     if len(glyphs) < 2:
         return set()
     typical = _median([b.h for b in glyphs])
@@ -685,7 +685,8 @@ def _pens(glyphs: list[_Blob], labels: np.ndarray, blobs: list[_Blob] | None = N
             ):
                 pens.add(b.index)
     if pens or long_bars:
-        peers = _Peers([b for b in glyphs if b.index not in pens | long_bars], labels)
+        asked = pens | long_bars
+        peers = _Peers([b for b in glyphs if b.index not in asked], labels)
         pens = {b.index for b in glyphs if b.index in pens and not peers.written_like(b)}
         pens |= {b.index for b in glyphs if b.index in long_bars and peers.far_longer(b)}
     return pens if len(pens) < len(glyphs) else set()
@@ -715,13 +716,14 @@ class _Peers:
     def far_longer(self, bar: _Blob) -> bool:
         """Whether the bar (not one of the glyphs) is PEN_LONG times as long as the tallest
         glyph drawn with a line at least PEN_PEER as thick as its own (and there is one).
-        Every glyph's thickness is measured (once); the tallest thick one is then found by
-        bisection, the prefixes' thickest never decreasing."""
+        Glyphs are measured tallest first only until one is that thick (the prefixes'
+        thickest never decreases, so a glyph measured before answers by bisection)."""
         least = PEN_PEER * _thickness(bar, self.labels)
-        count = len(self.glyphs)
-        if not count or self._thickest(count)[0] < least:
+        while (not self.best or self.best[-1][0] < least) and len(self.best) < len(self.glyphs):
+            self._thickest(len(self.best) + 1)
+        if not self.best or self.best[-1][0] < least:
             return False
-        lo, hi = 0, count - 1
+        lo, hi = 0, len(self.best) - 1
         while lo < hi:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if self.best[mid][0] >= least else (mid + 1, hi)
@@ -935,7 +937,8 @@ class _Line:
 
 def _gather(glyphs: list[_Blob]) -> list[list[_Blob]]:
     """Glyphs into text lines: each joins the line it continues best (half its height in
-    common with the line's last glyphs at least), or starts one."""
+    common with the line's last glyphs, or half the larger height with its last glyph, at
+    least: `_Line.fit`), or starts one."""
     lines: list[_Line] = []
     for blob in sorted(glyphs, key=lambda b: (b.x0, b.y0)):
         scores = [line.fit(blob) for line in lines]

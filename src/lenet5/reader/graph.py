@@ -118,23 +118,29 @@ class ScoredGraph:
         return digits / np.maximum(digits.sum(axis=1, keepdims=True) + junk_weight * junk, 1e-12)
 
     def best_reading(
-        self, junk_weight: float = JUNK_WEIGHT, digit_penalty: float = DIGIT_PENALTY, length: int | None = None
+        self,
+        junk_weight: float = JUNK_WEIGHT,
+        digit_penalty: float = DIGIT_PENALTY,
+        length: int | None = None,
+        skip_ends: bool = True,
     ) -> list[tuple[int, float, tuple[int, int, int, int]]]:
         """(digit, probability, box) along the least-penalty path: each arc costs
         -log p(its best digit) + `digit_penalty` (which keeps slivers from becoming digits).
-        With `length`, the best reading of exactly that many digits (ValueError if none)."""
+        With `length`, the best reading of exactly that many digits (ValueError if none).
+        With `skip_ends` (and no `length`), flat junk at the line's ends may be passed over
+        (`_end_skips`); never all of the line: a path that reads nothing is read again
+        without. (The posterior, `posterior`, knows of no skips.)"""
         probs = self.digit_probabilities(junk_weight)
         best = probs.max(axis=1)
         costs = {arc: digit_penalty - math.log(max(float(best[k]), 1e-12)) for k, arc in enumerate(self.arcs)}
-        skipped = set()
-        if length is None:
-            for k, cost in self._end_skips(junk_weight).items():
-                if cost < costs[self.arcs[k]]:
-                    costs[self.arcs[k]] = cost
-                    skipped.add(k)
         index = {arc: k for k, arc in enumerate(self.arcs)}
+        skips = self._end_skips(junk_weight) if skip_ends and length is None else {}
+        skipped = {k for k, cost in skips.items() if cost < costs[self.arcs[k]]}
+        path = best_path({**costs, **{self.arcs[k]: skips[k] for k in skipped}}, self.nodes, length)
+        if skipped and all(index[arc] in skipped for arc in path):
+            path, skipped = best_path(costs, self.nodes, length), set()
         reading = []
-        for arc in best_path(costs, self.nodes, length):
+        for arc in path:
             k = index[arc]
             if k in skipped:
                 continue
@@ -147,7 +153,8 @@ class ScoredGraph:
         doing so: flat (FLAT_PIECE: no digit is), starting at the first piece or ending at the
         last, and taken by the network for junk: -log p(junk) + SKIP_PENALTY. The dashes of
         a dotted underline that a digit touches stay with it through the writing finder, and
-        were read as a digit of 1-3%. Only with a junk class, and never the whole line."""
+        were read as a digit of 1-3%. Only with a junk class, and only arcs with a box (the
+        line training's graphs have none)."""
         if self.scores.shape[1] <= 10 or self.nodes < 3:
             return {}
         junk = junk_weight * self.scores[:, 10:].sum(axis=1)
@@ -155,7 +162,8 @@ class ScoredGraph:
         skips = {}
         for k, (i, j) in enumerate(self.arcs):
             x0, y0, x1, y1 = self.boxes[k]
-            if (i == 0 or j == self.nodes - 1) and (i, j) != (0, self.nodes - 1) and x1 - x0 >= FLAT_PIECE * (y1 - y0):
+            end = (i == 0 or j == self.nodes - 1) and (i, j) != (0, self.nodes - 1)
+            if end and y1 > y0 and x1 - x0 >= FLAT_PIECE * (y1 - y0):
                 skips[k] = SKIP_PENALTY - math.log(max(float(share[k]), 1e-12))
         return skips
 
@@ -164,7 +172,10 @@ class ScoredGraph:
         digits' probabilities multiplied, over the sum, by the forward algorithm, of that
         product over every path and every digit of each arc. Not the product alone: a line of
         eleven sure digits is not eleven times less certain than one, and a "1" that the
-        network half takes for junk loses its share of junk on every path alike."""
+        network half takes for junk loses its share of junk on every path alike. Every arc
+        is a digit here: a reading that passed over flat junk at its ends (`best_reading`'s
+        `skip_ends`) is scored without those arcs' share, so it comes out surer than it is
+        (bench/calibration.py's lines have no such junk)."""
         if not reading:
             return 0.0
         probs = self.digit_probabilities()

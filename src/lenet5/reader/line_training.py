@@ -144,7 +144,7 @@ def evaluate_lines(model: object, lines: list[LineGraph], normalize: object) -> 
         part = probs[start : start + n]
         start += n
         graph = ScoredGraph(line.nodes, [tuple(a) for a in line.arcs.tolist()], part, [(0, 0, 0, 0)] * n)
-        read = [digit for digit, _p, _box in graph.best_reading()]
+        read = [digit for digit, _p, _box in graph.best_reading(skip_ends=False)]  # as trained: every arc a digit
         right += read == line.digits.tolist()
         cost += _criterion(np.log(np.maximum(part, 1e-30)), line)[0]
     return cost / len(lines), right / len(lines)

@@ -19,14 +19,14 @@ def build_optimizer(name: str, lr: float, model: Any, batch_size: int = 1, weigh
     times `weight_decay` of each weight away, apart from the gradient's adaptive step."""
     if lr <= 0:
         raise UserError(f"--lr {lr}: must be positive")
+    if weight_decay and name != "adam":
+        raise UserError(f"--weight-decay with --optimizer {name}: decoupled decay is Adam's (AdamW) here")
     if name == "sdlm":
         from lenet5.train.sdlm import PAPER_ETA_SCHEDULE, SDLM
 
         if not hasattr(model, "features"):
             raise UserError("--optimizer sdlm needs a model with an RBF output (--model lenet5)")
         return SDLM(model.parameters(), eta_scale=lr / PAPER_ETA_SCHEDULE[0][1], batch_size=batch_size)
-    if weight_decay and name != "adam":
-        raise UserError(f"--weight-decay with --optimizer {name}: decoupled decay is Adam's (AdamW) here")
     if name == "adam" and weight_decay:
         return paddle.optimizer.AdamW(learning_rate=lr, parameters=model.parameters(), weight_decay=weight_decay)
     if name == "adam":
