@@ -701,7 +701,6 @@ class _Peers:
     def __init__(self, glyphs: Sequence[_Blob], labels: np.ndarray) -> None:
         self.glyphs = sorted(glyphs, key=lambda b: -b.h)
         self.labels = labels
-        self.heights = [-b.h for b in self.glyphs]  # ascending, for bisection
         self.best: list[tuple[float, int, float]] = []  # per prefix: thickest, its index, second thickest
 
     def _thickest(self, count: int) -> tuple[float, int, float]:
@@ -735,7 +734,7 @@ class _Peers:
         times its height. A marker's 1 beside the marker's digits (a form's thin print makes
         it look thick against the page's strokes); a pen is thicker than the writing and
         longer than a digit."""
-        taller = bisect_left(self.heights, -max(bar.w, bar.h) / PEN_HEIGHTS)  # glyphs with h > length / 2
+        taller = bisect_left(self.glyphs, -max(bar.w, bar.h) / PEN_HEIGHTS, key=lambda b: -b.h)  # h > length / 2
         top, index, second = self._thickest(taller)
         other = second if index == bar.index else top
         return other > 0 and other >= PEN_PEER * _thickness(bar, self.labels)
