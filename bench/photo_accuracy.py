@@ -9,8 +9,10 @@ kinds that worked before this preprocessing and must keep working: `mnist_photo`
 test digits printed dark on a lit page and photographed: scaled, lit unevenly, noisy,
 JPEG) and `font` (digits typed in the TrueType fonts found under /usr/share/fonts, rotated
 a little, on a lit page; skipped when there are none).
-For each, the accuracy with lenet5's preprocessing and with a naive one (grayscale,
-resize to 28x28, invert if the page is light), which is what many tutorials do.
+For each, the accuracy with lenet5's preprocessing (the close-up finder, `mnist_digit`), with
+what `lenet5 predict` runs on a picture (`photo_digit`: a sheet first, then the page's
+writing; with no sheet in view, the close-up finder) and with a naive one (grayscale, resize
+to 28x28, invert if the page is light), which is what many tutorials do.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from common import write_result
 from lenet5.data.synthetic_photos import CONDITIONS, PhotoStyle, condition_set, photo_set
 from lenet5.errors import UserError
 from lenet5.infer.backends import load_backend
+from lenet5.infer.photo import photo_digit
 from lenet5.infer.predict import predict_digit
 from lenet5.vision.preprocess import mnist_digit
 
@@ -46,6 +49,10 @@ def accuracy(backend, photos, prep) -> float:
         with contextlib.suppress(UserError):  # "no ink found" and the like count as misses
             hits += predict_digit(backend, prep(image.copy()), "x").digit == digit
     return hits / len(photos)
+
+
+def _predict_path(image: Image.Image) -> np.ndarray:
+    return photo_digit(image).digit
 
 
 def _photographed(ink: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -126,7 +133,10 @@ def main() -> None:
         if not photos:
             print(f"{name:11} skipped (no fonts)")
             continue
-        methods = [("lenet5", mnist_digit)] + ([("naive", naive_digit)] if args.naive else [])
+        # "predict": what `lenet5 predict` runs on a picture (the sheet, the page's writing,
+        # or, with no sheet in view, the close-up finder that "lenet5" scores alone).
+        methods = [("lenet5", mnist_digit), ("predict", _predict_path)]
+        methods += [("naive", naive_digit)] if args.naive else []
         if args.preprocess_from:
             methods.append(("other", _load_mnist_digit(args.preprocess_from)))
         for method, prep in methods:
