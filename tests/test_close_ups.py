@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import DATA_DIR
 from lenet5.infer.backends import load_backend
 from lenet5.infer.photo import photo_digit
+from lenet5.photo import synth
 from lenet5.vision.page import equivalent_width, soft_ink, soft_word_ink, stroke_width
 
 HERE = Path(__file__).resolve().parent
@@ -105,3 +107,44 @@ def test_a_small_blurred_zero_keeps_its_loop() -> None:
     assert min(sectors) > 0.8, sectors
     assert kept[height // 2, width // 2] < 0.2
     assert worn.sum() < 0.3 * kept.sum()  # what the mask's width left of it
+
+
+def _arc(bend: float, length: float = 36.0, width: int = 1) -> np.ndarray:
+    """A hair's mask: a line `width` px wide along an arc turning by `bend` radians."""
+    canvas = np.zeros((90, 90), np.uint8)
+    t = np.linspace(0.0, 1.0, 24)
+    radius = length / bend
+    points = np.stack([45 + radius * np.sin(bend * (t - 0.5)), 45 + radius * (1 - np.cos(bend * (t - 0.5)))], 1)
+    cv2.polylines(canvas, [np.round(points * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, 4)
+    return canvas > 127
+
+
+def test_an_arc_is_a_hair_and_a_digit_is_not() -> None:
+    from lenet5.data import mnist
+    from lenet5.infer.photo import is_hair
+    from lenet5.vision.pen import thin
+
+    assert all(is_hair(_arc(bend)) for bend in (1.0, 1.4, 2.0))
+    assert not is_hair(_arc(0.05))  # nearly straight: a 1 may be drawn so
+    ring = np.zeros((60, 60), np.uint8)
+    cv2.circle(ring, (30, 30), 18, 255, 2)
+    assert not is_hair(ring > 0)  # a 0 closes its circle
+    data = mnist.load(DATA_DIR)
+    drawn = [thin((image > 100).astype(np.uint8)) > 0 for image in data.test_images[:1000]]
+    assert sum(is_hair(mask) for mask in drawn) <= 2  # digits drawn as 1 px lines (a 7 and a 9)
+
+
+def test_a_hair_is_no_handwriting_beside_a_typed_digit() -> None:
+    """A page with one typed 4 and a hair as dark: the hair was the only "handwriting", so
+    the digit was looked for in it (the typed glyph was set aside as print)."""
+    page = synth.blank_page(600, 800, seed=11)
+    synth.print_text(page, "4", 280, 430, height=36)
+    hair = _arc(1.3, 60.0).astype(np.float32)
+    region = page.image[150:240, 380:470]
+    region[:] = region * (1 - hair) + 30.0 * hair
+    photo = synth.photograph(page, (900, 700), angle=3.0, desk="wood", seed=4)
+    image = Image.fromarray(photo.frame)
+    found = photo_digit(image)
+    x0, y0, x1, y1 = photo.to_frame(page.marks["print"][0])
+    assert found.box[0] < x1 and x0 < found.box[2] and found.box[1] < y1 and y0 < found.box[3], found.box
+    assert _read(load_backend(None), image) == 4
