@@ -706,3 +706,27 @@ def test_a_thick_blob_reaching_in_from_the_pages_edge_is_furniture_whatever_the_
     floors = (0.1, 0.0, 6.0)  # the ink threshold, no faint floor, the page's strokes 6 px wide
     assert writing._kind(pen, labels, 0.0, floors) == "furniture"
     assert writing._kind(stroke, labels, 0.0, floors) == "glyph"
+
+
+def test_a_pens_cap_beside_its_body_is_furniture_a_digit_on_a_rule_is_not() -> None:
+    """The body of a pen lying on the sheet is furniture (30 px thick); its cap, a separate
+    blob just past its end, went on as the darkest "glyph" on the page. A digit touching a
+    ruled line or a box's side (a stroke or two thick) stays writing."""
+    labels = np.zeros((200, 300), np.int32)
+    rules = np.zeros((200, 300), np.uint8)
+    labels[50:80, 20:200] = 1  # the pen's body
+    labels[50:80, 201:228] = 2  # its cap, 1 px past it
+    labels[130:160, 100:120] = 3  # a digit...
+    rules[158:160, :] = 1  # ...on a ruled line
+    labels[100:140, 250:254] = 5  # a box's side, 4 px thick...
+    labels[110:130, 256:270] = 4  # ...and a digit right beside it
+    blob = {i: writing._Blob(i, *_box_of(labels == i), int((labels == i).sum()), 0.5) for i in range(1, 6)}
+    kinds = {"glyph": [blob[2], blob[3], blob[4]], "minor": [], "furniture": [blob[1], blob[5]]}
+    writing._pen_parts(kinds, labels, rules, 12.0)
+    assert [b.index for b in kinds["glyph"]] == [3, 4]
+    assert sorted(b.index for b in kinds["furniture"]) == [1, 2, 5]
+
+
+def _box_of(region: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(region)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1

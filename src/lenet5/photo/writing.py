@@ -98,6 +98,8 @@ PEN_SHORT = 1.2  # ...or this many, if it is BLOT_STROKES times thicker than the
 PEN_STROKES = 2.0  # ...and this many times as thick as the page's strokes (a 1 is not)
 PEN_PEER = 0.6  # ...unless writing beside it is drawn this many times as thick (a marker's 1)...
 PEN_LONG = 3.0  # ...and it is shorter than this many times that writing's tallest glyph
+PEN_PART = 3.0  # ink reached by furniture this many times the page's strokes thick...
+PEN_PART_HEIGHT = 0.5  # ...and this share of the text height is a pen's cap, tip or glint
 FEW_GLYPHS = 6  # a page with this few glyph-like blobs may have a pen for half its ink
 STACK_GAP = 0.25  # pieces one above the other this close (share of the taller's height) are one glyph...
 STACK_OVERLAP = 0.3  # ...or overlapping by this share of the shorter's height at most
@@ -1229,9 +1231,31 @@ def analyse_writing(gray: np.ndarray) -> Writing:
         kind = "furniture" if blob.index in furniture else _kind(blob, labels, text_height, floors, peers)
         kinds[kind].append(blob)
     taken = cv2.bitwise_and(mask, 1 - cleaned)  # the rules' pixels
+    _pen_parts(kinds, labels, taken, max(PEN_PART * floors[2], PEN_PART_HEIGHT * text_height))
     glyphs, members, minor = _rejoin(kinds["glyph"], kinds["minor"], taken, text_height)
     lines = _text_lines(glyphs, minor, members, (labels, strength, mask), text_height, taken)
     return Writing(lines, strength, mask, labels, text_height)
+
+
+def _pen_parts(kinds: dict[str, list[_Blob]], labels: np.ndarray, rules: np.ndarray, least: float) -> None:
+    """Move to furniture the glyphs and minor blobs that furniture at least `least` px thick
+    reaches (within half that and 2 px of its core): a pen's cap or tip, or a glint along
+    its body, left behind when the body was taken out as a rule or as furniture. Rules and
+    box sides are a stroke or two thick, and a digit is written beside a pen, not on it."""
+    if least <= 0:
+        return
+    taken = np.zeros(int(labels.max()) + 1, np.uint8)
+    taken[[b.index for b in kinds["furniture"]]] = 1
+    furniture = cv2.copyMakeBorder(cv2.bitwise_or(taken[labels], rules), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    core = (cv2.distanceTransform(furniture, cv2.DIST_L2, 3)[1:-1, 1:-1] >= least / 2).astype(np.uint8)
+    if not core.any():
+        return
+    reach = 2 * (int(least / 2) + 2) + 1
+    zone = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    reached = np.bincount(labels[zone > 0], minlength=taken.size)
+    for kind in ("glyph", "minor"):
+        kinds["furniture"] += [b for b in kinds[kind] if reached[b.index]]
+        kinds[kind] = [b for b in kinds[kind] if not reached[b.index]]
 
 
 def find_writing(gray_sheet: np.ndarray) -> list[TextLine]:
