@@ -318,6 +318,11 @@ def soft_word_ink(strength: np.ndarray, pieces: np.ndarray, threshold: float) ->
     return normalise_stroke(ink, equivalent_width(ink, pieces))
 
 
+def word_stroke_width(strength: np.ndarray, pieces: np.ndarray, threshold: float) -> float:
+    """The stroke width a word's ink holds (equivalent_width of its soft ink), px."""
+    return equivalent_width(_soft_levels(strength, pieces, threshold), pieces)
+
+
 def _soft_levels(strength: np.ndarray, pieces: np.ndarray, threshold: float) -> np.ndarray:
     """Ink strength as soft ink 0..1: half the threshold is the floor, the 90th percentile
     of the strokes' strength (`pieces`: 1 on the strokes) the peak."""
