@@ -260,8 +260,11 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     word = max(plausible or words, key=lambda w: dark_mass(w, found.threshold))
     others = max(0, word.features.blobs - 1) + sum(1 for w in words if w is not word and _digit_sized(w, word))
     height = word.box[3] - word.box[1]
-    bold = word_stroke_width(word.ink, word.mask, found.threshold) >= FINE_BOLD * height
-    if height < SMALL and page.fine_scale >= 1.5 and not bold:
+    if (
+        height < SMALL
+        and page.fine_scale >= 1.5
+        and word_stroke_width(word.ink, word.mask, found.threshold) < FINE_BOLD * height
+    ):
         # A small digit: a closer look at the finer picture renders it from more pixels. Not
         # a bold one (a marker's): it has no finer detail to show, and the close-up finder's
         # background, sized for a pen's line, takes a solid loop for paper (a filled 9 came
