@@ -1250,9 +1250,10 @@ def _pen_parts(kinds: dict[str, list[_Blob]], labels: np.ndarray, rules: np.ndar
     core = (cv2.distanceTransform(furniture, cv2.DIST_L2, 3)[1:-1, 1:-1] >= least / 2).astype(np.uint8)
     if not core.any():
         return
-    reach = 2 * (int(least / 2) + 2) + 1
-    zone = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-    reached = np.bincount(labels[zone > 0], minlength=taken.size)
+    # Within reach of the core: a distance transform, not a dilation, so the cost does not
+    # grow with `least` (a text height may be hundreds of pixels).
+    zone = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3) <= least / 2 + 2
+    reached = np.bincount(labels[zone], minlength=taken.size)
     for kind in ("glyph", "minor"):
         kinds["furniture"] += [b for b in kinds[kind] if reached[b.index]]
         kinds[kind] = [b for b in kinds[kind] if not reached[b.index]]
