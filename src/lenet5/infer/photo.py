@@ -170,12 +170,12 @@ def page_writing(page: Page) -> PageWriting:
     writing = analyse_writing(page.gray)
     threshold = ink_threshold(writing.strength)
     words = [word for line in writing.lines for word in line.words]
+    marks = [w for w in words if not is_hair(w.mask)] or words
     model = script.shipped()
     if model is None:
-        return PageWriting(writing, frozenset(map(id, words)), threshold)
+        return PageWriting(writing, frozenset(map(id, marks)), threshold)
     printed = {id(w): script.printed_share(model, w.ink, threshold) for w in words}
     typical = float(np.median([w.features.stroke_width for w in words])) if words else 0.0
-    marks = [w for w in words if not is_hair(w.mask)] or words
     handwritten = [w for w in marks if printed[id(w)] < PRINTED or _pen_line(w, typical)]
     kept = _not_faint(handwritten if handwritten else marks)
     return PageWriting(writing, frozenset(map(id, kept)), threshold, printed)
@@ -243,7 +243,9 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
 
     The word of most dark ink among those kept as handwriting is the digit; its own cleaned
     ink (rules that cross it, edges, the desk and other words taken out by the writing
-    finder) is rendered as soft ink (lenet5.vision.page.soft_word_ink)."""
+    finder) is rendered as soft ink (lenet5.vision.page.soft_word_ink). With no sheet in
+    view the picture is read as a close-up (`_close_up_digit`), unless what that finds spans
+    the picture."""
     page = find_page(image)
     close = _close_up_digit(page, label) if page.rectified is None else None
     if close is not None:
@@ -288,7 +290,7 @@ def _close_up_digit(page: Page, label: str) -> PictureDigit | None:
     shadow across), 65% (low resolution), where the close-up finder reads 99%, 98%, 92%.
     None when what it found spans most of the picture both ways (PAGE_WIDE): that is a
     page whose edge went unseen (its rules and edges joined into one "digit"), for the
-    writing finder."""
+    writing finder. A picture with no ink at all raises NoInkError ("no digit found")."""
     close = digit_on(page.gray, label)
     x0, y0, x1, y1 = close.box
     height, width = page.gray.shape
@@ -319,6 +321,7 @@ def _lone_glyphs(every: list[Word], kept: list[Word], found: PageWriting) -> lis
         for w in every
         if not found.kept(w)
         and _digit_shaped(w)
+        and not is_hair(w.mask)
         and darkest < LONE_GLYPH * stroke_darkness(w)
         and heaviest < LONE_GLYPH_MASS * dark_mass(w, found.threshold)
     ]
