@@ -724,11 +724,8 @@ class _Peers:
             self._thickest(len(self.best) + 1)
         if not self.best or self.best[-1][0] < least:
             return False
-        lo, hi = 0, len(self.best) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if self.best[mid][0] >= least else (mid + 1, hi)
-        return max(bar.w, bar.h) >= PEN_LONG * self.glyphs[lo].h
+        first = bisect_left(self.best, least, key=lambda best: best[0])
+        return max(bar.w, bar.h) >= PEN_LONG * self.glyphs[first].h
 
     def written_like(self, bar: _Blob) -> bool:
         """Whether the bar is a stroke of the page's writing: another glyph is drawn with a
@@ -1244,16 +1241,17 @@ def _pen_parts(kinds: dict[str, list[_Blob]], labels: np.ndarray, rules: np.ndar
     box sides are a stroke or two thick, and a digit is written beside a pen, not on it."""
     if least <= 0:
         return
-    taken = np.zeros(int(labels.max()) + 1, np.uint8)
-    taken[[b.index for b in kinds["furniture"]]] = 1
-    furniture = cv2.copyMakeBorder(cv2.bitwise_or(taken[labels], rules), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    is_furniture = np.zeros(int(labels.max()) + 1, np.uint8)  # by blob label
+    is_furniture[[b.index for b in kinds["furniture"]]] = 1
+    furniture = cv2.bitwise_or(is_furniture[labels], rules)
+    furniture = cv2.copyMakeBorder(furniture, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     core = (cv2.distanceTransform(furniture, cv2.DIST_L2, 3)[1:-1, 1:-1] >= least / 2).astype(np.uint8)
     if not core.any():
         return
     # Within reach of the core: a distance transform, not a dilation, so the cost does not
     # grow with `least` (a text height may be hundreds of pixels).
     zone = cv2.distanceTransform(1 - core, cv2.DIST_L2, 3) <= least / 2 + 2
-    reached = np.bincount(labels[zone], minlength=taken.size)
+    reached = np.bincount(labels[zone], minlength=is_furniture.size)
     for kind in ("glyph", "minor"):
         kinds["furniture"] += [b for b in kinds[kind] if reached[b.index]]
         kinds[kind] = [b for b in kinds[kind] if not reached[b.index]]

@@ -305,12 +305,7 @@ def segment_ink(strength: np.ndarray, threshold: float, furniture: bool = True) 
         strength = evened
         labels, blobs = _ink_blobs(strength, threshold, furniture)
         height = _line_height(labels, blobs)
-    # Soft ink 0..1, as for one digit: the threshold's half is the floor, the strokes' 90th
-    # percentile the peak.
-    core = strength[strength > threshold]
-    peak = float(np.percentile(core, 90)) if core.size else 1.0
-    floor = threshold / 2
-    ink = np.clip((strength - floor) / max(peak - floor, 1e-6), 0.0, 1.0).astype(np.float32)
+    ink = page.soft_levels(strength, strength > threshold, threshold)  # as for one digit
     _bounded(len(blobs))
     pieces = over_segment(labels, ink, blobs, height)
     _bounded(len(pieces))

@@ -304,7 +304,7 @@ def soft_ink(strength: np.ndarray, pieces: np.ndarray, threshold: float, width: 
     """A digit's ink strength (cropped to it, 0 off its strokes and their rims) as soft ink
     0..1: half the threshold is the floor, the strokes' 90th percentile the peak; the stroke
     width then brought to MNIST's proportion. `pieces`: 1 on the strokes themselves."""
-    ink = _soft_levels(strength, pieces, threshold)
+    ink = soft_levels(strength, pieces, threshold)
     return normalise_stroke(ink, stroke_width(pieces.astype(np.uint8)) if width is None else width)
 
 
@@ -314,16 +314,16 @@ def soft_word_ink(strength: np.ndarray, pieces: np.ndarray, threshold: float) ->
     There a digit is often only 15-40 px high and blurred, so the mask reaches into both
     soft rims of every stroke and measures it up to twice as wide as it is; thinned by that
     much, its strokes wear away (a 14 px 0 became four dots, a bold 4 a "1")."""
-    ink = _soft_levels(strength, pieces, threshold)
+    ink = soft_levels(strength, pieces, threshold)
     return normalise_stroke(ink, equivalent_width(ink, pieces))
 
 
 def word_stroke_width(strength: np.ndarray, pieces: np.ndarray, threshold: float) -> float:
     """The stroke width a word's ink holds (equivalent_width of its soft ink), px."""
-    return equivalent_width(_soft_levels(strength, pieces, threshold), pieces)
+    return equivalent_width(soft_levels(strength, pieces, threshold), pieces)
 
 
-def _soft_levels(strength: np.ndarray, pieces: np.ndarray, threshold: float) -> np.ndarray:
+def soft_levels(strength: np.ndarray, pieces: np.ndarray, threshold: float) -> np.ndarray:
     """Ink strength as soft ink 0..1: half the threshold is the floor, the 90th percentile
     of the strokes' strength (`pieces`: 1 on the strokes) the peak."""
     core = strength[pieces > 0]
