@@ -265,9 +265,27 @@ def test_distort_fraction_keeps_the_rest_original_and_strength_scales_ranges() -
     assert 0 < mild < 0.3 * np.abs(distorted() - x).mean()
 
 
+def test_clean_epochs_train_the_last_passes_on_the_digits_as_they_are() -> None:
+    from types import SimpleNamespace
+
+    from lenet5.data.normalize import NORMALIZATIONS
+    from lenet5.data.splits import Split
+    from lenet5.train.epochs import pass_inputs
+
+    raw = np.zeros((50, 28, 28), dtype=np.uint8)
+    raw[:, 6:22, 11:17] = 255
+    norm = NORMALIZATIONS["seed"]
+    cfg = tiny_config(distort=True, epochs=5, clean_epochs=2)
+    data = SimpleNamespace(x_train=norm(raw), train=Split(raw, np.zeros(len(raw), np.int64)), normalize=norm)
+    changed = [np.any(pass_inputs(SimpleNamespace(settings=cfg, data=data), epoch=e) != data.x_train) for e in range(5)]
+    assert changed == [True, True, True, False, False]
+
+
 def test_distort_options_need_distort() -> None:
     with pytest.raises(UserError, match="need --distort"):
         tiny_config(distort_fraction=0.5)
+    with pytest.raises(UserError, match="need --distort"):
+        tiny_config(clean_epochs=2)
     with pytest.raises(UserError, match="must be at most 1"):
         tiny_config(distort=True, distort_fraction=1.5)
 

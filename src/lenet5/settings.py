@@ -156,6 +156,15 @@ class TrainSettings(BaseModel):
         Field(gt=0, allow_inf_nan=False),
         Setting("with --distort: multiply every distortion range by S", metavar="S"),
     ] = 1.0
+    clean_epochs: Annotated[
+        int,
+        Field(ge=0),
+        Setting(
+            "with --distort: the last N passes train on the digits as they are, undistorted (0: every pass distorted)",
+            only_with="distort",
+            metavar="N",
+        ),
+    ] = 0
     elastic: Annotated[
         float,
         Field(ge=0, le=4, allow_inf_nan=False),
@@ -336,8 +345,9 @@ def _conflicts(s: TrainSettings) -> list[str]:
             "--optimizer sdlm needs a model with an RBF output (--model lenet5)",
         ),
         (
-            not s.distort and (s.distort_fraction != 1.0 or s.distort_strength != 1.0 or s.elastic != 0),
-            "--distort-fraction, --distort-strength and --elastic need --distort",
+            not s.distort
+            and (s.distort_fraction != 1.0 or s.distort_strength != 1.0 or s.elastic != 0 or s.clean_epochs != 0),
+            "--distort-fraction, --distort-strength, --clean-epochs and --elastic need --distort",
         ),
         (
             s.lr_schedule != "constant" and s.optimizer == "sdlm",

@@ -78,9 +78,10 @@ def prepare_pass(session: Session, epoch: int) -> np.ndarray:
 
 def pass_inputs(session: Session, epoch: int) -> np.ndarray:
     """The training inputs of pass `epoch`: the normalised digits, or with --distort freshly
-    distorted ones (all, or a share), drawn from generators of (seed, epoch)."""
+    distorted ones (all, or a share), drawn from generators of (seed, epoch); the digits as
+    they are again in the last --clean-epochs passes."""
     settings, data = session.settings, session.data
-    if not settings.distort:
+    if not settings.distort or epoch >= settings.epochs - settings.clean_epochs:
         return data.x_train
     from lenet5.data.distort import DEFAULT_RANGES, distort_batch
 
