@@ -102,8 +102,8 @@ STROKES_BEYOND = 0.003
 # margin at a sheet's edge; a hard shadow's edge across a close-up runs through or beside the
 # digit. Measured at 0.0 on all 48 such sheets of the seed-0 and tuning desk sets (a ruled
 # line running into the side is fainter than INK_STRENGTH); 2.4% to 19% on 12 of the 13
-# hard shadows of bench/photo_accuracy.py's close-ups (seed 1, 300 pictures) that passed
-# as sheets (the 13th: 0.0, a 1 well clear of the shadow).
+# lone-side sheets among the wrongly read hard-shadow close-ups of bench/photo_accuracy.py
+# (seed 1, 300 pictures; the 13th: 0.0).
 SIDE_STRIP = 0.03
 INK_STRENGTH = 0.5
 WRITTEN_SIDE = 0.005
