@@ -170,6 +170,35 @@ def test_annotate_draws_on_the_upright_picture_of_a_large_photo_stored_sideways(
         assert (side.max(axis=1) - side.min(axis=1) > 60).mean() > 0.8, digit["box"]
 
 
+def test_a_colour_photo_is_read_in_grey_and_annotated_in_colour(digits, tmp_path: Path) -> None:
+    """Readings are made on a JPEG's luminance alone (decoded without its colour planes);
+    `read --annotate` draws on the photo decoded again in colour, a phone photo's reduced
+    decode included."""
+    from lenet5.vision.preprocess import open_image
+
+    images, labels = digits
+    picture = np.zeros((1800, 2400, 3), np.uint8)
+    picture[:] = (235, 225, 160)  # yellowish paper
+    for k, digit in enumerate((7, 3)):
+        big = cv2.resize(images[_first(labels, digit)], (300, 300), interpolation=cv2.INTER_CUBIC) / 255.0
+        region = picture[700:1000, 900 + 280 * k : 1200 + 280 * k].astype(np.float64)
+        ink = np.array([30.0, 40.0, 150.0])  # blue ballpoint
+        region = region * (1 - big[..., None]) + ink * big[..., None]
+        picture[700:1000, 900 + 280 * k : 1200 + 280 * k] = np.minimum(
+            picture[700:1000, 900 + 280 * k : 1200 + 280 * k], region.astype(np.uint8)
+        )
+    path = tmp_path / "yellow.jpg"
+    Image.fromarray(picture).save(path, quality=90)
+    assert open_image(path).mode == "L" and open_image(path, colour=True).mode == "RGB"
+    result = run_cli("read", str(path), "--json", "--annotate", str(tmp_path / "marked"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["number"] == "73"
+    marked = np.asarray(Image.open(tmp_path / "marked" / "yellow.read.png").convert("RGB")).astype(int)
+    assert marked.shape[:2] == (1800, 2400)
+    corner = marked[50:200, 50:200].reshape(-1, 3).mean(axis=0)
+    assert corner[0] - corner[2] > 50, corner  # the paper is still yellow
+
+
 def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
     """Two touching digits are no one digit: the reader model says so, and the digit it would
     pick gets under 50%."""

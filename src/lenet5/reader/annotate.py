@@ -3,13 +3,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PIL import Image, ImageDraw, ImageFont
 
 from lenet5.reader.numbers import PageReading
 from lenet5.reader.read import ReadDigit
-from lenet5.vision.preprocess import FULL_SIZE
+from lenet5.vision.preprocess import FULL_SIZE, open_image, upright
 
 NUMBER_COLOUR = (40, 90, 220)
+
+
+def annotated_file(path: Path, reading: PageReading) -> Image.Image:
+    """`annotated` on the picture in `path`, decoded again in colour and turned upright (the
+    reading was made on grey levels)."""
+    picture = open_image(path, str(path), colour=True)
+    upright(picture)
+    return annotated(picture, reading)
 
 
 def annotated(image: Image.Image, reading: PageReading) -> Image.Image:

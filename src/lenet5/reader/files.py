@@ -12,7 +12,7 @@ from lenet5.errors import UserError
 from lenet5.infer.backends import Backend
 from lenet5.infer.predict import Failure, save_png, saved_input_names
 from lenet5.infer.workers import ModelSpec, on_workers
-from lenet5.reader.annotate import annotated
+from lenet5.reader.annotate import annotated_file
 from lenet5.reader.numbers import PageReading, read_file
 
 
@@ -52,11 +52,9 @@ def _read_chunk(
 
 def _read_one(backend: Backend, path: Path, name: str | None, settings: ReadSettings) -> PageReading | Failure:
     try:
-        reading, picture = read_file(
-            backend, path, str(path), digits=settings.digits, min_confidence=settings.min_confidence
-        )
+        reading, _ = read_file(backend, path, str(path), digits=settings.digits, min_confidence=settings.min_confidence)
         if settings.annotate is not None and name is not None:
-            save_png(annotated(picture, reading), settings.annotate / name, "--annotate")
+            save_png(annotated_file(path, reading), settings.annotate / name, "--annotate")
     except UserError as exc:
         return Failure.of(path, exc)
     return reading
