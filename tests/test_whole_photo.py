@@ -199,6 +199,31 @@ def test_a_colour_photo_is_read_in_grey_and_annotated_in_colour(digits, tmp_path
     assert corner[0] - corner[2] > 50, corner  # the paper is still yellow
 
 
+@pytest.mark.parametrize("index", [116, 122, 127])
+def test_a_page_that_fills_the_frame_is_not_read_at_its_corner_of_desk(digits, index: int) -> None:
+    """A sheet photographed so close that only a corner of desk shows: no sheet is found, and
+    the close-up finder took the desk's strip at the picture's border for a "1". The page's
+    writing finder sees the digit; it is read there (MNIST test digit `index`)."""
+    from lenet5.infer.backends import load_backend
+    from lenet5.infer.photo import photo_digit
+
+    images, labels = digits
+    rng = np.random.default_rng(index - 100)
+    page = synth.blank_page(600, 800, seed=index - 100)
+    size = int(rng.integers(50, 120))
+    x, y = int(rng.integers(150, 600 - size - 20)), int(rng.integers(100, 800 - size - 20))
+    truth = _write(page, images[index], x, y, size)
+    photo = synth.photograph(
+        page, (900, 1200), angle=float(rng.uniform(-4, 4)), cover=1.35, desk="grey", seed=index - 100
+    )
+    found = photo_digit(Image.fromarray(photo.frame))
+    model = load_backend(None)
+    assert int(np.argmax(model.probabilities(model.meta.normalize(found.digit[None]))[0])) == labels[index]
+    tx0, ty0, tx1, ty1 = photo.to_frame(truth)
+    x0, y0, x1, y1 = found.box
+    assert x0 <= (tx0 + tx1) / 2 <= x1 and y0 <= (ty0 + ty1) / 2 <= y1, (found.box, (tx0, ty0, tx1, ty1))
+
+
 def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
     """Two touching digits are no one digit: the reader model says so, and the digit it would
     pick gets under 50%."""

@@ -75,6 +75,9 @@ HAIR_SPAN = (30.0, 140.0)
 # picture's width and of its height is a page's rules and edges (a close-up's digit is
 # narrower than it is tall): the picture is read as a page.
 PAGE_WIDE = 0.75
+# With no sheet in view, a close-up find within this share of the picture's shorter side of
+# its border is checked against the page's writing finder (photo_digit).
+BORDER = 0.01
 DOUBTFUL = 0.25
 # A lone digit-shaped glyph the script network set aside as print is the digit after all
 # when everything kept as handwriting is less than LONE_GLYPH as dark as it and holds less
@@ -245,11 +248,41 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     ink (rules that cross it, edges, the desk and other words taken out by the writing
     finder) is rendered as soft ink (lenet5.vision.page.soft_word_ink). With no sheet in
     view the picture is read as a close-up (`_close_up_digit`), unless what that finds spans
-    the picture."""
+    the picture, or lies at its border while the writing finder sees a digit elsewhere."""
     page = find_page(image)
     close = _close_up_digit(page, label) if page.rectified is None else None
-    if close is not None:
+    if close is None:
+        return _page_digit(page, label)
+    if not _at_the_border(close.box, page):
         return close
+    # What the close-up finder took at the picture's border may be a corner of desk, the
+    # sheet's edge or a fleck of its vignette, the digit lost among ruled lines: a page
+    # that fills the frame shows no sheet. The page's writing finder, which knows edges and
+    # rules, is asked too; a digit it finds elsewhere, clear of the border and no smaller,
+    # is the one.
+    try:
+        written = _page_digit(page, label)
+    except NoInkError:
+        return close
+    x0, y0, x1, y1 = close.box
+    a0, b0, a1, b1 = written.box
+    apart = min(x1, a1) <= max(x0, a0) or min(y1, b1) <= max(y0, b0)
+    if apart and not _at_the_border(written.box, page):
+        return written
+    return close
+
+
+def _at_the_border(box: Box, page: Page) -> bool:
+    """Whether a box (in the original picture's pixels) comes within BORDER of the
+    picture's shorter side of its border."""
+    width, height = page.picture_size if page.picture_size is not None else page.gray.shape[::-1]
+    near = BORDER * min(width, height)
+    x0, y0, x1, y1 = box
+    return min(x0, y0) <= near or x1 >= width - near or y1 >= height - near
+
+
+def _page_digit(page: Page, label: str) -> PictureDigit:
+    """The digit as the page's writing finder sees it (photo_digit's docstring)."""
     found = page_writing(page)
     every = [w for line in found.writing.lines for w in line.words]
     words = _lone_glyphs(every, [w for w in every if found.kept(w)], found)
