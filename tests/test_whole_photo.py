@@ -224,6 +224,27 @@ def test_a_page_that_fills_the_frame_is_not_read_at_its_corner_of_desk(digits, i
     assert x0 <= (tx0 + tx1) / 2 <= x1 and y0 <= (ty0 + ty1) / 2 <= y1, (found.box, (tx0, ty0, tx1, ty1))
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_number_on_a_page_that_fills_the_frame_takes_in_no_corner(digits, seed: int) -> None:
+    """The same kind of picture for `read`: one line of writing and no sheet is read as a
+    close-up of that line, and the close-up reader took the desk's corner and the vignette's
+    corners for digits at both ends (240 read as 12240)."""
+    from lenet5.infer.backends import load_backend
+    from lenet5.reader.numbers import read_page
+
+    images, labels = digits
+    rng = np.random.default_rng(seed)
+    page = synth.blank_page(600, 800, seed=seed)
+    size = int(rng.integers(50, 90))
+    x, y = int(rng.integers(100, 250)), int(rng.integers(100, 600))
+    chosen = [300 + 3 * seed + j for j in range(3)]
+    for j, index in enumerate(chosen):
+        _write(page, images[index], x + j * int(0.8 * size), y, size)
+    photo = synth.photograph(page, (900, 1200), angle=float(rng.uniform(-4, 4)), cover=1.35, desk="grey", seed=seed)
+    reading = read_page(load_backend("reader"), Image.fromarray(photo.frame), "close.png")
+    assert [n.number for n in reading.numbers] == ["".join(str(labels[i]) for i in chosen)]
+
+
 def test_the_junk_class_says_not_a_digit_and_never_above_half(digits) -> None:
     """Two touching digits are no one digit: the reader model says so, and the digit it would
     pick gets under 50%."""

@@ -111,6 +111,14 @@ class Page:
         width, height = self.picture_size
         return clip_box(out, (height, width))
 
+    def at_the_border(self, box: Box) -> bool:
+        """Whether a box in the original picture's pixels comes within BORDER of the
+        picture's shorter side of its border."""
+        width, height = self.picture_size if self.picture_size is not None else self.gray.shape[::-1]
+        near = BORDER * min(width, height)
+        x0, y0, x1, y1 = box
+        return min(x0, y0) <= near or x1 >= width - near or y1 >= height - near
+
     def fine_patch(self, box: Box, margin: float = 0.3) -> tuple[np.ndarray, Callable[[Box], Box]]:
         """The page around `box` (grown by `margin` of its size) cut from the fine picture,
         straightened as the page is, at the fine picture's resolution; and the map from the
@@ -253,7 +261,7 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     close = _close_up_digit(page, label) if page.rectified is None else None
     if close is None:
         return _page_digit(page, label)
-    if not _at_the_border(close.box, page):
+    if not page.at_the_border(close.box):
         return close
     # What the close-up finder took at the picture's border may be a corner of desk, the
     # sheet's edge or a fleck of its vignette, the digit lost among ruled lines: a page
@@ -267,18 +275,9 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     x0, y0, x1, y1 = close.box
     a0, b0, a1, b1 = written.box
     apart = min(x1, a1) <= max(x0, a0) or min(y1, b1) <= max(y0, b0)
-    if apart and not _at_the_border(written.box, page):
+    if apart and not page.at_the_border(written.box):
         return written
     return close
-
-
-def _at_the_border(box: Box, page: Page) -> bool:
-    """Whether a box (in the original picture's pixels) comes within BORDER of the
-    picture's shorter side of its border."""
-    width, height = page.picture_size if page.picture_size is not None else page.gray.shape[::-1]
-    near = BORDER * min(width, height)
-    x0, y0, x1, y1 = box
-    return min(x0, y0) <= near or x1 >= width - near or y1 >= height - near
 
 
 def _page_digit(page: Page, label: str) -> PictureDigit:

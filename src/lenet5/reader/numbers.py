@@ -119,8 +119,9 @@ def read_page(
     page = find_page(image)
     found = page_writing(page)
     numbers: list[NumberReading] = []
-    if _one_line_close_up(page, found):
-        numbers.append(_read_whole(backend, page, label, digits))
+    whole = _read_whole(backend, page, label, digits) if _one_line_close_up(page, found) else None
+    if whole is not None and not _strays_at_the_border(whole, found, page):
+        numbers.append(whole)
     else:
         budget = [MAX_ARCS]  # what is left of the picture's work, spent number by number
         for words in number_groups(found)[:MAX_NUMBERS]:
@@ -177,6 +178,16 @@ def _one_line_close_up(page: Page, found: PageWriting) -> bool:
     lines = [line for line in found.writing.lines if any(found.kept(w) for w in line.words)]
     words = [w for line in found.writing.lines for w in line.words]
     return page.rectified is None and len(lines) <= 1 and all(found.kept(w) for w in words)
+
+
+def _strays_at_the_border(whole: NumberReading, found: PageWriting, page: Page) -> bool:
+    """Whether the whole picture's reading took in marks at its border (a corner of desk, a
+    fleck of vignette: a page that fills the frame shows no sheet) that the writing finder,
+    whose one line of writing lies clear of the border, left out."""
+    line = [w for line in found.writing.lines for w in line.words]
+    if not line or any(page.at_the_border(page.to_original(w.box)) for w in line):
+        return False
+    return any(page.at_the_border(d.box) for d in whole.digits)
 
 
 def _read_whole(backend: Backend, page: Page, label: str, digits: int | None = None) -> NumberReading:
