@@ -266,8 +266,7 @@ def photo_digit(image: Image.Image, label: str = "image") -> PictureDigit:
     # What the close-up finder took at the picture's border may be a corner of desk, the
     # sheet's edge or a fleck of its vignette, the digit lost among ruled lines: a page
     # that fills the frame shows no sheet. The page's writing finder, which knows edges and
-    # rules, is asked too; a digit it finds elsewhere, clear of the border and no smaller,
-    # is the one.
+    # rules, is asked too; a digit it finds elsewhere, clear of the border, is the one.
     try:
         written = _page_digit(page, label)
     except NoInkError:

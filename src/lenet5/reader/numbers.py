@@ -184,8 +184,8 @@ def _strays_at_the_border(whole: NumberReading, found: PageWriting, page: Page) 
     """Whether the whole picture's reading took in marks at its border (a corner of desk, a
     fleck of vignette: a page that fills the frame shows no sheet) that the writing finder,
     whose one line of writing lies clear of the border, left out."""
-    line = [w for line in found.writing.lines for w in line.words]
-    if not line or any(page.at_the_border(page.to_original(w.box)) for w in line):
+    words = [w for line in found.writing.lines for w in line.words]
+    if not words or any(page.at_the_border(page.to_original(w.box)) for w in words):
         return False
     return any(page.at_the_border(d.box) for d in whole.digits)
 
