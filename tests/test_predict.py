@@ -396,12 +396,16 @@ def test_a_truncated_picture_says_so_with_pillows_reason(tmp_path: Path) -> None
     ],
 )
 def test_only_jpegs_over_twice_the_working_size_are_decoded_small(size, decoded) -> None:
-    """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, in grey, its
-    longer side never below 1536 (3/4 of the 2048 px fine size that small writing is read at)."""
+    """libjpeg's DCT scaling: a phone photo decodes at 1/2, 1/4 or 1/8 scale, its longer side
+    never below 1536 (3/4 of the 2048 px fine size that small writing is read at). Every colour
+    JPEG is decoded as its luminance alone, unless colour is asked for (a picture to draw on),
+    at the same reduced size."""
     from lenet5.vision.preprocess import open_image
 
-    image = open_image(_to_bytes(Image.new("RGB", size, (200, 190, 180)), "JPEG"), "p.jpg")
-    assert (image.size, image.mode) == ((decoded, "L") if decoded else (size, "RGB"))
+    jpeg = _to_bytes(Image.new("RGB", size, (200, 190, 180)), "JPEG")
+    assert (open_image(jpeg, "p.jpg").size, open_image(jpeg, "p.jpg").mode) == (decoded or size, "L")
+    coloured = open_image(jpeg, "p.jpg", colour=True)
+    assert (coloured.size, coloured.mode) == (decoded or size, "RGB")
     assert open_image(_to_bytes(Image.new("RGB", size), "PNG"), "p.png").size == size
 
 
