@@ -808,15 +808,21 @@ def _completed(sheet: Sheet, smooth: np.ndarray, blurred: np.ndarray, scale: tup
     return best
 
 
-def _desk_beyond(sheet: Sheet, blurred: np.ndarray) -> bool:
+def _lone_side_holds(sheet: Sheet, blurred: np.ndarray) -> bool:
+    """For a sheet with a single side of its own: desk beyond that side, and no writing up
+    to it (the sheet's area drawn once for both tests)."""
+    inside = np.zeros(blurred.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round(sheet.corners).astype(np.int32)], 1)
+    return _desk_beyond(blurred, inside) and not _written_to_its_side(sheet, blurred, inside)
+
+
+def _desk_beyond(blurred: np.ndarray, inside: np.ndarray) -> bool:
     """For a sheet with a single side of its own: everything in the frame beyond that side
     is desk, darker than the paper (by MIN_CONTRAST, as at its edge), and with no writing on
     it (under STROKES_BEYOND of it less than INK_BEYOND as bright as the rest). A straight
     stroke of a close-up's digit is a sharp edge with paper on its inside too, but beyond it
     lies more paper, not a strip of desk; a hard shadow across a close-up is a sharp edge
-    with paper beyond, darker, and the digit's strokes on it."""
-    inside = np.zeros(blurred.shape, np.uint8)
-    cv2.fillPoly(inside, [np.round(sheet.corners).astype(np.int32)], 1)
+    with paper beyond, darker, and the digit's strokes on it. `inside`: 1 on the sheet."""
     beyond = blurred[inside == 0]
     if beyond.size < 0.01 * blurred.size:
         return False
@@ -826,17 +832,15 @@ def _desk_beyond(sheet: Sheet, blurred: np.ndarray) -> bool:
     return desk < (1 - MIN_CONTRAST) * paper and writing < STROKES_BEYOND * beyond.size
 
 
-def _written_to_its_side(sheet: Sheet, blurred: np.ndarray) -> bool:
+def _written_to_its_side(sheet: Sheet, blurred: np.ndarray, inside: np.ndarray) -> bool:
     """For a sheet with a single side of its own: whether writing runs up to that side
-    (SIDE_STRIP, INK_STRENGTH, WRITTEN_SIDE above)."""
+    (SIDE_STRIP, INK_STRENGTH, WRITTEN_SIDE above). `inside`: 1 on the sheet."""
     k = next(i for i, name in enumerate(_SLOTS) if name not in sheet.cut)
     a, b = (tuple(int(v) for v in np.round(sheet.corners[i])) for i in (k, (k + 1) % 4))
     depth = max(6, round(SIDE_STRIP * min(blurred.shape)))
     strip = np.zeros(blurred.shape, np.uint8)
     cv2.line(strip, a, b, 1, thickness=2 * depth + 1)
     cv2.line(strip, a, b, 0, thickness=5)  # the edge's own fall, 2 px either side
-    inside = np.zeros(blurred.shape, np.uint8)
-    cv2.fillPoly(inside, [np.round(sheet.corners).astype(np.int32)], 1)
     strip &= inside
     strip[:depth], strip[-depth:], strip[:, :depth], strip[:, -depth:] = 0, 0, 0, 0  # corners beyond the frame
     if not strip.any():
@@ -892,8 +896,7 @@ def find_sheet(gray: np.ndarray) -> Sheet | None:
         sheet = _first_passing(sorted(lone, key=lambda c: -c[0]), blurred, (fx, fy), search, strict=True)
         # Only the largest that passes is asked about its desk and its writing: a smaller lone
         # candidate inside a rejected one is a part of the same close-up, not another sheet.
-        lone_sheet = sheet is not None and _desk_beyond(sheet, blurred) and not _written_to_its_side(sheet, blurred)
-        sheet = sheet if lone_sheet else None
+        sheet = sheet if sheet is not None and _lone_side_holds(sheet, blurred) else None
     return _completed(sheet, smooth, blurred, (fx, fy), search) if sheet is not None and sheet.cut else sheet
 
 
